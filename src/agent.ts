@@ -1,0 +1,210 @@
+// The running agent: config, logger, metrics, admin endpoint, plugin host, and
+// the signals that drive them (SIGHUP reload, SIGTERM/SIGINT drain).
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { type Counter, Gauge } from 'prom-client';
+import type { AddressInfo } from 'node:net';
+import { AdminServer } from './admin/admin-server.ts';
+import { ConfigError } from './config/config-error.ts';
+import { ConfigWatcher } from './config/config-watcher.ts';
+import { type LoadedConfig, parseConfig, readConfigFile } from './config/load-config.ts';
+import { PluginHost } from './host/plugin-host.ts';
+import { createLogger, type RootLogger } from './logger.ts';
+import { MetricsRegistry } from './metrics.ts';
+import { VERSION } from './version.ts';
+
+export interface AgentOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Log destination; stdout by default. */
+  logStream?: NodeJS.WritableStream;
+}
+
+interface ReloadRecord {
+  at: string;
+  result: 'success' | 'failure' | 'unchanged';
+  trigger: string;
+  error?: string;
+}
+
+export class Agent {
+  private config: LoadedConfig;
+  private readonly log: RootLogger;
+  private readonly logger: Logger;
+  private readonly metrics = new MetricsRegistry();
+  private readonly host: PluginHost;
+  private admin: AdminServer;
+  private watcher?: ConfigWatcher;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly startedAt = Date.now();
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  private lastTick = Date.now();
+  private tick?: NodeJS.Timeout;
+  private shuttingDown?: Promise<void>;
+  private started = false;
+  private reloads: Promise<void> = Promise.resolve();
+  private lastAttemptedHash: string;
+  private lastReload?: ReloadRecord;
+  private readonly reloadCounter;
+  adminAddress?: AddressInfo;
+
+  private constructor(config: LoadedConfig, opts: AgentOptions) {
+    this.config = config;
+    this.env = opts.env ?? process.env;
+    this.lastAttemptedHash = config.hash;
+    this.log = createLogger(config.core.log.level, opts.logStream);
+    this.logger = this.log.logger;
+    this.host = new PluginHost({ log: this.log, metrics: this.metrics });
+    this.admin = this.createAdmin();
+    this.reloadCounter = this.metrics.family<Counter<string>>('counter', {
+      name: 'sidekick_config_reloads_total', help: 'Config reloads by result', labelNames: ['result'],
+    }, false);
+    this.metrics.family<Gauge<string>>('gauge', { name: 'sidekick_build_info', help: 'Always 1; the version label says which build runs', labelNames: ['version'] }, false)
+      .labels({ version: VERSION }).set(1);
+    const host = this.host;
+    // Computed when scraped, from the same reports /readyz uses.
+    new Gauge({
+      name: 'sidekick_plugin_ready',
+      help: '1 when the plugin instance is running and ready',
+      labelNames: ['instance', 'type'],
+      registers: [this.metrics.registry],
+      collect() {
+        this.reset();
+        for (const [name, s] of Object.entries(host.status())) this.labels({ instance: name, type: s.type }).set(s.ready ? 1 : 0);
+      },
+    });
+  }
+
+  /** Load and validate the config. Throws ConfigError for a bad file. */
+  static async load(file: string, opts: AgentOptions = {}): Promise<Agent> {
+    const raw = await readConfigFile(file);
+    const config = await parseConfig(raw.file, raw.text, raw.hash, opts.env ?? process.env);
+    return new Agent(config, opts);
+  }
+
+  /** Bind the admin endpoint and start every plugin; rolls back and throws on failure. */
+  async start(): Promise<void> {
+    this.loopDelay.enable();
+    this.tick = setInterval(() => (this.lastTick = Date.now()), 500).unref();
+    this.adminAddress = await this.admin.listen(this.config.core.admin.listen);
+    try {
+      await this.host.start(this.config);
+    } catch (err) {
+      await this.admin.close();
+      this.loopDelay.disable();
+      clearInterval(this.tick);
+      throw err;
+    }
+    this.started = true;
+    if (this.config.core.watchConfig) this.watch();
+    this.logger.info(
+      { admin: `${this.adminAddress.address}:${this.adminAddress.port}`, config: this.config.file, plugins: this.config.instances.map((i) => `${i.name}:${i.type}`) },
+      `sidekick ${VERSION} ready`,
+    );
+  }
+
+  /** Reload the config as a transaction. `force` retries a file that failed before. */
+  reload(trigger: string, force = false): Promise<void> {
+    this.reloads = this.reloads.then(() => this.doReload(trigger, force));
+    return this.reloads;
+  }
+
+  /** Drain plugins within shutdownTimeout, then close the admin endpoint. Idempotent. */
+  shutdown(reason: string): Promise<void> {
+    this.shuttingDown ??= (async () => {
+      this.logger.info({ reason, timeoutMs: this.config.core.shutdownTimeout }, 'shutting down: draining plugins');
+      this.watcher?.close();
+      await this.reloads;
+      await this.host.stop(Date.now() + this.config.core.shutdownTimeout);
+      await this.admin.close();
+      this.loopDelay.disable();
+      clearInterval(this.tick);
+      this.logger.info('shutdown complete');
+    })();
+    return this.shuttingDown;
+  }
+
+  private watch(): void {
+    this.watcher = new ConfigWatcher(this.config.file, () => void this.reload('file change'));
+  }
+
+  private async doReload(trigger: string, force: boolean): Promise<void> {
+    if (this.shuttingDown) return;
+    const record = (result: ReloadRecord['result'], error?: string) => {
+      this.lastReload = { at: new Date().toISOString(), result, trigger, ...(error ? { error } : {}) };
+      this.reloadCounter.labels({ result }).inc();
+    };
+    let next: LoadedConfig;
+    try {
+      const raw = await readConfigFile(this.config.file);
+      if (raw.hash === this.config.hash || (!force && raw.hash === this.lastAttemptedHash)) {
+        if (trigger === 'SIGHUP') {
+          this.logger.info('config unchanged; nothing to reload');
+          record('unchanged');
+        }
+        return;
+      }
+      this.lastAttemptedHash = raw.hash;
+      next = await parseConfig(raw.file, raw.text, raw.hash, this.env);
+    } catch (err) {
+      const message = (err as Error).message;
+      this.logger.error({ trigger, problems: (err as ConfigError).problems }, `config reload refused, old config keeps running: ${message}`);
+      return record('failure', message);
+    }
+    try {
+      const result = await this.host.apply(next);
+      const old = this.config.core;
+      this.config = next;
+      if (old.log.level !== next.core.log.level) this.log.setLevel(next.core.log.level);
+      if (old.admin.listen.host !== next.core.admin.listen.host || old.admin.listen.port !== next.core.admin.listen.port) {
+        await this.rebindAdmin();
+      }
+      this.logger.info({ trigger, ...result }, 'config reloaded');
+      record('success');
+    } catch (err) {
+      const message = (err as Error).message;
+      this.logger.error({ trigger, err }, `config reload failed, old plugin set restored: ${message}`);
+      record('failure', message);
+    }
+  }
+
+  private async rebindAdmin(): Promise<void> {
+    const fresh = this.createAdmin();
+    try {
+      this.adminAddress = await fresh.listen(this.config.core.admin.listen);
+      await this.admin.close();
+      this.admin = fresh;
+    } catch (err) {
+      this.logger.error({ err }, 'admin endpoint keeps its old address');
+    }
+  }
+
+  private createAdmin(): AdminServer {
+    return new AdminServer({
+      health: () => {
+        const stalledMs = Date.now() - this.lastTick;
+        return { ok: stalledMs < 5000, eventLoopDelayMs: Math.round(this.loopDelay.mean / 1e6) };
+      },
+      readiness: () => {
+        if (this.shuttingDown) return { ready: false, reasons: ['shutting down'] };
+        if (!this.started) return { ready: false, reasons: ['starting'] };
+        const reasons = Object.entries(this.host.status())
+          .filter(([, s]) => !s.ready)
+          .map(([name, s]) => `${name}: ${s.reason ?? s.state}`);
+        return { ready: reasons.length === 0, reasons };
+      },
+      metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
+      status: () => ({
+        version: VERSION,
+        uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+        startedAt: new Date(this.startedAt).toISOString(),
+        state: this.shuttingDown ? 'shutting-down' : this.started ? 'running' : 'starting',
+        config: {
+          file: this.config.file,
+          sha256: this.config.hash,
+          ...(this.lastReload ? { lastReload: this.lastReload } : {}),
+        },
+        instances: this.host.status(),
+      }),
+    });
+  }
+}

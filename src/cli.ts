@@ -1,0 +1,111 @@
+// `sidekick run | validate | schema | version | --help`.
+// Exit codes: 0 success, 1 could not start or run, 2 bad usage, 78 invalid config (EX_CONFIG).
+import { Agent } from './agent.ts';
+import { ConfigError } from './config/config-error.ts';
+import { buildJsonSchema } from './config/json-schema.ts';
+import { loadConfig } from './config/load-config.ts';
+import { VERSION } from './version.ts';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, config: 78 } as const;
+
+const HELP = `sidekick ${VERSION}: a sidecar agent for TLS termination, config sync and log shipping
+
+Usage:
+  sidekick run [--config FILE]       run the agent
+  sidekick validate [--config FILE]  check a config file (exit 0, or 78 with the problems)
+  sidekick schema                    print the JSON Schema of the config file
+  sidekick version                   print the version
+  sidekick --help                    this text
+
+The config file is --config FILE, else $SIDEKICK_CONFIG, else ./sidekick.yaml.
+Signals: SIGHUP reloads the config; SIGTERM/SIGINT drain and exit (a second one exits at once).
+Exit codes: 0 ok, 1 could not start, 2 bad usage, 78 invalid config.
+`;
+
+interface Args {
+  command: string;
+  config: string;
+}
+
+function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args | string {
+  let command: string | undefined;
+  let config: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--help' || a === '-h') return { command: 'help', config: '' };
+    if (a === '--version' || a === '-v') return { command: 'version', config: '' };
+    if (a === '--config' || a === '-c') {
+      config = argv[++i];
+      if (!config) return `${a} needs a file`;
+    } else if (a.startsWith('--config=')) config = a.slice('--config='.length);
+    else if (a.startsWith('-')) return `unknown option ${a}`;
+    else if (!command) command = a;
+    else return `unexpected argument ${a}`;
+  }
+  return { command: command ?? 'help', config: config ?? env.SIDEKICK_CONFIG ?? 'sidekick.yaml' };
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const args = parseArgs(argv, env);
+  if (typeof args === 'string') {
+    process.stderr.write(`sidekick: ${args}\n\n${HELP}`);
+    return EXIT.usage;
+  }
+  switch (args.command) {
+    case 'help':
+      process.stdout.write(HELP);
+      return EXIT.ok;
+    case 'version':
+      process.stdout.write(`${VERSION}\n`);
+      return EXIT.ok;
+    case 'schema':
+      process.stdout.write(`${JSON.stringify(await buildJsonSchema(), null, 2)}\n`);
+      return EXIT.ok;
+    case 'validate':
+      try {
+        const config = await loadConfig(args.config, env);
+        const list = config.instances.map((i) => `${i.name} (${i.type})`).join(', ') || 'none';
+        process.stdout.write(`${config.file}: valid; plugins: ${list}\n`);
+        return EXIT.ok;
+      } catch (err) {
+        return reportError(err);
+      }
+    case 'run':
+      return run(args.config, env);
+    default:
+      process.stderr.write(`sidekick: unknown command "${args.command}"\n\n${HELP}`);
+      return EXIT.usage;
+  }
+}
+
+function reportError(err: unknown): number {
+  process.stderr.write(`sidekick: ${(err as Error).message}\n`);
+  return err instanceof ConfigError ? EXIT.config : EXIT.failed;
+}
+
+async function run(file: string, env: NodeJS.ProcessEnv): Promise<number> {
+  let agent: Agent;
+  try {
+    agent = await Agent.load(file, { env });
+  } catch (err) {
+    return reportError(err);
+  }
+  // Installed before start so a SIGTERM during start-up still drains what started.
+  let signals = 0;
+  const stop = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      process.stderr.write(`sidekick: second ${signal}, exiting at once\n`);
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    }
+    void agent.shutdown(signal).then(() => process.exit(EXIT.ok));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', () => void agent.reload('SIGHUP', true));
+  try {
+    await agent.start();
+  } catch (err) {
+    return reportError(err);
+  }
+  return new Promise<number>(() => {}); // runs until a signal
+}

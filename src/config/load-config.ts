@@ -1,0 +1,109 @@
+// Read, interpolate and validate the whole config file, plugins included, so that
+// `sidekick validate` and a reload see exactly the errors a start would.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { PluginDescriptor } from '../plugin-api.ts';
+import { resolvePlugin } from '../plugins/resolve-plugin.ts';
+import { ConfigError, type ConfigProblem } from './config-error.ts';
+import { INSTANCE_NAME, coreSchema, type CoreConfig } from './core-schema.ts';
+import { formatIssues } from './format-issues.ts';
+import { interpolateEnv } from './interpolate-env.ts';
+
+export interface InstanceSpec {
+  name: string;
+  type: string;
+  descriptor: PluginDescriptor;
+  /** Validated plugin config (the plugin's own keys). */
+  config: unknown;
+  /** Equal fingerprints mean a reload leaves the running instance untouched. */
+  fingerprint: string;
+}
+
+export interface LoadedConfig {
+  file: string;
+  dir: string;
+  /** sha256 of the file's bytes: an unchanged file does nothing on reload. */
+  hash: string;
+  core: Omit<CoreConfig, 'plugins'>;
+  instances: InstanceSpec[];
+}
+
+export async function readConfigFile(file: string): Promise<{ file: string; text: string; hash: string }> {
+  const abs = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message;
+    throw new ConfigError(abs, [{ path: '', message: `cannot read config file: ${why}` }]);
+  }
+  return { file: abs, text, hash: createHash('sha256').update(text).digest('hex') };
+}
+
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+  const raw = await readConfigFile(file);
+  return parseConfig(raw.file, raw.text, raw.hash, env);
+}
+
+export async function parseConfig(file: string, text: string, hash: string, env: NodeJS.ProcessEnv): Promise<LoadedConfig> {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new ConfigError(file, doc.errors.map((e) => ({ path: '', message: `YAML: ${e.message.split('\n')[0]}` })));
+  }
+  const data = doc.toJS() ?? {};
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError(file, [{ path: '', message: 'expected a mapping of keys (admin, log, plugins, ...)' }]);
+  }
+
+  const problems: ConfigProblem[] = [];
+  const interpolated = interpolateEnv(data, env, problems) as Record<string, unknown>;
+  if (problems.length) throw new ConfigError(file, problems);
+
+  const parsed = coreSchema.safeParse(interpolated, { reportInput: true });
+  if (!parsed.success) throw new ConfigError(file, formatIssues(parsed.error.issues, coreSchema));
+  const { plugins, ...core } = parsed.data;
+  const dir = dirname(file);
+  core.dataDir = resolve(dir, core.dataDir);
+
+  const instances: InstanceSpec[] = [];
+  for (const [name, instance] of Object.entries(plugins)) {
+    const at = `plugins.${name}`;
+    if (!INSTANCE_NAME.test(name)) {
+      problems.push({ path: at, message: 'instance names are lowercase letters, digits, "-" and "_" (at most 63), starting and ending with a letter or digit' });
+      continue;
+    }
+    const { type, ...own } = instance;
+    let plugin;
+    try {
+      plugin = await resolvePlugin(type, dir);
+    } catch (err) {
+      problems.push({ path: `${at}.type`, message: (err as Error).message });
+      continue;
+    }
+    const result = await plugin.schema.safeParseAsync(own, { reportInput: true });
+    if (!result.success) {
+      problems.push(...formatIssues(result.error.issues, plugin.schema, ['plugins', name]));
+      continue;
+    }
+    instances.push({
+      name,
+      type,
+      descriptor: plugin.descriptor,
+      config: result.data,
+      fingerprint: stableJson({ type, own, dataDir: core.dataDir, dir }),
+    });
+  }
+  if (problems.length) throw new ConfigError(file, problems);
+  return { file, dir, hash, core, instances };
+}
+
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
+  );
+}

@@ -1,0 +1,74 @@
+// One Prometheus registry for the process. Plugins get helpers that add the
+// `instance` label for them, so two instances of a type share one metric family.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type {
+  CounterMetric, GaugeMetric, HistogramMetric, LabelValues, MetricOptions, PluginMetrics,
+} from './plugin-api.ts';
+
+type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>;
+
+export class MetricsRegistry {
+  readonly registry = new Registry();
+  private readonly families = new Map<string, { kind: string; metric: AnyMetric }>();
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Create a family once; later calls with the same name return it (replaced instances keep counting). */
+  family<M extends AnyMetric>(kind: 'counter' | 'gauge' | 'histogram', opts: MetricOptions & { buckets?: number[] }, withInstance = true): M {
+    if (!opts.name.startsWith('sidekick_')) throw new Error(`metric "${opts.name}" must be prefixed "sidekick_"`);
+    const existing = this.families.get(opts.name);
+    if (existing) {
+      if (existing.kind !== kind) throw new Error(`metric "${opts.name}" already registered as a ${existing.kind}`);
+      return existing.metric as M;
+    }
+    const labelNames = [...(withInstance ? ['instance'] : []), ...(opts.labelNames ?? [])];
+    const config = { name: opts.name, help: opts.help, labelNames, registers: [this.registry] };
+    const metric =
+      kind === 'counter' ? new Counter(config)
+      : kind === 'gauge' ? new Gauge(config)
+      : new Histogram({ ...config, ...(opts.buckets ? { buckets: opts.buckets } : {}) });
+    this.families.set(opts.name, { kind, metric });
+    return metric as M;
+  }
+
+  forInstance(instance: string): PluginMetrics {
+    const series = this.seriesOf(instance);
+    const bind = <M extends AnyMetric>(family: M, extra: LabelValues) => {
+      const labels = { ...extra, instance };
+      series.push([family, labels]);
+      return family.labels(labels) as ReturnType<M['labels']>;
+    };
+    return {
+      counter: (opts): CounterMetric => {
+        const family = this.family<Counter<string>>('counter', opts);
+        const own = bind(family, {});
+        return { inc: (v) => own.inc(v), labels: (l) => bind(family, l) };
+      },
+      gauge: (opts): GaugeMetric => {
+        const family = this.family<Gauge<string>>('gauge', opts);
+        const own = bind(family, {});
+        return { set: (v) => own.set(v), inc: (v) => own.inc(v), dec: (v) => own.dec(v), labels: (l) => bind(family, l) };
+      },
+      histogram: (opts): HistogramMetric => {
+        const family = this.family<Histogram<string>>('histogram', opts);
+        const own = bind(family, {});
+        return { observe: (v) => own.observe(v), labels: (l) => bind(family, l) };
+      },
+    };
+  }
+
+  private readonly series = new Map<string, Array<[AnyMetric, LabelValues]>>();
+  private seriesOf(instance: string) {
+    let list = this.series.get(instance);
+    if (!list) this.series.set(instance, (list = []));
+    return list;
+  }
+
+  /** Drop every series of a removed instance, so /metrics does not report ghosts. */
+  forget(instance: string): void {
+    for (const [metric, labels] of this.series.get(instance) ?? []) metric.remove(labels as Record<string, string>);
+    this.series.delete(instance);
+  }
+}

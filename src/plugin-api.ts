@@ -1,0 +1,112 @@
+// The contract between the agent and a plugin, built-in or third-party.
+// Modelled on Caddy modules (static descriptor, strict config) and Vector's
+// component context (plain-data config in, running thing out).
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+
+/** What a plugin module exports (as `default` or as `plugin`). */
+export interface PluginDescriptor<Config = any> {
+  /** Built-in type name, e.g. `tls-terminator`. Third-party plugins are addressed by path or package instead. */
+  readonly type: string;
+  /** One line for `sidekick --help`, the JSON Schema and `/status`. */
+  readonly description: string;
+  /**
+   * The plugin's own config keys (everything under the instance except `type`).
+   * A zod schema, or a function given the agent's `z` for plugins that do not bundle zod.
+   * Use strict objects: an unknown key must be an error. Describe every field.
+   */
+  readonly configSchema: z.ZodType<Config> | ((zod: typeof z) => z.ZodType<Config>);
+  /**
+   * Provision a running thing from validated config. Must not bind ports or start work:
+   * that is `start()`'s job, so that a failed start can be rolled back cleanly.
+   * Load heavy modules here with `await import(...)`, never at the top of the descriptor file.
+   */
+  create(config: Config, ctx: PluginContext): PluginInstance | Promise<PluginInstance>;
+}
+
+export interface PluginInstance {
+  /** Bind, connect, begin work. Reject if the instance cannot run; the host rolls back. */
+  start(): Promise<void>;
+  /**
+   * Stop taking new work and drain in-flight work until `deadline`; at the deadline
+   * `signal` aborts and the plugin must give up at once. The host calls it once per instance,
+   * but it should be idempotent anyway (return the same promise).
+   */
+  stop(opts: StopOptions): Promise<void>;
+  /** Cheap, synchronous; polled by /readyz and /status. Omitted means always ready once started. */
+  health?(): HealthReport;
+}
+
+export interface StopOptions {
+  /** Epoch milliseconds by which stop must have finished. */
+  readonly deadline: number;
+  /** Aborted at the deadline: force-close whatever is left. */
+  readonly signal: AbortSignal;
+}
+
+export interface HealthReport {
+  ready: boolean;
+  /** Why not ready; shown by /readyz. */
+  reason?: string;
+  /** Plugin-reported details for /status. Never put secrets here. */
+  details?: Record<string, unknown>;
+}
+
+export interface PluginContext {
+  /** Instance name from the config (the key under `plugins:`). */
+  readonly name: string;
+  readonly type: string;
+  /** Child logger already bound to `{ instance, plugin }`. */
+  readonly logger: Logger;
+  /** Metric helpers; every series is labelled with `instance` automatically. */
+  readonly metrics: PluginMetrics;
+  /** This instance's private, existing, writable directory (`<dataDir>/<instance>`). */
+  readonly dataDir: string;
+  /** Resolve a path from the config: relative paths are taken from the config file's directory. */
+  resolvePath(path: string): string;
+  /** Aborted when this instance is being stopped or replaced. */
+  readonly signal: AbortSignal;
+  /**
+   * Report a run-time failure the plugin cannot recover from. The host stops this
+   * instance and starts a fresh one with exponential backoff; other instances are untouched.
+   */
+  fail(error: Error): void;
+}
+
+export type LabelValues = Record<string, string | number>;
+
+export interface PluginMetrics {
+  /** Name must start with `sidekick_`; counters should end in `_total`. */
+  counter(opts: MetricOptions): CounterMetric;
+  gauge(opts: MetricOptions): GaugeMetric;
+  histogram(opts: MetricOptions & { buckets?: number[] }): HistogramMetric;
+}
+
+export interface MetricOptions {
+  name: string;
+  help: string;
+  /** Extra label names besides `instance`. */
+  labelNames?: readonly string[];
+}
+
+// `labels(...)` returns a child bound to those values: call it once and keep the
+// child on hot paths, so nothing is allocated per event.
+export interface CounterMetric {
+  inc(value?: number): void;
+  labels(values: LabelValues): { inc(value?: number): void };
+}
+export interface GaugeMetric {
+  set(value: number): void;
+  inc(value?: number): void;
+  dec(value?: number): void;
+  labels(values: LabelValues): { set(value: number): void; inc(value?: number): void; dec(value?: number): void };
+}
+export interface HistogramMetric {
+  observe(value: number): void;
+  labels(values: LabelValues): { observe(value: number): void };
+}
+
+/** Identity helper that gives a descriptor its types. */
+export function definePlugin<Config>(descriptor: PluginDescriptor<Config>): PluginDescriptor<Config> {
+  return descriptor;
+}

@@ -1,0 +1,91 @@
+// Turns an instance's `type` into a plugin descriptor: a built-in name, a path
+// (relative to the config file) or an npm package name.
+import { createRequire } from 'node:module';
+import { isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import type { PluginDescriptor } from '../plugin-api.ts';
+import { suggest } from '../config/format-issues.ts';
+import { BUILTIN_PLUGINS } from './builtin-plugins.ts';
+
+export class PluginLoadError extends Error {
+  readonly code = 'ERR_SIDEKICK_PLUGIN_LOAD';
+}
+
+export interface ResolvedPlugin {
+  descriptor: PluginDescriptor;
+  schema: z.ZodType;
+  /** Where it came from: `builtin`, a file path or a package name. */
+  source: string;
+}
+
+const cache = new Map<string, Promise<ResolvedPlugin>>();
+
+export function resolvePlugin(type: string, configDir: string): Promise<ResolvedPlugin> {
+  const key = isPath(type) ? resolve(configDir, type) : type;
+  let p = cache.get(key);
+  if (!p) {
+    p = load(type, key, configDir);
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
+  }
+  return p;
+}
+
+function isPath(type: string): boolean {
+  return type.startsWith('./') || type.startsWith('../') || isAbsolute(type);
+}
+
+async function load(type: string, key: string, configDir: string): Promise<ResolvedPlugin> {
+  const builtin = BUILTIN_PLUGINS[type];
+  if (builtin) return check((await builtin()).default, 'builtin', type);
+
+  let url: string;
+  if (isPath(type)) {
+    url = pathToFileURL(key).href;
+  } else if (/^(@[a-z0-9._-]+\/)?[a-z0-9._-]+$/i.test(type)) {
+    try {
+      url = pathToFileURL(createRequire(join(configDir, 'sidekick.yaml')).resolve(type)).href;
+    } catch {
+      url = type; // ESM-only packages resolve through import() from the agent's own node_modules
+    }
+  } else {
+    throw new PluginLoadError(notFound(type));
+  }
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(url);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ERR_MODULE_NOT_FOUND' && !isPath(type) && e.message.includes(`'${type}'`)) {
+      throw new PluginLoadError(notFound(type));
+    }
+    throw new PluginLoadError(`cannot load plugin "${type}": ${e.message}`);
+  }
+  const descriptor = (mod.default ?? mod.plugin) as PluginDescriptor | undefined;
+  return check(descriptor, isPath(type) ? key : type, type);
+}
+
+function notFound(type: string): string {
+  const names = Object.keys(BUILTIN_PLUGINS);
+  return (
+    `unknown plugin type "${type}"${suggest(type, names)}; built-in types: ${names.join(', ') || '(none)'}; ` +
+    'a third-party plugin is a path (./plugin.js, relative to the config file) or an installed npm package name'
+  );
+}
+
+function check(d: PluginDescriptor | undefined, source: string, type: string): ResolvedPlugin {
+  const ok =
+    d && typeof d === 'object' && typeof d.type === 'string' && typeof d.description === 'string' &&
+    typeof d.create === 'function' && (typeof d.configSchema === 'function' || typeof d.configSchema === 'object');
+  if (!ok) {
+    throw new PluginLoadError(
+      `"${type}" does not export a plugin descriptor (a default or \`plugin\` export with type, description, configSchema and create)`,
+    );
+  }
+  const schema = (typeof d.configSchema === 'function' ? d.configSchema(z) : d.configSchema) as z.ZodType;
+  if (typeof schema?.safeParse !== 'function') {
+    throw new PluginLoadError(`"${type}": configSchema must be a zod schema or a function (z) => schema`);
+  }
+  return { descriptor: d, schema, source };
+}
