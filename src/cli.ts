@@ -42,7 +42,7 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args | string {
     else if (!command) command = a;
     else return `unexpected argument ${a}`;
   }
-  return { command: command ?? 'help', config: config ?? env.SIDEKICK_CONFIG ?? 'sidekick.yaml' };
+  return { command: command ?? 'help', config: config ?? (env.SIDEKICK_CONFIG || 'sidekick.yaml') };
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {

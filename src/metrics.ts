@@ -36,7 +36,7 @@ export class MetricsRegistry {
   forInstance(instance: string): PluginMetrics {
     const series = this.seriesOf(instance);
     const bind = <M extends AnyMetric>(family: M, extra: LabelValues) => {
-      const labels = { ...extra, instance };
+      const labels = { instance, ...extra };
       series.push([family, labels]);
       return family.labels(labels) as ReturnType<M['labels']>;
     };

@@ -7,7 +7,8 @@ export interface ListenAddress {
 }
 
 export function parseListenAddress(text: string, defaultHost = '0.0.0.0'): ListenAddress | undefined {
-  const m = /^(?:\[([^\]]+)\]|([^:\[\]]*))?:?(\d{1,5})$/.exec(text.trim());
+  // Port alone, or host:port with the host optional; IPv6 hosts in brackets.
+  const m = /^(?:(?:\[([^\]]+)\]|([^:\[\]]*)):)?(\d{1,5})$/.exec(text.trim());
   if (!m) return undefined;
   const port = Number(m[3]);
   if (port > 65535) return undefined;
@@ -15,7 +16,8 @@ export function parseListenAddress(text: string, defaultHost = '0.0.0.0'): Liste
 }
 
 export function listenAddress() {
-  return z.string().transform((text, ctx) => {
+  return z.union([z.string(), z.number().int()]).transform((value, ctx) => {
+    const text = String(value);
     const addr = parseListenAddress(text);
     if (!addr) {
       ctx.addIssue({ code: 'custom', message: `expected "host:port" (port 0 picks a free port), got "${text}"` });

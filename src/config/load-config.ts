@@ -37,7 +37,7 @@ export async function readConfigFile(file: string): Promise<{ file: string; text
     text = await readFile(abs, 'utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message;
+    const why = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'it is a directory' }[e.code ?? ''] ?? e.message;
     throw new ConfigError(abs, [{ path: '', message: `cannot read config file: ${why}` }]);
   }
   return { file: abs, text, hash: createHash('sha256').update(text).digest('hex') };
@@ -63,13 +63,15 @@ export async function parseConfig(file: string, text: string, hash: string, env:
   if (problems.length) throw new ConfigError(file, problems);
 
   const parsed = coreSchema.safeParse(interpolated, { reportInput: true });
-  if (!parsed.success) throw new ConfigError(file, formatIssues(parsed.error.issues, coreSchema));
-  const { plugins, ...core } = parsed.data;
+  // Core problems do not hide plugin problems: report the whole file at once.
+  if (!parsed.success) problems.push(...formatIssues(parsed.error.issues, coreSchema));
+  const { plugins, ...core } = parsed.success ? parsed.data : coreSchema.parse({});
   const dir = dirname(file);
   core.dataDir = resolve(dir, core.dataDir);
+  const rawPlugins = parsed.success ? plugins : pluginsOf(interpolated.plugins);
 
   const instances: InstanceSpec[] = [];
-  for (const [name, instance] of Object.entries(plugins)) {
+  for (const [name, instance] of Object.entries(rawPlugins)) {
     const at = `plugins.${name}`;
     if (!INSTANCE_NAME.test(name)) {
       problems.push({ path: at, message: 'instance names are lowercase letters, digits, "-" and "_" (at most 63), starting and ending with a letter or digit' });
@@ -98,6 +100,13 @@ export async function parseConfig(file: string, text: string, hash: string, env:
   }
   if (problems.length) throw new ConfigError(file, problems);
   return { file, dir, hash, core, instances };
+}
+
+function pluginsOf(value: unknown): Record<string, { type: string }> {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return {};
+  return Object.fromEntries(
+    Object.entries(value).filter(([, v]) => v && typeof v === 'object' && typeof (v as { type?: unknown }).type === 'string'),
+  );
 }
 
 function stableJson(value: unknown): string {

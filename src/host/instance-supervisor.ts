@@ -143,6 +143,7 @@ export class InstanceSupervisor {
         await instance.start();
         if (this.launchFailure) throw this.launchFailure;
       } catch (err) {
+        this.instance = undefined; // stopped here; stop() must not stop it twice
         await this.stopInstance(instance, controller, Date.now() + this.deps.stopTimeout);
         throw err;
       }
@@ -164,6 +165,7 @@ export class InstanceSupervisor {
   private async restartLoop(failedController: AbortController | undefined): Promise<void> {
     const instance = this.instance;
     if (instance && failedController) {
+      this.instance = undefined;
       await this.stopInstance(instance, failedController, Date.now() + this.deps.stopTimeout);
     }
     // A plugin that ran for a while before failing starts the backoff over.
