@@ -1,0 +1,31 @@
+# Multi-stage: compile TypeScript with the dev dependencies, ship only dist/ and the
+# production dependencies on a small Node 22 image.
+FROM node:22-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY plugins ./plugins
+RUN npx tsc -p tsconfig.build.json
+
+FROM node:22-bookworm-slim
+ENV NODE_ENV=production \
+    SIDEKICK_CONFIG=/etc/sidekick/sidekick.yaml
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --omit=dev also drops the bundled `node` package: the image's own Node 22 runs the agent.
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force && rm -rf /root/.npm
+COPY --from=build /src/dist ./dist
+COPY bin ./bin
+COPY examples/plugins ./examples/plugins
+# A non-root UID that matches no user in the app's image; state lives on a volume,
+# so the root filesystem can be read-only.
+USER 65532:65532
+VOLUME ["/var/lib/sidekick"]
+# 9901 admin (probes, metrics); 8443 the usual tls-terminator listen address.
+EXPOSE 9901 8443
+# Node as PID 1 does not get default signal handlers; the agent installs its own for
+# SIGTERM/SIGINT/SIGHUP, so no init shim is needed. `docker run --init` also works.
+ENTRYPOINT ["node", "/app/bin/sidekick.js"]
+CMD ["run"]

@@ -1,0 +1,134 @@
+// Footprint of the agent: idle RSS with every built-in plugin configured, and time from
+// process start to /readyz 200 on the demo config. Bare Node is the peer.
+// Targets (issue 2): idle RSS <= 64 MB, start to ready <= 300 ms.
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { BUILTIN_PLUGINS } from '../src/plugins/builtin-plugins.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const BIN = join(ROOT, 'bin/sidekick.js');
+// The container image runs compiled JavaScript; a checkout runs the TypeScript sources
+// (Node strips the types, which costs memory). Measure both.
+const DIST = join(ROOT, 'bench/.dist');
+const FROM_DIST = ['--input-type=module', '-e', `const m = await import(${JSON.stringify(join(DIST, 'src/cli.js'))}); process.exitCode = await m.main(process.argv.slice(1));`];
+const RUNS = 10;
+
+function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+}
+
+async function waitReady(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 4000; i++) {
+    if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(url)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  throw new Error(`${url} never returned 200`);
+}
+
+const stop = (c: ChildProcess) => new Promise((r) => (c.exitCode !== null ? r(null) : (c.once('exit', r), c.kill('SIGTERM'))));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const max = (xs: number[]) => Math.max(...xs);
+
+// A minimal config per built-in type, all on loopback and temp dirs.
+function pluginConfigs(dir: string, appPort: number): string {
+  const blocks: Record<string, string> = {
+    'tls-terminator': `  https:\n    type: tls-terminator\n    listen: 127.0.0.1:0\n    upstream: http://127.0.0.1:${appPort}\n`,
+    'config-sync': `  app-config:\n    type: config-sync\n    source:\n      dir:\n        path: ${join(dir, 'remote')}\n    target: ${join(dir, 'shared/config')}\n    interval: 10s\n`,
+    'log-shipper': `  logs:\n    type: log-shipper\n    include: ["${join(dir, 'logs')}/*.log"]\n    sink:\n      type: file\n      path: ${join(dir, 'shipped.ndjson')}\n`,
+  };
+  return Object.keys(BUILTIN_PLUGINS).map((t) => blocks[t] ?? '').join('');
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'sidekick-bench-'));
+  for (const d of ['remote', 'shared/config', 'logs']) mkdirSync(join(dir, d), { recursive: true });
+  writeFileSync(join(dir, 'remote/app.json'), '{"greeting":"bench"}\n');
+  writeFileSync(join(dir, 'logs/app.log'), 'one line\n');
+  const appPort = await freePort();
+  const app = spawn(process.execPath, [join(ROOT, 'examples/local/legacy-app.js')], {
+    env: { ...process.env, APP_PORT: String(appPort), APP_LOG_DIR: join(dir, 'app-logs'), APP_CONFIG_DIR: join(dir, 'shared/config') },
+    stdio: 'ignore',
+  });
+  try {
+    // Peer: bare Node.
+    const bareStart: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const t = performance.now();
+      execFileSync(process.execPath, ['-e', '0']);
+      bareStart.push(performance.now() - t);
+    }
+    const bare = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    await new Promise((r) => setTimeout(r, 1000));
+    const bareRss = rssMb(bare.pid!);
+    await stop(bare);
+
+    // Start to ready, demo config.
+    const readyMs: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const port = await freePort();
+      const t = performance.now();
+      const agent = spawn(process.execPath, [BIN, 'run', '--config', join(ROOT, 'examples/local/sidekick.yaml')], {
+        env: { ...process.env, ADMIN_LISTEN: `127.0.0.1:${port}`, APP_PORT: String(appPort) },
+        stdio: 'ignore',
+      });
+      await waitReady(`http://127.0.0.1:${port}/readyz`, agent);
+      readyMs.push(performance.now() - t);
+      await stop(agent);
+    }
+
+    // Idle RSS, every built-in plugin configured.
+    const config = join(dir, 'all.yaml');
+    // Type errors still emit JavaScript; the benchmark measures memory, not types.
+    spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', DIST]);
+    const idleRss = async (entry: string[]) => {
+      const port = await freePort();
+      writeFileSync(config, `admin:\n  listen: 127.0.0.1:${port}\ndataDir: ${join(dir, 'data')}\nplugins:\n${pluginConfigs(dir, appPort) || '  {}\n'}`);
+      const agent = spawn(process.execPath, [...entry, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+      await waitReady(`http://127.0.0.1:${port}/readyz`, agent);
+      const samples: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        await new Promise((r) => setTimeout(r, 300));
+        samples.push(rssMb(agent.pid!));
+      }
+      await stop(agent);
+      return median(samples);
+    };
+    const idleDist = await idleRss(FROM_DIST);
+    const idleSrc = await idleRss([BIN]);
+    rmSync(DIST, { recursive: true, force: true });
+
+    const rows = [
+      ['idle RSS, all built-in plugins (compiled, as in the image)', `${idleDist.toFixed(1)} MB`, `${bareRss.toFixed(1)} MB`, `${(idleDist / bareRss).toFixed(2)}x`, '<= 64 MB', idleDist <= 64 ? 'met' : 'MISSED'],
+      ['idle RSS, all built-in plugins (TypeScript sources, npm start)', `${idleSrc.toFixed(1)} MB`, `${bareRss.toFixed(1)} MB`, `${(idleSrc / bareRss).toFixed(2)}x`, '<= 64 MB', idleSrc <= 64 ? 'met' : 'MISSED'],
+      ['start to /readyz 200 (demo), median', `${median(readyMs).toFixed(0)} ms`, `${median(bareStart).toFixed(0)} ms`, `${(median(readyMs) / median(bareStart)).toFixed(1)}x`, '<= 300 ms', median(readyMs) <= 300 ? 'met' : 'MISSED'],
+      ['start to /readyz 200 (demo), max of 10', `${max(readyMs).toFixed(0)} ms`, `${max(bareStart).toFixed(0)} ms`, '', '<= 300 ms', max(readyMs) <= 300 ? 'met' : 'MISSED'],
+    ];
+    console.log(`built-in plugins configured: ${Object.keys(BUILTIN_PLUGINS).join(', ') || '(none registered)'}; Node ${process.version}`);
+    console.log('| measure | sidekick | bare node (`node -e 0`) | ratio | target | |');
+    console.log('| --- | --- | --- | --- | --- | --- |');
+    for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  } finally {
+    await stop(app);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
