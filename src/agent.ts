@@ -45,6 +45,7 @@ export class Agent {
   private lastAttemptedHash: string;
   private lastReload?: ReloadRecord;
   private readonly reloadCounter;
+  private readonly unhandledCounter;
   adminAddress?: AddressInfo;
 
   private constructor(config: LoadedConfig, opts: AgentOptions) {
@@ -57,6 +58,9 @@ export class Agent {
     this.admin = this.createAdmin();
     this.reloadCounter = this.metrics.family<Counter<string>>('counter', {
       name: 'sidekick_config_reloads_total', help: 'Config reloads by result', labelNames: ['result'],
+    }, false);
+    this.unhandledCounter = this.metrics.family<Counter<string>>('counter', {
+      name: 'sidekick_unhandled_errors_total', help: 'Errors that escaped every handler (bugs)',
     }, false);
     this.metrics.family<Gauge<string>>('gauge', { name: 'sidekick_build_info', help: 'Always 1; the version label says which build runs', labelNames: ['version'] }, false)
       .labels({ version: VERSION }).set(1);
@@ -121,6 +125,13 @@ export class Agent {
       this.logger.info('shutdown complete');
     })();
     return this.shuttingDown;
+  }
+
+  reportUnhandled(reason: unknown, fatal = false): void {
+    this.unhandledCounter.inc();
+    const err = reason instanceof Error ? reason : new Error(String(reason));
+    if (fatal) this.logger.fatal({ err }, 'uncaught exception; exiting');
+    else this.logger.error({ err }, 'unhandled promise rejection (a bug: please report it); continuing');
   }
 
   private watch(): void {

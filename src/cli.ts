@@ -102,6 +102,14 @@ async function run(file: string, env: NodeJS.ProcessEnv): Promise<number> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('SIGHUP', () => void agent.reload('SIGHUP', true));
+  // A plugin's forgotten promise must not take the other plugins down: log it loudly and go on.
+  // A synchronous throw escaping to the event loop may have left state half-changed: exit and
+  // let the kubelet restart the container (the default, but logged as JSON first).
+  process.on('unhandledRejection', (reason) => agent.reportUnhandled(reason));
+  process.on('uncaughtException', (err) => {
+    agent.reportUnhandled(err, true);
+    process.exit(EXIT.failed);
+  });
   try {
     await agent.start();
   } catch (err) {

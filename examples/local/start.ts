@@ -5,11 +5,12 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const here = import.meta.dirname;
-const run = join(here, '.run');
+// DEMO_RUN_DIR moves the pod's volumes elsewhere (tests use a temp dir).
+const run = resolve(process.env.DEMO_RUN_DIR ?? join(here, '.run'));
 const shared = { config: join(run, 'shared/config'), logs: join(run, 'shared/logs'), pid: join(run, 'shared/app.pid') };
 for (const d of [shared.config, shared.logs, join(run, 'data')]) mkdirSync(d, { recursive: true });
 
-const env = { ...process.env, APP_PORT: process.env.APP_PORT ?? '8080' };
+const env = { ...process.env, APP_PORT: process.env.APP_PORT ?? '8080', DEMO_RUN_DIR: run };
 const children: ChildProcess[] = [];
 
 function start(name: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {

@@ -99,4 +99,13 @@ describe('a plugin that fails at run time', () => {
     await agent.waitForLog((l) => l.msg === 'plugin restarted');
     expect((await agent.status()).instances.flaky.state).toBe('running');
   });
+
+  it("a plugin's unhandled promise rejection is logged and counted, and the agent keeps running", async () => {
+    agent = await startAgent(dir.path, header() + recorder('steady', '    serve: true\n') + recorder('buggy', '    forgetRejection: true\n'));
+    const line = await agent.waitForLog((l) => l.level === 'error' && /unhandled promise rejection/.test(l.msg));
+    expect(line.err.message).toBe('forgotten rejection');
+    const port = (await agent.status()).instances.steady.details.port;
+    expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('steady 1\n');
+    expect(await (await fetch(`${agent.adminUrl}/metrics`)).text()).toContain('sidekick_unhandled_errors_total 1');
+  });
 });
