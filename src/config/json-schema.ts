@@ -26,7 +26,7 @@ export async function buildJsonSchema(): Promise<JsonSchema> {
   variants.push({
     description: 'A third-party plugin: a path (./plugin.js, relative to this file) or an npm package name; its keys are its own',
     type: 'object',
-    properties: { type: { type: 'string', not: { enum: names } } },
+    properties: { type: { type: 'string', not: { enum: names }, description: 'Path or npm package name of the plugin module' } },
     required: ['type'],
     additionalProperties: true,
   });

@@ -77,4 +77,21 @@ describe('sidekick CLI', () => {
     expect(schema.properties.shutdownTimeout.default).toBe('25s');
     expect(schema.properties.plugins.additionalProperties.anyOf.length).toBeGreaterThanOrEqual(1);
   });
+
+  it('schema describes every key, core and built-in plugins alike', () => {
+    const schema = JSON.parse(sidekick(['schema']).stdout);
+    const undescribed: string[] = [];
+    const walk = (node: any, path: string) => {
+      if (!node || typeof node !== 'object') return;
+      for (const [key, child] of Object.entries<any>(node.properties ?? {})) {
+        if (!child.description && !child.$ref) undescribed.push(`${path}${key}`);
+        walk(child, `${path}${key}.`);
+      }
+      for (const k of ['anyOf', 'oneOf', 'allOf']) (node[k] ?? []).forEach((v: any) => walk(v, path));
+      if (node.additionalProperties && typeof node.additionalProperties === 'object') walk(node.additionalProperties, `${path}*.`);
+      if (node.items) walk(node.items, `${path}[].`);
+    };
+    walk(schema, '');
+    expect(undescribed).toEqual([]);
+  });
 });
