@@ -1,7 +1,7 @@
 // Turns an instance's `type` into a plugin descriptor: a built-in name, a path
 // (relative to the config file) or an npm package name.
-import { createRequire } from 'node:module';
-import { isAbsolute, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import type { PluginDescriptor } from '../plugin-api.ts';
@@ -44,11 +44,8 @@ async function load(type: string, key: string, configDir: string): Promise<Resol
   if (isPath(type)) {
     url = pathToFileURL(key).href;
   } else if (/^(@[a-z0-9._-]+\/)?[a-z0-9._-]+$/i.test(type)) {
-    try {
-      url = pathToFileURL(createRequire(join(configDir, 'sidekick.yaml')).resolve(type)).href;
-    } catch {
-      url = type; // ESM-only packages resolve through import() from the agent's own node_modules
-    }
+    const entry = findPackageEntry(type, configDir);
+    url = entry ? pathToFileURL(entry).href : type; // else: the agent's own node_modules
   } else {
     throw new PluginLoadError(notFound(type));
   }
@@ -64,6 +61,42 @@ async function load(type: string, key: string, configDir: string): Promise<Resol
   }
   const descriptor = (mod.default ?? mod.plugin) as PluginDescriptor | undefined;
   return check(descriptor, isPath(type) ? key : type, type);
+}
+
+/**
+ * The ESM entry of a package installed in a node_modules above `fromDir`. import() can only
+ * resolve from the agent's own location, and require.resolve ignores `import`-only exports.
+ */
+function findPackageEntry(name: string, fromDir: string): string | undefined {
+  for (let dir = fromDir; ; dir = dirname(dir)) {
+    const root = join(dir, 'node_modules', name);
+    const pkg = readPackageJson(join(root, 'package.json'));
+    if (pkg) {
+      const target = exportTarget(pkg.exports) ?? pkg.module ?? pkg.main ?? 'index.js';
+      return resolve(root, target);
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+function readPackageJson(file: string): Record<string, any> | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The "." export for the conditions an ESM import in Node uses. */
+function exportTarget(exports: unknown): string | undefined {
+  if (typeof exports === 'string') return exports;
+  if (!exports || typeof exports !== 'object' || Array.isArray(exports)) return undefined;
+  const map = exports as Record<string, unknown>;
+  if ('.' in map) return exportTarget(map['.']);
+  for (const condition of ['import', 'node', 'default']) {
+    if (condition in map) return exportTarget(map[condition]);
+  }
+  return undefined;
 }
 
 function notFound(type: string): string {
