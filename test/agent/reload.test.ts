@@ -117,4 +117,24 @@ describe('a change on disk', () => {
     await new Promise((r) => setTimeout(r, 400));
     expect(agent.logs.filter(refused)).toHaveLength(1);
   });
+
+  it('applies admin.listen and log.level changes', async () => {
+    agent = await startAgent(dir.path, config(recorder('one')));
+    const oldUrl = agent.adminUrl;
+    const free = await import('node:net').then(({ createServer }) => new Promise<number>((res) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as { port: number };
+        s.close(() => res(port));
+      });
+    }));
+    await writeFile(join(dir.path, 'sidekick.yaml'), config(recorder('one')).replace('127.0.0.1:0', `127.0.0.1:${free}`) + 'log:\n  level: warn\n');
+    const before = agent.logs.length;
+    agent.child.kill('SIGHUP');
+    await eventually(async () => expect((await fetch(`http://127.0.0.1:${free}/readyz`)).status).toBe(200));
+    await expect(fetch(`${oldUrl}/readyz`)).rejects.toThrow();
+    // info lines stop once the level is warn: the reload's own success line is the last info line
+    agent.child.kill('SIGHUP');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(agent.logs.slice(before).filter((l) => l.msg === 'config unchanged; nothing to reload')).toEqual([]);
+  });
 });
