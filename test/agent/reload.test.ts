@@ -2,21 +2,11 @@
 // unchanged ones untouched, a bad file or failed start leaves the old set running.
 import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type AgentProcess, spawnAgent, startAgent, tempDir } from '../helpers/agent-process.ts';
+import { describe, expect, it } from 'vitest';
+import { type AgentProcess, agentSandbox } from '../helpers/agent-process.ts';
 import { RECORDER, events, eventually } from '../helpers/recorder.ts';
 
-let dir: { path: string; cleanup: () => Promise<void> };
-let agent: AgentProcess | undefined;
-
-beforeEach(async () => {
-  dir = await tempDir();
-});
-afterEach(async () => {
-  await agent?.stop('SIGKILL');
-  agent = undefined;
-  await dir.cleanup();
-});
+const box = agentSandbox();
 
 const config = (plugins: string, extra = 'watchConfig: false\n') =>
   `admin:\n  listen: 127.0.0.1:0\ndataDir: ./data\n${extra}plugins:\n${plugins}`;
@@ -32,11 +22,11 @@ async function hup(a: AgentProcess, match: (l: Record<string, any>) => boolean) 
 
 describe('SIGHUP', () => {
   it('with a good file replaces changed instances, starts new ones, stops removed ones, keeps the rest', async () => {
-    agent = await startAgent(dir.path, config(recorder('keep') + recorder('change') + recorder('remove')));
-    await writeFile(join(dir.path, 'sidekick.yaml'), config(recorder('keep') + recorder('change', '    label: v2\n') + recorder('add')));
+    const agent = await box.start(config(recorder('keep') + recorder('change') + recorder('remove')));
+    await writeFile(join(box.dir, 'sidekick.yaml'), config(recorder('keep') + recorder('change', '    label: v2\n') + recorder('add')));
     const line = await hup(agent, reloaded);
     expect(line).toMatchObject({ started: ['change', 'add'], stopped: ['change', 'remove'], kept: ['keep'] });
-    const lines = await events(join(dir.path, 'events.log'));
+    const lines = await events(join(box.dir, 'events.log'));
     expect(lines.filter((l) => l.startsWith('keep'))).toEqual(['keep create 1', 'keep start']);
     expect(lines.slice(6)).toEqual(expect.arrayContaining(['change stop', 'remove stop', 'change create 2 v2', 'add create 1']));
     const status = await agent.status();
@@ -48,11 +38,11 @@ describe('SIGHUP', () => {
   });
 
   it('with a bad file keeps the old set running and says why', async () => {
-    agent = await startAgent(dir.path, config(recorder('one')));
-    await writeFile(join(dir.path, 'sidekick.yaml'), config(recorder('one', '    bogus: 1\n')));
+    const agent = await box.start(config(recorder('one')));
+    await writeFile(join(box.dir, 'sidekick.yaml'), config(recorder('one', '    bogus: 1\n')));
     const line = await hup(agent, refused);
     expect(line.msg).toContain('plugins.one.bogus: unknown key');
-    expect(await events(join(dir.path, 'events.log'))).toEqual(['one create 1', 'one start']);
+    expect(await events(join(box.dir, 'events.log'))).toEqual(['one create 1', 'one start']);
     const status = await agent.status();
     expect(status.instances.one.state).toBe('running');
     expect(status.config.lastReload).toMatchObject({ result: 'failure' });
@@ -60,11 +50,11 @@ describe('SIGHUP', () => {
   });
 
   it('whose new instance fails to start restores the old set', async () => {
-    agent = await startAgent(dir.path, config(recorder('one') + recorder('two')));
-    await writeFile(join(dir.path, 'sidekick.yaml'), config(recorder('one', '    label: v2\n') + recorder('two') + recorder('three', '    failStart: true\n')));
+    const agent = await box.start(config(recorder('one') + recorder('two')));
+    await writeFile(join(box.dir, 'sidekick.yaml'), config(recorder('one', '    label: v2\n') + recorder('two') + recorder('three', '    failStart: true\n')));
     const line = await hup(agent, refused);
     expect(line.msg).toContain('plugin "three" failed to start');
-    const lines = (await events(join(dir.path, 'events.log'))).slice(4);
+    const lines = (await events(join(box.dir, 'events.log'))).slice(4);
     // one was replaced, the new one stopped again, and the old config put back; two never touched
     expect(lines).toEqual(['one stop', 'one create 2 v2', 'one start', 'three create 1', 'three start-failed', 'three stop', 'one stop', 'one create 3']
       .concat(['one start']));
@@ -74,52 +64,52 @@ describe('SIGHUP', () => {
   });
 
   it('with an unchanged file does nothing', async () => {
-    agent = await startAgent(dir.path, config(recorder('one')));
+    const agent = await box.start(config(recorder('one')));
     const line = await hup(agent, (l) => l.msg === 'config unchanged; nothing to reload');
     expect(line).toBeDefined();
-    expect(await events(join(dir.path, 'events.log'))).toEqual(['one create 1', 'one start']);
+    expect(await events(join(box.dir, 'events.log'))).toEqual(['one create 1', 'one start']);
   });
 
   it('with only whitespace changed replaces nothing', async () => {
-    agent = await startAgent(dir.path, config(recorder('one')));
-    await writeFile(join(dir.path, 'sidekick.yaml'), `# a comment\n${config(recorder('one'))}\n\n`);
+    const agent = await box.start(config(recorder('one')));
+    await writeFile(join(box.dir, 'sidekick.yaml'), `# a comment\n${config(recorder('one'))}\n\n`);
     const line = await hup(agent, reloaded);
     expect(line).toMatchObject({ started: [], stopped: [], kept: ['one'] });
-    expect(await events(join(dir.path, 'events.log'))).toEqual(['one create 1', 'one start']);
+    expect(await events(join(box.dir, 'events.log'))).toEqual(['one create 1', 'one start']);
   });
 });
 
 describe('a change on disk', () => {
   it('is picked up without a signal, including a ConfigMap ..data symlink swap', async () => {
     // The layout a ConfigMap volume has: sidekick.yaml -> ..data/sidekick.yaml, ..data -> ..<timestamp>
-    const v1 = join(dir.path, '..2026_01_01_00_00_00.1');
-    const v2 = join(dir.path, '..2026_01_01_00_00_01.2');
+    const v1 = join(box.dir, '..2026_01_01_00_00_00.1');
+    const v2 = join(box.dir, '..2026_01_01_00_00_01.2');
     await mkdir(v1);
     await mkdir(v2);
-    const plugins = (label: string) => recorder('one', `    label: ${label}\n    events: ${join(dir.path, 'events.log')}\n`).replace('    events: events.log\n', '');
-    await writeFile(join(v1, 'sidekick.yaml'), config(plugins('v1'), `dataDir: ${join(dir.path, 'data')}\n`).replace('dataDir: ./data\n', ''));
-    await writeFile(join(v2, 'sidekick.yaml'), config(plugins('v2'), `dataDir: ${join(dir.path, 'data')}\n`).replace('dataDir: ./data\n', ''));
-    await symlink('..2026_01_01_00_00_00.1', join(dir.path, '..data'));
-    await symlink('..data/sidekick.yaml', join(dir.path, 'sidekick.yaml'));
-    agent = await spawnAgent(['run', '--config', join(dir.path, 'sidekick.yaml')]);
+    const plugins = (label: string) => recorder('one', `    label: ${label}\n    events: ${join(box.dir, 'events.log')}\n`).replace('    events: events.log\n', '');
+    await writeFile(join(v1, 'sidekick.yaml'), config(plugins('v1'), `dataDir: ${join(box.dir, 'data')}\n`).replace('dataDir: ./data\n', ''));
+    await writeFile(join(v2, 'sidekick.yaml'), config(plugins('v2'), `dataDir: ${join(box.dir, 'data')}\n`).replace('dataDir: ./data\n', ''));
+    await symlink('..2026_01_01_00_00_00.1', join(box.dir, '..data'));
+    await symlink('..data/sidekick.yaml', join(box.dir, 'sidekick.yaml'));
+    const agent = await box.spawn(['run', '--config', join(box.dir, 'sidekick.yaml')]);
 
-    await symlink('..2026_01_01_00_00_01.2', join(dir.path, '..data_tmp'));
-    await rename(join(dir.path, '..data_tmp'), join(dir.path, '..data'));
+    await symlink('..2026_01_01_00_00_01.2', join(box.dir, '..data_tmp'));
+    await rename(join(box.dir, '..data_tmp'), join(box.dir, '..data'));
     await agent.waitForLog(reloaded);
-    await eventually(async () => expect(await events(join(dir.path, 'events.log'))).toEqual(['one create 1 v1', 'one start', 'one stop', 'one create 2 v2', 'one start']));
+    await eventually(async () => expect(await events(join(box.dir, 'events.log'))).toEqual(['one create 1 v1', 'one start', 'one stop', 'one create 2 v2', 'one start']));
     expect((await agent.status()).config.lastReload).toMatchObject({ trigger: 'file change', result: 'success' });
   });
 
   it('a bad edit is refused once, not retried on every poll', async () => {
-    agent = await startAgent(dir.path, config(recorder('one'), 'watchConfig: true\n'));
-    await writeFile(join(dir.path, 'sidekick.yaml'), config(recorder('one'), 'watchConfig: maybe\n'));
+    const agent = await box.start(config(recorder('one'), 'watchConfig: true\n'));
+    await writeFile(join(box.dir, 'sidekick.yaml'), config(recorder('one'), 'watchConfig: maybe\n'));
     await agent.waitForLog(refused);
     await new Promise((r) => setTimeout(r, 400));
     expect(agent.logs.filter(refused)).toHaveLength(1);
   });
 
   it('applies admin.listen and log.level changes', async () => {
-    agent = await startAgent(dir.path, config(recorder('one')));
+    const agent = await box.start(config(recorder('one')));
     const oldUrl = agent.adminUrl;
     const free = await import('node:net').then(({ createServer }) => new Promise<number>((res) => {
       const s = createServer().listen(0, '127.0.0.1', () => {
@@ -127,7 +117,7 @@ describe('a change on disk', () => {
         s.close(() => res(port));
       });
     }));
-    await writeFile(join(dir.path, 'sidekick.yaml'), config(recorder('one')).replace('127.0.0.1:0', `127.0.0.1:${free}`) + 'log:\n  level: warn\n');
+    await writeFile(join(box.dir, 'sidekick.yaml'), config(recorder('one')).replace('127.0.0.1:0', `127.0.0.1:${free}`) + 'log:\n  level: warn\n');
     const before = agent.logs.length;
     agent.child.kill('SIGHUP');
     await eventually(async () => expect((await fetch(`http://127.0.0.1:${free}/readyz`)).status).toBe(200));

@@ -1,20 +1,10 @@
 // SIGTERM/SIGINT: readiness false at once, plugins drain within shutdownTimeout, exit 0.
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type AgentProcess, startAgent, tempDir } from '../helpers/agent-process.ts';
+import { describe, expect, it } from 'vitest';
+import { type AgentProcess, agentSandbox } from '../helpers/agent-process.ts';
 import { RECORDER, events } from '../helpers/recorder.ts';
 
-let dir: { path: string; cleanup: () => Promise<void> };
-let agent: AgentProcess | undefined;
-
-beforeEach(async () => {
-  dir = await tempDir();
-});
-afterEach(async () => {
-  await agent?.stop('SIGKILL');
-  agent = undefined;
-  await dir.cleanup();
-});
+const box = agentSandbox();
 
 const config = (timeout: string, drainMs: number) =>
   `admin:\n  listen: 127.0.0.1:0\ndataDir: ./data\nshutdownTimeout: ${timeout}\nplugins:\n` +
@@ -22,7 +12,7 @@ const config = (timeout: string, drainMs: number) =>
 
 describe('shutdown', () => {
   it.each(['SIGTERM', 'SIGINT'] as const)('%s turns readiness false at once, drains, exits 0', async (signal) => {
-    agent = await startAgent(dir.path, config('10s', 600));
+    const agent = await box.start(config('10s', 600));
     expect((await fetch(`${agent.adminUrl}/readyz`)).status).toBe(200);
     agent.child.kill(signal);
     await agent.waitForLog((l) => l.msg === 'shutting down: draining plugins');
@@ -30,24 +20,24 @@ describe('shutdown', () => {
     expect(ready.status).toBe(503);
     expect(await ready.json()).toEqual({ ready: false, reasons: ['shutting down'] });
     expect(await agent.exited).toBe(0);
-    expect(await events(join(dir.path, 'events.log'))).toEqual(['slow create 1', 'slow start', 'slow stop drained']);
+    expect(await events(join(box.dir, 'events.log'))).toEqual(['slow create 1', 'slow start', 'slow stop drained']);
   });
 
   it('forces plugins that outlast shutdownTimeout and still exits 0', async () => {
-    agent = await startAgent(dir.path, config('300ms', 60_000));
+    const agent = await box.start(config('300ms', 60_000));
     agent.child.kill('SIGTERM');
     expect(await agent.exited).toBe(0);
-    expect(await events(join(dir.path, 'events.log'))).toEqual(['slow create 1', 'slow start', 'slow stop forced']);
+    expect(await events(join(box.dir, 'events.log'))).toEqual(['slow create 1', 'slow start', 'slow stop forced']);
   });
 
   it('a second signal exits at once', async () => {
-    agent = await startAgent(dir.path, config('60s', 60_000));
+    const agent = await box.start(config('60s', 60_000));
     agent.child.kill('SIGTERM');
     await agent.waitForLog((l) => l.msg === 'shutting down: draining plugins');
     agent.child.kill('SIGTERM');
     expect(await agent.exited).toBe(143);
     expect(agent.stderr()).toContain('second SIGTERM, exiting at once');
     // the drain never finished
-    expect(await events(join(dir.path, 'events.log'))).toEqual(['slow create 1', 'slow start']);
+    expect(await events(join(box.dir, 'events.log'))).toEqual(['slow create 1', 'slow start']);
   });
 });

@@ -2,6 +2,7 @@
 // the way a pod would, and waits until it logs that it is ready.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { afterEach, beforeEach } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -117,4 +118,28 @@ export function spawnAgent(args: string[], opts: { env?: NodeJS.ProcessEnv; wait
       throw err;
     },
   );
+}
+
+/**
+ * A temp directory per test, and every agent started through it killed afterwards.
+ * Call at the top level of a test file.
+ */
+export function agentSandbox() {
+  let dir: { path: string; cleanup: () => Promise<void> } | undefined;
+  const agents: AgentProcess[] = [];
+  beforeEach(async () => {
+    dir = await tempDir();
+  });
+  afterEach(async () => {
+    await Promise.all(agents.splice(0).map((a) => a.stop('SIGKILL')));
+    await dir?.cleanup();
+  });
+  const track = (a: AgentProcess) => (agents.push(a), a);
+  return {
+    get dir(): string {
+      return dir!.path;
+    },
+    start: (yaml: string, opts?: { env?: NodeJS.ProcessEnv; waitReady?: boolean }) => startAgent(dir!.path, yaml, opts).then(track),
+    spawn: (args: string[], opts?: { env?: NodeJS.ProcessEnv; waitReady?: boolean }) => spawnAgent(args, opts).then(track),
+  };
 }

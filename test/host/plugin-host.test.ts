@@ -1,28 +1,18 @@
 // The plugin host as a user meets it: the real agent process started from a config file.
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type AgentProcess, startAgent, tempDir } from '../helpers/agent-process.ts';
+import { describe, expect, it } from 'vitest';
+import { agentSandbox } from '../helpers/agent-process.ts';
 import { RECORDER, events, eventually } from '../helpers/recorder.ts';
 
-let dir: { path: string; cleanup: () => Promise<void> };
-let agent: AgentProcess | undefined;
-
-beforeEach(async () => {
-  dir = await tempDir();
-});
-afterEach(async () => {
-  await agent?.stop('SIGKILL');
-  agent = undefined;
-  await dir.cleanup();
-});
+const box = agentSandbox();
 
 const header = (extra = '') => `admin:\n  listen: 127.0.0.1:0\ndataDir: ./data\nrestart:\n  initialDelay: 100ms\n  maxDelay: 400ms\n${extra}plugins:\n`;
 const recorder = (name: string, keys = '') => `  ${name}:\n    type: ${RECORDER}\n    events: events.log\n${keys}`;
 
 describe('start', () => {
   it('starts instances in config order and gives each its own data directory', async () => {
-    agent = await startAgent(dir.path, header() + recorder('first') + recorder('second'));
-    expect(await events(join(dir.path, 'events.log'))).toEqual(['first create 1', 'first start', 'second create 1', 'second start']);
+    const agent = await box.start(header() + recorder('first') + recorder('second'));
+    expect(await events(join(box.dir, 'events.log'))).toEqual(['first create 1', 'first start', 'second create 1', 'second start']);
     const status = await agent.status();
     expect(Object.keys(status.instances)).toEqual(['first', 'second']);
     // each instance counts its launches in its own data dir
@@ -30,19 +20,19 @@ describe('start', () => {
   });
 
   it('a failed start stops the ones already started and exits non-zero with the reason', async () => {
-    agent = await startAgent(dir.path, header() + recorder('first') + recorder('second', '    failStart: true\n') + recorder('third'), { waitReady: false });
+    const agent = await box.start(header() + recorder('first') + recorder('second', '    failStart: true\n') + recorder('third'), { waitReady: false });
     const code = await agent.exited;
     expect(code).toBe(1);
     expect(agent.stderr()).toContain('plugin "second" failed to start: recorder was told to fail at start');
-    expect(await events(join(dir.path, 'events.log'))).toEqual([
+    expect(await events(join(box.dir, 'events.log'))).toEqual([
       'first create 1', 'first start', 'second create 1', 'second start-failed', 'second stop', 'first stop',
     ]);
   });
 
   it('exits non-zero when the admin port is taken', async () => {
-    agent = await startAgent(dir.path, header() + recorder('first'));
+    const agent = await box.start(header() + recorder('first'));
     const port = new URL(agent.adminUrl).port;
-    const other = await startAgent(dir.path, header().replace('127.0.0.1:0', `127.0.0.1:${port}`) + recorder('x'), { waitReady: false });
+    const other = await box.start(header().replace('127.0.0.1:0', `127.0.0.1:${port}`) + recorder('x'), { waitReady: false });
     expect(await other.exited).toBe(1);
     expect(other.stderr()).toMatch(/admin endpoint cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
   });
@@ -50,8 +40,7 @@ describe('start', () => {
 
 describe('a plugin that fails at run time', () => {
   it('is restarted with backoff, shown degraded meanwhile, while the others keep serving', async () => {
-    agent = await startAgent(
-      dir.path,
+    const agent = await box.start(
       header() + recorder('steady', '    serve: true\n') + recorder('flaky', '    failAfterMs: 150\n    failTimes: 3\n'),
     );
     const steadyPort = (await agent.status()).instances.steady.details.port;
@@ -60,20 +49,20 @@ describe('a plugin that fails at run time', () => {
     // Poll the steady plugin and readiness until flaky has been restarted three times.
     await eventually(async () => {
       served.push(await (await fetch(`http://127.0.0.1:${steadyPort}/`)).text());
-      const ready = await fetch(`${agent!.adminUrl}/readyz`);
+      const ready = await fetch(`${agent.adminUrl}/readyz`);
       if (ready.status === 503) {
         const body: any = await ready.json();
         expect(body.reasons[0]).toMatch(/^flaky: restarting after error: recorder run-time failure \d/);
         sawDegraded = true;
       }
-      const flaky = (await agent!.status()).instances.flaky;
+      const flaky = (await agent.status()).instances.flaky;
       expect(flaky.restarts).toBe(3);
       expect(flaky.state).toBe('running');
     }, 300, 20);
     expect(sawDegraded).toBe(true);
     expect(new Set(served)).toEqual(new Set(['steady 1\n']));
 
-    const lines = await events(join(dir.path, 'events.log'));
+    const lines = await events(join(box.dir, 'events.log'));
     expect(lines.filter((l) => l.startsWith('steady'))).toEqual(['steady create 1', 'steady start']);
     expect(lines.filter((l) => l.startsWith('flaky'))).toEqual([
       'flaky create 1', 'flaky start', 'flaky fail', 'flaky stop',
@@ -95,13 +84,13 @@ describe('a plugin that fails at run time', () => {
   });
 
   it('a restart whose start fails keeps retrying', async () => {
-    agent = await startAgent(dir.path, header() + recorder('flaky', '    failAfterMs: 50\n    failTimes: 1\n'));
+    const agent = await box.start(header() + recorder('flaky', '    failAfterMs: 50\n    failTimes: 1\n'));
     await agent.waitForLog((l) => l.msg === 'plugin restarted');
     expect((await agent.status()).instances.flaky.state).toBe('running');
   });
 
   it("a plugin's unhandled promise rejection is logged and counted, and the agent keeps running", async () => {
-    agent = await startAgent(dir.path, header() + recorder('steady', '    serve: true\n') + recorder('buggy', '    forgetRejection: true\n'));
+    const agent = await box.start(header() + recorder('steady', '    serve: true\n') + recorder('buggy', '    forgetRejection: true\n'));
     const line = await agent.waitForLog((l) => l.level === 'error' && /unhandled promise rejection/.test(l.msg));
     expect(line.err.message).toBe('forgotten rejection');
     const port = (await agent.status()).instances.steady.details.port;
