@@ -9,7 +9,7 @@ import { ConfigError } from './config/config-error.ts';
 import { ConfigWatcher } from './config/config-watcher.ts';
 import { type LoadedConfig, parseConfig, readConfigFile } from './config/load-config.ts';
 import { PluginHost } from './host/plugin-host.ts';
-import { createLogger, type RootLogger } from './logger.ts';
+import { createLogger, redactUrlCredentials, type RootLogger } from './logger.ts';
 import { MetricsRegistry } from './metrics.ts';
 import { VERSION } from './version.ts';
 
@@ -141,7 +141,7 @@ export class Agent {
   private async doReload(trigger: string, force: boolean): Promise<void> {
     if (this.shuttingDown) return;
     const record = (result: ReloadRecord['result'], error?: string) => {
-      this.lastReload = { at: new Date().toISOString(), result, trigger, ...(error ? { error } : {}) };
+      this.lastReload = { at: new Date().toISOString(), result, trigger, ...(error ? { error: redactUrlCredentials(error) } : {}) };
       this.reloadCounter.labels({ result }).inc();
     };
     let next: LoadedConfig;

@@ -45,3 +45,10 @@ export function createLogger(level: LevelWithSilent, destination?: NodeJS.Writab
     },
   };
 }
+
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+:[^/\s@]+@/gi;
+
+/** Strips `user:password@` from URLs inside a message bound for logs or /status. */
+export function redactUrlCredentials(message: string): string {
+  return message.replace(URL_CREDENTIALS, '$1[redacted]@');
+}

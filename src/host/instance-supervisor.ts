@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
 import type { InstanceSpec } from '../config/load-config.ts';
-import type { RootLogger } from '../logger.ts';
+import { type RootLogger, redactUrlCredentials } from '../logger.ts';
 import type { MetricsRegistry } from '../metrics.ts';
 import type { PluginContext, PluginInstance } from '../plugin-api.ts';
 import { backoffDelay, sleep } from './backoff.ts';
@@ -156,7 +156,7 @@ export class InstanceSupervisor {
 
   private failed(error: Error, controller: AbortController | undefined): void {
     if (this.life.signal.aborted || this.state === 'restarting') return;
-    this.lastError = { message: error.message, ...(codeOf(error)), at: new Date().toISOString() };
+    this.lastError = { message: redactUrlCredentials(error.message), ...codeOf(error), at: new Date().toISOString() };
     this.logger.error({ err: error }, 'plugin failed; restarting with backoff');
     this.setState('restarting');
     void this.restartLoop(controller);
@@ -185,7 +185,7 @@ export class InstanceSupervisor {
         return;
       } catch (err) {
         const e = err as Error;
-        this.lastError = { message: e.message, ...codeOf(e), at: new Date().toISOString() };
+        this.lastError = { message: redactUrlCredentials(e.message), ...codeOf(e), at: new Date().toISOString() };
         this.logger.error({ err: e }, 'plugin restart failed');
       }
     }
