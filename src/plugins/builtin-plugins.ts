@@ -6,4 +6,6 @@ import type { PluginDescriptor } from '../plugin-api.ts';
 type Loader = () => Promise<{ default: PluginDescriptor }>;
 
 export const BUILTIN_PLUGINS: Record<string, Loader> = {
+  'log-shipper': () => import('../../plugins/log-shipper/index.ts'),
+  'tls-terminator': () => import('../../plugins/tls-terminator/index.ts'),
 };

@@ -1,0 +1,105 @@
+// Lines to events: decode (invalid UTF-8 replaced and flagged, never dropped), join
+// multiline events by their start pattern, parse json/regex fields.
+import { isUtf8 } from 'node:buffer';
+import type { LogShipperConfig } from './config-schema.ts';
+import { FLAG_INVALID_UTF8, FLAG_MULTILINE, type LogEvent } from './event.ts';
+import type { FileTracker, LineHandler } from './file-tracker.ts';
+
+export interface EventSink {
+  push(event: LogEvent, tracker: FileTracker, endOffset: number): void;
+}
+
+interface Pending {
+  event: LogEvent;
+  lines: number;
+  endOffset: number;
+  since: number;
+}
+
+export class EventBuilder implements LineHandler {
+  private readonly out: EventSink;
+  private readonly parse: LogShipperConfig['parse'];
+  private readonly regex: RegExp | undefined;
+  private readonly start: RegExp | undefined;
+  private readonly multilineTimeout: number;
+  private readonly maxLines: number;
+  private readonly pending = new Map<FileTracker, Pending>();
+  /** Set by the caller once per read, so no clock call per line. */
+  now = Date.now();
+  /** Lines seen (the caller turns the delta into the metric, once per read). */
+  lines = 0;
+
+  constructor(config: LogShipperConfig, out: EventSink) {
+    this.out = out;
+    this.parse = config.parse;
+    this.regex = config.regex ? new RegExp(config.regex) : undefined;
+    this.start = config.multiline ? new RegExp(config.multiline.start) : undefined;
+    this.multilineTimeout = config.multiline?.timeout ?? 0;
+    this.maxLines = config.multiline?.maxLines ?? 1;
+  }
+
+  line(tracker: FileTracker, buf: Buffer, start: number, end: number, flags: number, endOffset: number): void {
+    this.lines++;
+    const message = buf.toString('utf8', start, end);
+    // U+FFFD in the text is either real or a replaced invalid byte: only then pay for the check.
+    if (message.includes('\uFFFD') && !isUtf8(buf.subarray(start, end))) flags |= FLAG_INVALID_UTF8;
+    const bytes = end - start + 1;
+    if (this.start === undefined) {
+      this.out.push(this.event(tracker, message, flags, bytes), tracker, endOffset);
+      return;
+    }
+    const pending = this.pending.get(tracker);
+    if (pending && !this.start.test(message) && pending.lines < this.maxLines) {
+      const e = pending.event;
+      e.message += '\n' + message;
+      e.flags |= flags | FLAG_MULTILINE;
+      e.bytes += bytes;
+      pending.lines++;
+      pending.endOffset = endOffset;
+      return;
+    }
+    if (pending) this.emit(tracker, pending);
+    this.pending.set(tracker, { event: this.event(tracker, message, flags, bytes), lines: 1, endOffset, since: this.now });
+  }
+
+  /** Emits multiline events idle for longer than the timeout (or all of one file's, when it closes). */
+  flushIdle(now: number, only?: FileTracker): void {
+    for (const [tracker, p] of this.pending) {
+      if (only ? tracker === only : now - p.since >= this.multilineTimeout) this.emit(tracker, p);
+    }
+  }
+
+  /** Bytes held in events not yet handed on. */
+  get heldBytes(): number {
+    let n = 0;
+    for (const p of this.pending.values()) n += p.event.bytes;
+    return n;
+  }
+
+  private emit(tracker: FileTracker, p: Pending): void {
+    this.pending.delete(tracker);
+    if (this.parse !== 'raw') p.event.fields = this.fields(p.event.message);
+    this.out.push(p.event, tracker, p.endOffset);
+  }
+
+  private event(tracker: FileTracker, message: string, flags: number, bytes: number): LogEvent {
+    const e: LogEvent = { message, file: tracker.path, time: this.now, fields: undefined, flags, bytes };
+    if (this.parse !== 'raw' && this.start === undefined) e.fields = this.fields(message);
+    return e;
+  }
+
+  /** Parsed fields; a line that does not parse is kept as a plain message. */
+  private fields(message: string): Record<string, unknown> | undefined {
+    if (this.parse === 'json') {
+      if (message.charCodeAt(0) !== 123 /* { */) return undefined;
+      try {
+        const v = JSON.parse(message);
+        return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+      } catch {
+        return undefined;
+      }
+    }
+    const m = this.regex!.exec(message);
+    return m?.groups ? { ...m.groups } : undefined;
+  }
+}

@@ -1,0 +1,66 @@
+// What flows from the tailer to the sinks, and what a sink answers.
+
+/** Flags on an event: bit set, so the hot path allocates no array. */
+export const FLAG_SPLIT = 1; // a piece of a line longer than maxLineSize
+export const FLAG_PARTIAL = 2; // a last line emitted without its newline (timeout)
+export const FLAG_INVALID_UTF8 = 4; // bytes that are not UTF-8 were replaced by U+FFFD
+export const FLAG_MULTILINE = 8; // several lines joined by the multiline start pattern
+const FLAG_NAMES: Array<[number, string]> = [
+  [FLAG_SPLIT, 'split'],
+  [FLAG_PARTIAL, 'partial'],
+  [FLAG_INVALID_UTF8, 'invalid_utf8'],
+  [FLAG_MULTILINE, 'multiline'],
+];
+
+export interface LogEvent {
+  message: string;
+  /** The path the file had when it was discovered (shared string, not copied per event). */
+  file: string;
+  /** Epoch ms when the line was read (or parsed from the line). */
+  time: number;
+  /** Parsed fields (json / regex parsing), if any. */
+  fields: Record<string, unknown> | undefined;
+  flags: number;
+  /** Bytes of the line(s) in the file: what the buffer accounting counts. */
+  bytes: number;
+}
+
+/**
+ * A sink's answer for one batch. Empty or undefined: everything was accepted.
+ * `retry`: events to send again (transient failure); `rejected`: events refused for good
+ * (they go to the dead-letter file). Throwing means "retry the whole batch".
+ */
+export interface SendResult {
+  retry?: LogEvent[];
+  rejected?: LogEvent[];
+  /** Honoured before the next attempt (from Retry-After). */
+  retryAfterMs?: number;
+  error?: string;
+}
+
+export interface Sink {
+  send(events: LogEvent[], signal: AbortSignal): Promise<SendResult | void>;
+  close(): Promise<void>;
+  /** A sink may ask for its own batch bounds (S3 rolls whole objects). */
+  readonly batchLimits?: { maxBytes?: number; maxWait?: number };
+}
+
+export function flagNames(flags: number): string[] | undefined {
+  if (flags === 0) return undefined;
+  const out: string[] = [];
+  for (const [bit, name] of FLAG_NAMES) if (flags & bit) out.push(name);
+  return out;
+}
+
+/** A permanent failure: the batch (or the rejected part) must not be retried. */
+export class SinkError extends Error {
+  readonly code: string;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, opts: { code: string; retryable: boolean; retryAfterMs?: number }) {
+    super(message);
+    this.code = opts.code;
+    this.retryable = opts.retryable;
+    this.retryAfterMs = opts.retryAfterMs;
+  }
+}

@@ -1,0 +1,130 @@
+// One file being tailed: an open descriptor read by offset into a shared buffer, split
+// into lines. Knows its identity, what was read and what the sink acknowledged.
+import type { FileHandle } from 'node:fs/promises';
+import { type FileIdentity, fingerprint } from './file-identity.ts';
+import { FLAG_PARTIAL, FLAG_SPLIT } from './event.ts';
+
+export type TrackerState = 'active' | 'draining' | 'closed';
+
+/** Receives each line as a byte range of the shared buffer; endOffset is where the next line starts. */
+export interface LineHandler {
+  line(tracker: FileTracker, buf: Buffer, start: number, end: number, flags: number, endOffset: number): void;
+}
+
+export interface ReadOptions {
+  maxLineSize: number;
+  partialLineTimeout: number;
+  fingerprintSize: number;
+}
+
+export class FileTracker implements FileIdentity {
+  readonly path: string;
+  readonly fh: FileHandle;
+  readonly dev: number;
+  readonly ino: number;
+  fpLen = 0;
+  fpHash = '';
+  /** Next byte not yet turned into an event: the start of a partial line, if any. */
+  readOffset: number;
+  /** Everything before this offset was acknowledged by the sink. */
+  ackedOffset: number;
+  size: number;
+  state: TrackerState = 'active';
+  /** New data may be waiting (a watch event, a poll tick, or the last read filled the buffer). */
+  dirty = true;
+  /** When the size last grew (or the file was opened); drives rotateWait. */
+  lastGrowth = Date.now();
+  private partialSince = 0;
+  /** The line at readOffset is the tail of one already split: flag it too. */
+  private inSplit = false;
+  closing?: Promise<void>;
+
+  constructor(path: string, fh: FileHandle, stat: { dev: number; ino: number; size: number }, offset: number) {
+    this.path = path;
+    this.fh = fh;
+    this.dev = stat.dev;
+    this.ino = stat.ino;
+    this.size = stat.size;
+    this.readOffset = offset;
+    this.ackedOffset = offset;
+  }
+
+  get lag(): number {
+    return Math.max(0, this.size - this.ackedOffset);
+  }
+
+  /** (Re)compute the fingerprint while the file is smaller than fingerprintSize. */
+  async updateFingerprint(fingerprintSize: number, scratch: Buffer): Promise<void> {
+    if (this.fpLen >= fingerprintSize || this.size <= this.fpLen) return;
+    const len = Math.min(fingerprintSize, this.size);
+    const hash = await fingerprint(this.fh, len, scratch);
+    if (hash !== undefined) {
+      this.fpLen = len;
+      this.fpHash = hash;
+    }
+  }
+
+  /** False when the first fpLen bytes no longer hash the same: the file was truncated and rewritten. */
+  async fingerprintHolds(scratch: Buffer): Promise<boolean> {
+    if (this.fpLen === 0) return true;
+    return (await fingerprint(this.fh, this.fpLen, scratch)) === this.fpHash;
+  }
+
+  /**
+   * Reads one buffer's worth from readOffset and hands out every complete line.
+   * Returns true when the buffer was filled (more may be waiting).
+   */
+  async readChunk(buf: Buffer, opts: ReadOptions, handler: LineHandler, now: number): Promise<boolean> {
+    const { bytesRead } = await this.fh.read(buf, 0, buf.length, this.readOffset);
+    const base = this.readOffset;
+    if (base + bytesRead > this.size) {
+      this.size = base + bytesRead;
+      this.lastGrowth = now;
+    }
+    if (bytesRead === 0) return false;
+    const max = opts.maxLineSize;
+    let start = 0;
+    for (;;) {
+      const nl = buf.indexOf(10, start);
+      if (nl === -1 || nl >= bytesRead) break;
+      const end = nl > start && buf[nl - 1] === 13 ? nl - 1 : nl;
+      while (end - start > max) start = this.split(buf, start, max, base, handler);
+      handler.line(this, buf, start, end, this.inSplit ? FLAG_SPLIT : 0, base + nl + 1);
+      this.inSplit = false;
+      start = nl + 1;
+    }
+    // A remainder as long as a line may be is an overlong line: ship it in pieces now.
+    while (bytesRead - start >= max) start = this.split(buf, start, max, base, handler);
+    if (start < bytesRead && bytesRead < buf.length) {
+      // A last line without its newline: wait for the rest, up to partialLineTimeout.
+      if (this.partialSince === 0) this.partialSince = now;
+      if (now - this.partialSince >= opts.partialLineTimeout) {
+        handler.line(this, buf, start, bytesRead, FLAG_PARTIAL | (this.inSplit ? FLAG_SPLIT : 0), base + bytesRead);
+        this.inSplit = false;
+        start = bytesRead;
+      }
+    }
+    if (start === bytesRead) this.partialSince = 0;
+    this.readOffset = base + start;
+    return bytesRead === buf.length;
+  }
+
+  /** Emits [start, start+max) cut back to a UTF-8 character boundary; returns the new start. */
+  private split(buf: Buffer, start: number, max: number, base: number, handler: LineHandler): number {
+    let cut = start + max;
+    while (cut > start + 1 && (buf[cut]! & 0xc0) === 0x80) cut--;
+    handler.line(this, buf, start, cut, FLAG_SPLIT, base + cut);
+    this.inSplit = true;
+    return cut;
+  }
+
+  close(): Promise<void> {
+    this.state = 'closed';
+    this.closing ??= this.fh.close().catch(() => {});
+    return this.closing;
+  }
+
+  snapshot() {
+    return { path: this.path, state: this.state, size: this.size, readOffset: this.readOffset, ackedOffset: this.ackedOffset, lag: this.lag };
+  }
+}

@@ -1,0 +1,344 @@
+// The running log-shipper: discovery -> trackers (read by offset) -> event builder ->
+// delivery (batches, retries, dead letters) -> acknowledged offsets -> checkpoints.
+// All file reads and rotation checks run in ONE loop (the pump), so a tracker is never
+// read and replaced at the same time.
+import { open, stat } from 'node:fs/promises';
+import type { HealthReport, PluginContext, PluginInstance, StopOptions } from '../../src/plugin-api.ts';
+import type { LogShipperConfig } from './config-schema.ts';
+import { CheckpointStore, type Checkpoint } from './checkpoint-store.ts';
+import { DeadLetter } from './dead-letter.ts';
+import { Delivery } from './delivery.ts';
+import type { Sink } from './event.ts';
+import { EventBuilder } from './event-builder.ts';
+import { FileDiscovery } from './file-discovery.ts';
+import { fingerprint } from './file-identity.ts';
+import { FileTracker, type ReadOptions } from './file-tracker.ts';
+import { ShipperMetrics } from './metrics.ts';
+import { RecordEncoder } from './record.ts';
+import { findRotated } from './rotated-file-finder.ts';
+import { createSink } from './sinks/create-sink.ts';
+
+export class LogShipper implements PluginInstance {
+  private readonly config: LogShipperConfig;
+  private readonly ctx: PluginContext;
+  private readonly discovery: FileDiscovery;
+  private readonly store: CheckpointStore;
+  private readonly metrics: ShipperMetrics;
+  private readonly encoder: RecordEncoder;
+  private readonly readOpts: ReadOptions;
+  private readonly readBuf: Buffer;
+  private readonly fpScratch: Buffer;
+  private sink?: Sink;
+  private delivery?: Delivery;
+  private builder?: EventBuilder;
+  /** The tracker currently reading each watched path. */
+  private readonly active = new Map<string, FileTracker>();
+  /** Renamed, deleted or copied-away files still being read to their end. */
+  private readonly draining = new Set<FileTracker>();
+  /** Closed, but some of their events are not acknowledged yet: still checkpointed. */
+  private readonly retired = new Set<FileTracker>();
+  /** Paths seen by the watcher and not yet opened. */
+  private readonly seenQueue = new Set<string>();
+  private restored = false;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private pumping?: Promise<void>;
+  private stopping?: Promise<void>;
+  private lastError: { message: string; at: string } | undefined;
+
+  constructor(config: LogShipperConfig, ctx: PluginContext) {
+    this.config = config;
+    this.ctx = ctx;
+    const resolve = (g: string) => ctx.resolvePath(g);
+    this.discovery = new FileDiscovery(config.include.map(resolve), config.exclude.map(resolve));
+    this.store = new CheckpointStore(ctx.dataDir, () => this.checkpoints());
+    this.metrics = new ShipperMetrics(ctx.metrics, config.buffer);
+    this.encoder = new RecordEncoder(config.labels);
+    this.readOpts = { maxLineSize: config.maxLineSize, partialLineTimeout: config.partialLineTimeout, fingerprintSize: config.fingerprintSize };
+    this.readBuf = Buffer.allocUnsafe(config.readBufferSize);
+    this.fpScratch = Buffer.allocUnsafe(config.fingerprintSize);
+  }
+
+  async start(): Promise<void> {
+    const { config, ctx } = this;
+    this.sink = await createSink(config.sink, { ctx, encoder: this.encoder, labels: config.labels });
+    const deadLetter = new DeadLetter(config.deadLetterFile ? ctx.resolvePath(config.deadLetterFile) : `${ctx.dataDir}/dead-letter.ndjson`, this.encoder);
+    const m = this.metrics;
+    this.delivery = new Delivery(this.sink, { ...config.batch, ...config.retry }, deadLetter, {
+      acked: (batch) => {
+        for (const [t, off] of batch.marks) if (off > t.ackedOffset) t.ackedOffset = off;
+        m.batchesAcked.inc();
+        this.store.save().catch((err) => this.error('cannot write checkpoints', err));
+        this.kick();
+      },
+      sent: (n) => m.eventsSent.inc(n),
+      retried: (error, delayMs) => {
+        m.batchesRetried.inc();
+        ctx.logger.warn({ error, delayMs: Math.round(delayMs) }, 'sink failed; retrying batch');
+      },
+      deadLettered: (n, error) => {
+        m.batchesDeadLettered.inc();
+        m.eventsDeadLettered.inc(n);
+        ctx.logger.error({ events: n, error, file: deadLetter.path }, 'sink rejected events permanently; written to the dead-letter file');
+      },
+    });
+    this.builder = new EventBuilder(config, this.delivery);
+    const checkpoints = await this.store.load();
+    await this.discovery.start({
+      seen: (p) => {
+        const t = this.active.get(p);
+        if (t) t.dirty = true;
+        else this.seenQueue.add(p);
+        this.kick();
+      },
+      gone: () => this.kick(),
+      error: (err) => this.error('file watcher error', err),
+    });
+    await this.restore(checkpoints);
+    this.restored = true;
+    this.pumping = this.pump().catch((err) => {
+      this.error('tailer failed', err);
+      ctx.fail(err as Error);
+    });
+    ctx.logger.info({ files: [...this.active.keys()], include: config.include, sink: config.sink.type }, 'log-shipper tailing');
+  }
+
+  stop(opts: StopOptions): Promise<void> {
+    this.stopping ??= this.doStop(opts);
+    return this.stopping;
+  }
+
+  health(): HealthReport {
+    const files = [...this.active.values(), ...this.draining].map((t) => t.snapshot());
+    const details = {
+      sink: this.config.sink.type,
+      files,
+      buffer: { usedBytes: this.delivery?.buffered ?? 0, limitBytes: this.config.buffer },
+      pendingBatches: this.delivery?.pendingBatches ?? 0,
+      ...(this.lastError || this.delivery?.lastError ? { lastError: newest(this.lastError, this.delivery?.lastError) } : {}),
+    };
+    return this.restored ? { ready: true, details } : { ready: false, reason: 'restoring checkpoints', details };
+  }
+
+  private async doStop({ signal }: StopOptions): Promise<void> {
+    this.stopped = true;
+    this.kick();
+    await this.pumping;
+    await this.discovery.close();
+    const delivery = this.delivery;
+    if (delivery) {
+      this.builder?.flushIdle(Number.POSITIVE_INFINITY);
+      const aborted = new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
+      await Promise.race([delivery.flush(), aborted]);
+      delivery.destroy();
+    }
+    await this.store.save().catch((err) => this.error('cannot write checkpoints', err));
+    await this.sink?.close().catch(() => {});
+    for (const t of [...this.active.values(), ...this.draining]) await t.close();
+    this.ctx.logger.info({ unacknowledgedBytes: delivery?.buffered ?? 0 }, 'log-shipper stopped');
+  }
+
+  /** Resume every checkpointed file, and find where files rotated while we were down went. */
+  private async restore(checkpoints: Checkpoint[]): Promise<void> {
+    const used = new Set<Checkpoint>();
+    const fresh: Array<{ path: string; known: boolean }> = [];
+    for (const path of this.takeSeen()) {
+      const st = await stat(path).catch(() => undefined);
+      if (!st?.isFile()) continue;
+      // Same inode is not enough (inodes are reused): the first bytes must match too.
+      const sameInode = checkpoints.filter((c) => c.dev === st.dev && c.ino === st.ino && !used.has(c));
+      let cp: Checkpoint | undefined;
+      for (const c of sameInode) if (st.size >= c.offset && (await this.startsWith(path, c))) cp ??= c;
+      if (cp) {
+        used.add(cp);
+        const offset = cp.offset;
+        await this.openTracker(path, () => offset, 'active');
+      } else fresh.push({ path, known: sameInode.length > 0 });
+    }
+    const skip = new Set([...this.active.keys()]);
+    for (const cp of checkpoints) {
+      if (used.has(cp)) continue;
+      const found = await findRotated(cp.path, cp, skip, this.fpScratch);
+      if (found) {
+        skip.add(found.path);
+        this.ctx.logger.info({ file: cp.path, now: found.path, kind: found.kind, offset: cp.offset }, 'file rotated while stopped; reading the rest');
+        const i = fresh.findIndex((f) => f.path === found.path);
+        if (i >= 0) fresh.splice(i, 1);
+        await this.openTracker(found.path, () => cp.offset, i >= 0 ? 'active' : 'draining');
+      } else if (cp.size > cp.offset) this.lost(cp.path, cp.size - cp.offset);
+    }
+    // A file never seen starts at its beginning (configurable); a known inode with new content at 0.
+    for (const f of fresh) await this.openTracker(f.path, (size) => (f.known || this.config.readFrom === 'beginning' ? 0 : size), 'active');
+  }
+
+  private takeSeen(): string[] {
+    const paths = [...this.seenQueue];
+    this.seenQueue.clear();
+    return paths;
+  }
+
+  private async startsWith(path: string, cp: Checkpoint): Promise<boolean> {
+    const fh = await open(path, 'r').catch(() => undefined);
+    if (!fh) return false;
+    try {
+      return (await fingerprint(fh, cp.fpLen, this.fpScratch)) === cp.fpHash;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private async openTracker(path: string, offset: (size: number) => number, state: 'active' | 'draining'): Promise<FileTracker | undefined> {
+    let fh;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.error(`cannot open ${path}`, err);
+      return undefined;
+    }
+    const st = await fh.stat();
+    const t = new FileTracker(path, fh, st, Math.min(offset(st.size), st.size));
+    t.state = state;
+    await t.updateFingerprint(this.config.fingerprintSize, this.fpScratch);
+    if (state === 'active') this.active.set(path, t);
+    else this.draining.add(t);
+    this.ctx.logger.debug({ file: path, offset: t.readOffset, state }, 'tracking file');
+    return t;
+  }
+
+  private async pump(): Promise<void> {
+    const { pollInterval, buffer } = this.config;
+    const delivery = this.delivery!;
+    const builder = this.builder!;
+    let nextCheck = 0;
+    while (!this.stopped) {
+      let now = Date.now();
+      if (now >= nextCheck) {
+        await this.checkFiles(now);
+        nextCheck = now + pollInterval;
+      }
+      for (const p of this.takeSeen()) if (!this.active.has(p)) await this.openTracker(p, () => 0, 'active');
+      let more = false;
+      for (const t of [...this.active.values(), ...this.draining]) {
+        if (!t.dirty || this.stopped) continue;
+        if (delivery.buffered + builder.heldBytes >= buffer) break;
+        now = Date.now();
+        builder.now = now;
+        const before = t.readOffset;
+        const lines = builder.lines;
+        t.dirty = await t.readChunk(this.readBuf, this.readOpts, builder, now);
+        this.metrics.readBytes.inc(t.readOffset - before);
+        this.metrics.readLines.inc(builder.lines - lines);
+        more ||= t.dirty;
+      }
+      this.metrics.bufferBytes.set(delivery.buffered);
+      if (this.stopped) break;
+      if (delivery.buffered + builder.heldBytes >= buffer) {
+        // Full: the files on disk are the buffer until the sink acknowledges something.
+        await Promise.race([delivery.waitForSpace(buffer), this.sleep(pollInterval)]);
+      } else if (!more) await this.sleep(Math.max(0, nextCheck - Date.now()));
+    }
+  }
+
+  /** Rotation, truncation, deletion and growth checks; also closes drained files. */
+  private async checkFiles(now: number): Promise<void> {
+    for (const t of [...this.active.values()]) {
+      const st = await stat(t.path).catch(() => undefined);
+      if (!st || st.ino !== t.ino || st.dev !== t.dev) {
+        // Renamed or deleted: the descriptor still holds the data; read it to its end.
+        this.active.delete(t.path);
+        t.state = 'draining';
+        this.draining.add(t);
+        this.metrics.rotations.labels({ kind: st ? 'rename' : 'delete' }).inc();
+        this.ctx.logger.info({ file: t.path, kind: st ? 'rename' : 'delete' }, 'file rotated; draining the old one');
+        if (st?.isFile() && this.discovery.matches(t.path)) await this.openTracker(t.path, () => 0, 'active');
+        continue;
+      }
+      const size = (await t.fh.stat()).size;
+      if (size < t.readOffset || !(await t.fingerprintHolds(this.fpScratch))) {
+        await this.truncated(t);
+        continue;
+      }
+      if (size > t.size) {
+        t.size = size;
+        t.lastGrowth = now;
+      }
+      t.dirty = true;
+      await t.updateFingerprint(this.config.fingerprintSize, this.fpScratch);
+    }
+    for (const t of [...this.draining]) {
+      const size = (await t.fh.stat()).size;
+      if (size > t.size) {
+        t.size = size;
+        t.lastGrowth = now;
+      }
+      t.dirty = true;
+      if (t.readOffset < size || now - t.lastGrowth < this.config.rotateWait) continue;
+      await t.readChunk(this.readBuf, { ...this.readOpts, partialLineTimeout: 0 }, this.builder!, now);
+      this.builder!.flushIdle(now, t);
+      this.draining.delete(t);
+      this.retired.add(t);
+      await t.close();
+      this.ctx.logger.info({ file: t.path, bytes: t.readOffset }, 'finished rotated file');
+    }
+    this.builder!.flushIdle(now);
+    for (const t of this.retired) if (t.ackedOffset >= t.readOffset) this.retired.delete(t);
+    this.metrics.update(this.active, this.draining);
+  }
+
+  /** copytruncate or plain truncation: read what the copy still holds, then restart at 0. */
+  private async truncated(t: FileTracker): Promise<void> {
+    this.metrics.rotations.labels({ kind: 'truncate' }).inc();
+    this.active.delete(t.path);
+    const skip = new Set([t.path, ...this.active.keys(), ...[...this.draining].map((d) => d.path)]);
+    const copy = await findRotated(t.path, { dev: -1, ino: -1, fpLen: t.fpLen, fpHash: t.fpHash, offset: t.readOffset }, skip, this.fpScratch);
+    this.ctx.logger.info({ file: t.path, offset: t.readOffset, copy: copy?.path }, 'file truncated; restarting at 0');
+    if (copy) await this.openTracker(copy.path, () => t.readOffset, 'draining');
+    else if (t.size > t.readOffset) this.lost(t.path, t.size - t.readOffset);
+    // A fresh tracker, so late acknowledgements for the old content cannot move the new offsets.
+    this.retired.add(t);
+    await t.close();
+    await this.openTracker(t.path, () => 0, 'active');
+  }
+
+  private lost(path: string, bytes: number): void {
+    this.metrics.lostBytes.inc(bytes);
+    this.ctx.logger.error({ file: path, bytes }, 'LOG LINES LOST: file removed or truncated before it was shipped');
+  }
+
+  private checkpoints(): Checkpoint[] {
+    const out: Checkpoint[] = [];
+    for (const t of [...this.active.values(), ...this.draining, ...this.retired]) {
+      if (t.state === 'closed' && t.ackedOffset >= t.readOffset) continue;
+      out.push({ path: t.path, dev: t.dev, ino: t.ino, fpLen: t.fpLen, fpHash: t.fpHash, offset: t.ackedOffset, size: t.size });
+    }
+    return out;
+  }
+
+  private kick(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => this.kick(), ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private error(what: string, err: unknown): void {
+    const message = `${what}: ${(err as Error).message}`;
+    this.lastError = { message, at: new Date().toISOString() };
+    this.ctx.logger.error({ err }, what);
+  }
+}
+
+function newest<T extends { at: string }>(a: T | undefined, b: T | undefined): T | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return a.at > b.at ? a : b;
+}

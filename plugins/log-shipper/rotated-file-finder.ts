@@ -1,0 +1,56 @@
+// Where did the rest of a file go? After a rename (logrotate's default, or while the agent
+// was down) the same inode lives on under another name in the same directory; after
+// copytruncate the unread tail is in a copy with the same first bytes but a new inode.
+import { open, readdir, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fingerprint } from './file-identity.ts';
+
+export interface Lost {
+  dev: number;
+  ino: number;
+  fpLen: number;
+  fpHash: string;
+  /** The copy must hold at least this many bytes to have anything left to read. */
+  offset: number;
+}
+
+export interface Found {
+  path: string;
+  kind: 'renamed' | 'copied';
+}
+
+/** Looks in `path`'s directory; `skip` lists paths already accounted for. */
+export async function findRotated(path: string, lost: Lost, skip: ReadonlySet<string>, scratch: Buffer): Promise<Found | undefined> {
+  const dir = dirname(path);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return undefined;
+  }
+  const copies: string[] = [];
+  for (const name of names) {
+    const p = join(dir, name);
+    if (skip.has(p)) continue;
+    const st = await stat(p).catch(() => undefined);
+    if (!st?.isFile()) continue;
+    if (st.dev === lost.dev && st.ino === lost.ino) {
+      // Same inode, other content: truncated and rewritten, so only a copy can hold the rest.
+      if (await sameStart(p, lost, scratch)) return { path: p, kind: 'renamed' };
+      continue;
+    }
+    if (st.size > lost.offset && st.size >= lost.fpLen && lost.fpLen > 0) copies.push(p);
+  }
+  for (const p of copies) if (await sameStart(p, lost, scratch)) return { path: p, kind: 'copied' };
+  return undefined;
+}
+
+async function sameStart(path: string, lost: Lost, scratch: Buffer): Promise<boolean> {
+  const fh = await open(path, 'r').catch(() => undefined);
+  if (!fh) return false;
+  try {
+    return (await fingerprint(fh, lost.fpLen, scratch)) === lost.fpHash;
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,25 @@
+// Generic HTTP: POST each batch as NDJSON (optionally gzip), with headers and basic/bearer auth.
+import type { LogEvent, Sink } from '../event.ts';
+import type { RecordEncoder } from '../record.ts';
+import type { SinkDeps } from './create-sink.ts';
+import { HttpPoster, type HttpOptions } from './http-post.ts';
+
+export class HttpSink implements Sink {
+  private readonly url: string;
+  private readonly poster: HttpPoster;
+  private readonly encoder: RecordEncoder;
+
+  constructor(config: HttpOptions & { url: string }, deps: SinkDeps) {
+    this.url = config.url;
+    this.encoder = deps.encoder;
+    this.poster = new HttpPoster(config.url, config, deps.ctx, 'application/x-ndjson');
+  }
+
+  async send(events: LogEvent[], signal: AbortSignal): Promise<void> {
+    await this.poster.post(this.url, this.encoder.ndjson(events), signal);
+  }
+
+  async close(): Promise<void> {
+    this.poster.close();
+  }
+}
