@@ -8,4 +8,5 @@ type Loader = () => Promise<{ default: PluginDescriptor }>;
 export const BUILTIN_PLUGINS: Record<string, Loader> = {
   'log-shipper': () => import('../../plugins/log-shipper/index.ts'),
   'tls-terminator': () => import('../../plugins/tls-terminator/index.ts'),
+  'config-sync': () => import('../../plugins/config-sync/index.ts'),
 };

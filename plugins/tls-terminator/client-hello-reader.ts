@@ -1,0 +1,97 @@
+// Reads the whole ClientHello off a raw socket before TLS starts, even when the client split
+// it over several TLS records (read-tls-client-hello only reads the first record), with a
+// size cap and a timeout of our own. The bytes are put back for the TLS layer to read.
+import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { type TlsClientHelloMessage, readTlsClientHello } from 'read-tls-client-hello';
+
+const MAX_HELLO = 32 * 1024; // real ClientHellos are < 2 KiB, or ~ 8 KiB with post-quantum key shares
+
+export type HelloFailure = 'not_tls' | 'plain_http' | 'truncated' | 'oversized' | 'malformed' | 'timeout';
+
+export class HelloError extends Error {
+  readonly code = 'ERR_TLS_TERMINATOR_CLIENT_HELLO';
+  readonly reason: HelloFailure;
+  constructor(reason: HelloFailure, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+/**
+ * Resolves with the parsed ClientHello once it has fully arrived; the socket is left paused
+ * with every byte read so far unshifted. Rejects with a HelloError (socket untouched otherwise).
+ */
+export function readClientHello(socket: Socket, timeoutMs: number): Promise<TlsClientHelloMessage> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const done = (err: HelloError | undefined, handshake?: Buffer) => {
+      clearTimeout(timer);
+      socket.removeListener('data', onData);
+      socket.removeListener('end', onEnd);
+      socket.removeListener('close', onEnd);
+      socket.pause();
+      if (err) return reject(err);
+      socket.unshift(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+      // One synthetic record holding the whole handshake message, for the library's parser.
+      const record = Buffer.allocUnsafe(5 + handshake!.length);
+      record[0] = 0x16;
+      record.writeUInt16BE(0x0301, 1);
+      record.writeUInt16BE(handshake!.length, 3);
+      handshake!.copy(record, 5);
+      readTlsClientHello(Readable.from([record], { objectMode: false })).then(resolve, (e: Error) =>
+        reject(new HelloError('malformed', `malformed ClientHello: ${e.message}`)),
+      );
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      total += chunk.length;
+      const buf = chunks.length === 1 ? chunk : Buffer.concat(chunks, total);
+      const result = assemble(buf);
+      if (result === 'more') {
+        if (total > MAX_HELLO) done(new HelloError('oversized', 'ClientHello larger than 32 KiB'));
+        return;
+      }
+      if (typeof result === 'string') return done(new HelloError(result, describe(result, buf)));
+      done(undefined, result);
+    };
+    const onEnd = () => done(new HelloError('truncated', 'connection closed before a whole ClientHello arrived'));
+    const timer = setTimeout(() => done(new HelloError('timeout', 'no complete ClientHello within the handshake timeout')), timeoutMs);
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('close', onEnd);
+  });
+}
+
+function describe(reason: HelloFailure, buf: Buffer): string {
+  if (reason === 'plain_http') return 'plain HTTP sent to the TLS port';
+  return `not a TLS ClientHello (first bytes ${buf.subarray(0, 8).toString('hex')})`;
+}
+
+/** The handshake message (type 1) once complete across records; 'more' if not there yet. */
+function assemble(buf: Buffer): Buffer | 'more' | HelloFailure {
+  if (buf[0] !== 0x16) return /^[A-Z]{3,7} /.test(buf.subarray(0, 8).toString('latin1')) ? 'plain_http' : 'not_tls';
+  const parts: Buffer[] = [];
+  let have = 0;
+  let need = -1;
+  let off = 0;
+  while (off + 5 <= buf.length) {
+    if (buf[off] !== 0x16 || buf[off + 1] !== 0x03) return 'malformed';
+    const len = buf.readUInt16BE(off + 3);
+    if (len === 0) return 'malformed';
+    if (off + 5 + len > buf.length) return 'more';
+    const frag = buf.subarray(off + 5, off + 5 + len);
+    parts.push(frag);
+    have += len;
+    off += 5 + len;
+    if (need < 0 && have >= 4) {
+      const head = parts.length === 1 ? frag : Buffer.concat(parts);
+      if (head[0] !== 0x01) return 'malformed';
+      need = 4 + head.readUIntBE(1, 3);
+      if (need > MAX_HELLO) return 'oversized';
+    }
+    if (need >= 0 && have >= need) return (parts.length === 1 ? frag : Buffer.concat(parts)).subarray(0, need);
+  }
+  return 'more';
+}

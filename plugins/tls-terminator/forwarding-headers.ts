@@ -1,0 +1,106 @@
+// Builds the header list sent to the app: the client's headers minus hop-by-hop ones and minus
+// every header Sidekick sets itself (so a client can never spoof them), plus ours.
+import type { ConnectionInfo } from './connection-info.ts';
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'http2-settings', 'host']);
+
+export const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded']);
+
+/** Set by Sidekick only; a client-sent copy is always dropped. */
+export const OWN = new Set([
+  'x-forwarded-port', 'x-real-ip',
+  'client-cert', 'client-cert-chain', 'x-client-cert-subject', 'x-client-cert-san', 'x-forwarded-client-cert',
+  'x-ja3-fingerprint', 'x-ja4-fingerprint',
+]);
+
+const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
+
+export interface ForwardOptions {
+  fingerprintHeaders: boolean;
+  /** Keep Connection/Upgrade (WebSocket and other upgrades). */
+  upgrade?: boolean;
+}
+
+/** Flat [name, value, ...] list in the client's order, as http.request accepts. */
+export function upstreamHeaders(raw: string[], host: string | undefined, info: ConnectionInfo, opts: ForwardOptions): string[] {
+  const out: string[] = [];
+  let connectionTokens: string[] | undefined;
+  let xff: string | undefined;
+  let xfProto: string | undefined;
+  let xfHost: string | undefined;
+  let forwarded: string | undefined;
+  let cookie: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.charCodeAt(0) === 58) continue; // ":authority" and other h2 pseudo-headers
+    const lower = name.toLowerCase();
+    const value = raw[i + 1]!;
+    if (lower === 'connection') connectionTokens = (connectionTokens ?? []).concat(value.toLowerCase().split(/\s*,\s*/));
+    if (HOP_BY_HOP.has(lower)) {
+      if (opts.upgrade && (lower === 'connection' || lower === 'upgrade')) out.push(name, value);
+      continue;
+    }
+    if (OWN.has(lower)) continue;
+    if (FORWARDING.has(lower)) {
+      if (!info.trusted) continue;
+      if (lower === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
+      else if (lower === 'forwarded') forwarded = forwarded ? `${forwarded}, ${value}` : value;
+      else if (lower === 'x-forwarded-proto') xfProto ??= value;
+      else xfHost ??= value;
+      continue;
+    }
+    if (lower === 'cookie') {
+      // h2 clients may split cookies over several fields; HTTP/1.1 wants one (RFC 9113 8.2.3).
+      cookie = cookie ? `${cookie}; ${value}` : value;
+      continue;
+    }
+    out.push(name, value);
+  }
+  if (connectionTokens && !opts.upgrade) {
+    for (const token of connectionTokens) {
+      if (token === 'close' || token === 'keep-alive' || token === '') continue;
+      for (let i = out.length - 2; i >= 0; i -= 2) if (out[i]!.toLowerCase() === token) out.splice(i, 2);
+    }
+  }
+  if (cookie !== undefined) out.push('cookie', cookie);
+  if (host !== undefined) out.push('host', host);
+  const client = info.clientAddress;
+  const forHost = client.includes(':') ? `"[${client}]"` : client;
+  out.push(
+    'x-forwarded-for', xff ? `${xff}, ${client}` : client,
+    'x-forwarded-proto', xfProto ?? 'https',
+    'x-forwarded-host', xfHost ?? host ?? '',
+    'forwarded', `${forwarded ? `${forwarded}, ` : ''}for=${forHost};proto=https${host ? `;host="${host}"` : ''}`,
+  );
+  const id = info.identity;
+  if (id) {
+    out.push('client-cert', id.clientCert, 'x-client-cert-subject', id.subject);
+    if (id.clientCertChain) out.push('client-cert-chain', id.clientCertChain);
+    if (id.sans) out.push('x-client-cert-san', id.sans);
+  }
+  if (opts.fingerprintHeaders && info.ja4) out.push('x-ja3-fingerprint', info.ja3, 'x-ja4-fingerprint', info.ja4);
+  return out;
+}
+
+/** The app's response headers for an HTTP/1.1 client: flat list, hop-by-hop removed. */
+export function responseHeadersH1(raw: string[], extra: string[] | undefined): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    if (RESPONSE_HOP_BY_HOP.has(raw[i]!.toLowerCase())) continue;
+    out.push(raw[i]!, raw[i + 1]!);
+  }
+  if (extra) out.push(...extra);
+  return out;
+}
+
+/** The app's response headers for an HTTP/2 client: an object, connection-specific ones removed. */
+export function responseHeadersH2(headers: Record<string, string | string[] | undefined>, extra: string[] | undefined): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    const v = headers[name];
+    if (v === undefined || RESPONSE_HOP_BY_HOP.has(name)) continue;
+    out[name] = v;
+  }
+  if (extra) for (let i = 0; i < extra.length; i += 2) out[extra[i]!.toLowerCase()] = extra[i + 1]!;
+  return out;
+}

@@ -1,0 +1,225 @@
+// http mode: decrypted client connections are handed to an HTTP/1.1 server or an HTTP/2
+// server (chosen by ALPN) that never listen themselves, and every request is proxied to the
+// app over a keep-alive pool. Bodies are piped both ways, so backpressure holds end to end.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http2, { type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import type { TlsTerminatorConfig } from './config-schema.ts';
+import { type ConnectionInfo, infoOf } from './connection-info.ts';
+import { responseHeadersH1, responseHeadersH2, upstreamHeaders } from './forwarding-headers.ts';
+import { type TerminatorMetrics, statusClass } from './metrics.ts';
+import type { UpstreamTarget } from './upstream-target.ts';
+import { proxyUpgrade } from './upgrade-proxy.ts';
+
+type Req = IncomingMessage | Http2ServerRequest;
+type Res = ServerResponse | Http2ServerResponse;
+
+const NO_INFO: ConnectionInfo = {
+  clientAddress: '', clientPort: 0, peerAddress: '', trusted: false, ja3: '', ja4: '', sni: '', tlsVersion: '', forbidden: false,
+};
+
+export class HttpFront {
+  private readonly h1: http.Server;
+  private readonly h2: http2.Http2Server;
+  private readonly agent: http.Agent;
+  private readonly sessions = new Set<ServerHttp2Session>();
+  private readonly target: UpstreamTarget;
+  private readonly cfg: TlsTerminatorConfig;
+  private readonly log: Logger;
+  private readonly metrics: TerminatorMetrics;
+  private readonly extraResponseHeaders?: string[];
+  private readonly fingerprintHeaders: boolean;
+  inFlight = 0;
+
+  constructor(cfg: TlsTerminatorConfig, target: UpstreamTarget, log: Logger, metrics: TerminatorMetrics) {
+    this.cfg = cfg;
+    this.target = target;
+    this.log = log;
+    this.metrics = metrics;
+    this.fingerprintHeaders = cfg.fingerprint.headers;
+    if (cfg.hsts) {
+      const value = `max-age=${Math.floor(cfg.hsts.maxAge / 1000)}${cfg.hsts.includeSubDomains ? '; includeSubDomains' : ''}`;
+      this.extraResponseHeaders = ['strict-transport-security', value];
+    }
+    this.agent = new http.Agent({
+      keepAlive: true,
+      maxSockets: cfg.limits.upstreamConnections,
+      maxFreeSockets: cfg.limits.upstreamIdleConnections,
+      scheduling: 'lifo',
+    });
+    const t = cfg.timeouts;
+    this.h1 = http.createServer({
+      maxHeaderSize: cfg.limits.maxHeaderSize,
+      headersTimeout: t.headers,
+      requestTimeout: t.request,
+      keepAliveTimeout: t.idle,
+      connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(t.headers / 4))),
+      noDelay: true,
+    });
+    this.h2 = http2.createServer({ maxSessionMemory: 32, settings: { maxHeaderListSize: cfg.limits.maxHeaderSize } });
+    this.h2.setTimeout(t.idle);
+    const handler = (req: Req, res: Res) => this.handle(req, res);
+    this.h1.on('request', handler);
+    this.h1.on('checkContinue', handler); // forward Expect to the app instead of answering 100 ourselves
+    this.h2.on('request', handler);
+    this.h2.on('checkContinue', handler);
+    this.h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const info = infoOf(req.socket) ?? NO_INFO;
+      if (info.forbidden) return void socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 22\r\nConnection: close\r\n\r\nclient not authorized\n');
+      proxyUpgrade(req, socket, head, info, this.target, this.fingerprintHeaders, this.log);
+    });
+    this.h1.on('clientError', (err: Error & { code?: string }, socket: Duplex) => this.clientError(err, socket));
+    this.h2.on('session', (s: ServerHttp2Session) => {
+      this.sessions.add(s);
+      s.once('close', () => this.sessions.delete(s));
+      s.on('error', () => {});
+    });
+    this.h2.on('sessionError', () => {});
+    // The h1 server never listens, so start its timeout checker (headers/request timeouts) by hand.
+    this.h1.emit('listening');
+  }
+
+  /** A finished handshake: route by ALPN. */
+  accept(socket: TLSSocket): void {
+    if (socket.alpnProtocol === 'h2') this.h2.emit('connection', socket);
+    else this.h1.emit('connection', socket);
+  }
+
+  activeSessions(): number {
+    return this.sessions.size;
+  }
+
+  /** Stop taking new requests on existing connections; idle ones close now, busy ones after their response. */
+  beginDrain(): void {
+    for (const s of this.sessions) if (!s.closed) s.close(); // GOAWAY, open streams finish
+    this.h1.close(() => {}); // stops the checker, closes idle keep-alive connections
+  }
+
+  /** Called repeatedly while draining: h1 connections that finished their request go now. */
+  closeIdle(): void {
+    this.h1.closeIdleConnections();
+  }
+
+  destroy(): void {
+    this.h1.closeAllConnections();
+    for (const s of this.sessions) s.destroy();
+    this.agent.destroy();
+  }
+
+  private handle(req: Req, res: Res): void {
+    const started = performance.now();
+    const info = infoOf(req.socket) ?? NO_INFO;
+    const h2 = req.httpVersionMajor === 2;
+    this.inFlight++;
+    let bytes = 0;
+    let status = 0;
+    let logged = false;
+    const finish = (note?: string) => {
+      if (logged) return;
+      logged = true;
+      this.inFlight--;
+      const seconds = (performance.now() - started) / 1000;
+      this.metrics.requestsByClass[statusClass(status || 499)]!.inc();
+      this.metrics.duration.observe(seconds);
+      if (this.cfg.accessLog) {
+        this.log.info({
+          method: req.method, path: req.url, status: status || 499, bytes, ms: Math.round(seconds * 10000) / 10,
+          client: info.clientAddress, sni: info.sni, tls: info.tlsVersion, ja4: info.ja4, http: req.httpVersion,
+          ...(note ? { note } : {}),
+        }, 'request');
+      }
+    };
+    const reply = (code: number, body: string, reason: string) => {
+      status = code;
+      if (!res.headersSent) {
+        (res as ServerResponse).writeHead(code, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...(h2 ? {} : { connection: 'close' }) });
+        res.end(body);
+      } else {
+        res.destroy();
+      }
+      bytes = Buffer.byteLength(body);
+      finish(reason);
+    };
+    if (info.forbidden) {
+      this.metrics.rejected.labels({ reason: 'client_not_allowed' }).inc();
+      req.resume();
+      return reply(403, 'client certificate not allowed\n', 'client not in allowClients');
+    }
+
+    const host = h2 ? ((req.headers[':authority'] as string | undefined) ?? req.headers.host) : req.headers.host;
+    const headers = upstreamHeaders(req.rawHeaders, host, info, { fingerprintHeaders: this.fingerprintHeaders });
+    const t = this.target;
+    const upstream = http.request({
+      agent: this.agent,
+      ...(t.kind === 'unix' ? { socketPath: t.path } : { host: t.host, port: t.port }),
+      method: req.method,
+      path: req.url,
+      headers: headers as unknown as http.OutgoingHttpHeaders,
+      setHost: false,
+      timeout: this.cfg.timeouts.upstream,
+    });
+    upstream.on('continue', () => res.writeContinue());
+    upstream.on('timeout', () => {
+      this.metrics.upstreamErrors.labels({ reason: 'timeout' }).inc();
+      this.log.warn({ method: req.method, path: req.url, upstream: t.label, timeoutMs: this.cfg.timeouts.upstream }, 'app too slow: 504');
+      upstream.destroy();
+      if (!res.headersSent) reply(504, 'upstream timed out\n', 'upstream timeout');
+      else res.destroy();
+    });
+    upstream.on('error', (err: Error & { code?: string }) => {
+      if (logged || res.headersSent) {
+        res.destroy();
+        return finish('upstream error mid-response');
+      }
+      this.metrics.upstreamErrors.labels({ reason: err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'refused' : 'error' }).inc();
+      this.log.warn({ method: req.method, path: req.url, upstream: t.label, err: err.code ?? err.message }, 'app unreachable: 502');
+      reply(502, 'upstream unavailable\n', `upstream ${err.code ?? 'error'}`);
+    });
+    upstream.on('response', (ures) => {
+      status = ures.statusCode ?? 502;
+      if (h2) (res as Http2ServerResponse).writeHead(status, responseHeadersH2(ures.headers, this.extraResponseHeaders));
+      else (res as ServerResponse).writeHead(status, ures.statusMessage, responseHeadersH1(ures.rawHeaders, this.extraResponseHeaders));
+      ures.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (!(res as ServerResponse).write(chunk)) {
+          ures.pause();
+          res.once('drain', () => ures.resume());
+        }
+      });
+      ures.once('end', () => {
+        res.end();
+      });
+      ures.once('error', () => res.destroy());
+    });
+    // Client side: body to the app with backpressure; a client that goes away cancels the app request.
+    req.on('data', (chunk: Buffer) => {
+      if (!upstream.write(chunk)) {
+        req.pause();
+        upstream.once('drain', () => req.resume());
+      }
+    });
+    req.once('end', () => upstream.end());
+    req.once('error', () => upstream.destroy());
+    res.once('finish', () => finish());
+    res.once('close', () => {
+      if (!res.writableFinished) {
+        upstream.destroy();
+        finish('client went away');
+      }
+    });
+  }
+
+  private clientError(err: Error & { code?: string }, socket: Duplex): void {
+    const code = err.code ?? '';
+    this.metrics.rejected.labels({ reason: code === 'HPE_HEADER_OVERFLOW' ? 'header_too_large' : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'timeout' : 'bad_request' }).inc();
+    this.log.info({ err: code || err.message, client: infoOf(socket)?.clientAddress }, 'bad or slow client request rejected');
+    if (!socket.writable || (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) return void socket.destroy();
+    const line =
+      code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
+      : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout'
+      : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${line}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+  }
+}

@@ -1,0 +1,260 @@
+// One tls-terminator instance. A plain TCP server accepts; before TLS starts we read an
+// optional PROXY header and the whole ClientHello (fingerprint, allow/deny), then hand the
+// socket to a non-listening tls.Server for the handshake, then to the HTTP front or the TCP pipe.
+import { BlockList, type Server, type Socket, createServer, isIP } from 'node:net';
+import type http from 'node:http';
+import { Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { HealthReport, PluginContext, PluginInstance, StopOptions } from '../../src/plugin-api.ts';
+import { CertWatcher } from './cert-watcher.ts';
+import { CertificateStore } from './certificate-store.ts';
+import { HelloError, readClientHello } from './client-hello-reader.ts';
+import { identityOf, isAllowed } from './client-identity.ts';
+import type { TlsTerminatorConfig } from './config-schema.ts';
+import { type ConnectionInfo, attachInfo, infoOf, rawSocketOf } from './connection-info.ts';
+import { FingerprintCounts } from './fingerprint-counts.ts';
+import { computeJa3, computeJa4 } from './fingerprint.ts';
+import { HttpFront } from './http-front.ts';
+import { createMetrics } from './metrics.ts';
+import { readProxyHeader } from './proxy-protocol.ts';
+import { createRedirectServer } from './redirect-server.ts';
+import { pipeToApp } from './tcp-pipe.ts';
+import { type UpstreamTarget, parseUpstream } from './upstream-target.ts';
+
+function blockList(cidrs: string[]): BlockList | undefined {
+  if (cidrs.length === 0) return undefined;
+  const list = new BlockList();
+  for (const c of cidrs) {
+    const [addr, bits] = c.split('/');
+    const type = isIP(addr!) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(addr!, type);
+    else list.addSubnet(addr!, Number(bits), type);
+  }
+  return list;
+}
+
+function inList(list: BlockList | undefined, address: string): boolean {
+  if (!list || !address) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return list.check(v4, isIP(v4) === 6 ? 'ipv6' : 'ipv4');
+}
+
+export class TlsTerminator implements PluginInstance {
+  private readonly cfg: TlsTerminatorConfig;
+  private readonly ctx: PluginContext;
+  private readonly metrics;
+  private readonly target: UpstreamTarget;
+  private readonly store: CertificateStore;
+  private readonly counts = new FingerprintCounts();
+  private readonly trusted?: BlockList;
+  private readonly proxyFrom?: BlockList;
+  private readonly deny: Set<string>;
+  private readonly allow?: Set<string>;
+  private readonly sockets = new Set<Socket>();
+  private readonly handshakeFailures = new Map<string, { inc(): void }>();
+  private net?: Server;
+  private tls?: TlsServer;
+  private front?: HttpFront;
+  private redirect?: http.Server;
+  private watcher?: CertWatcher;
+  private address?: { host: string; port: number };
+  private redirectAddress?: { host: string; port: number };
+  private stopping?: Promise<void>;
+
+  constructor(cfg: TlsTerminatorConfig, ctx: PluginContext) {
+    this.cfg = cfg;
+    this.ctx = ctx;
+    this.metrics = createMetrics(ctx.metrics);
+    this.target = parseUpstream(cfg.upstream, ctx.resolvePath);
+    this.store = new CertificateStore(cfg.tls, ctx, this.metrics);
+    this.trusted = blockList(cfg.trustedProxies);
+    this.proxyFrom = cfg.proxyProtocol ? blockList(cfg.proxyProtocol.from) : undefined;
+    this.deny = new Set(cfg.fingerprint.deny);
+    this.allow = cfg.fingerprint.allow.length ? new Set(cfg.fingerprint.allow) : undefined;
+  }
+
+  async start(): Promise<void> {
+    await this.store.load();
+    const t = this.cfg.tls;
+    const clientAuth = t.clientAuth ?? (t.clientCa ? 'require' : 'none');
+    this.tls = new TlsServer({
+      ...this.store.defaultOptions,
+      SNICallback: this.store.sniCallback,
+      ...(this.cfg.mode === 'http' ? { ALPNProtocols: ['h2', 'http/1.1'] } : {}),
+      requestCert: clientAuth !== 'none',
+      rejectUnauthorized: clientAuth === 'require',
+      handshakeTimeout: t.handshakeTimeout,
+    });
+    this.tls.on('secureConnection', (s: TLSSocket) => this.secured(s));
+    this.tls.on('tlsClientError', (err: Error & { code?: string }, s: TLSSocket) => {
+      this.failHandshake(handshakeReason(err), err.code ?? err.message, infoOf(rawSocketOf(s))?.clientAddress);
+      s.destroy();
+    });
+    if (this.cfg.mode === 'http') this.front = new HttpFront(this.cfg, this.target, this.ctx.logger, this.metrics);
+
+    const server = createServer({ noDelay: true }, (socket) => void this.accept(socket));
+    server.maxConnections = this.cfg.limits.maxConnections;
+    server.on('drop', () => this.metrics.rejected.labels({ reason: 'max_connections' }).inc());
+    const { host, port } = this.cfg.listen;
+    this.address = await listen(server, host, port);
+    this.net = server;
+    server.on('error', (err) => this.ctx.fail(err));
+    if (this.cfg.redirectHttp) {
+      const r = this.cfg.redirectHttp;
+      this.redirect = createRedirectServer(r.httpsPort ?? this.address.port);
+      this.redirectAddress = await listen(this.redirect, r.listen.host, r.listen.port);
+    }
+    this.watcher = new CertWatcher(this.store.files(), () => this.reloadCertificates(), this.ctx.logger, t.reloadCheckInterval);
+    this.ctx.logger.info({
+      listen: `${this.address.host}:${this.address.port}`, upstream: this.target.label, mode: this.cfg.mode, clientAuth,
+      certificates: this.store.summary(), ...(this.redirectAddress ? { redirect: `${this.redirectAddress.host}:${this.redirectAddress.port}` } : {}),
+    }, 'tls-terminator listening');
+  }
+
+  private async reloadCertificates(): Promise<void> {
+    if (await this.store.reload()) this.tls?.setSecureContext(this.store.defaultOptions);
+  }
+
+  private async accept(socket: Socket): Promise<void> {
+    this.metrics.connections.inc();
+    this.metrics.activeConnections.inc();
+    this.sockets.add(socket);
+    socket.once('close', () => {
+      this.metrics.activeConnections.dec();
+      this.sockets.delete(socket);
+    });
+    socket.on('error', () => {}); // resets from clients are routine; the close handler cleans up
+    const peer = socket.remoteAddress ?? '';
+    let clientAddress = peer.startsWith('::ffff:') ? peer.slice(7) : peer;
+    let clientPort = socket.remotePort ?? 0;
+    const timeout = this.cfg.tls.handshakeTimeout;
+    try {
+      if (this.proxyFrom && inList(this.proxyFrom, peer)) {
+        const real = await readProxyHeader(socket, timeout);
+        if (real) ({ address: clientAddress, port: clientPort } = real);
+      }
+      const hello = await readClientHello(socket, timeout);
+      const ja3 = computeJa3(hello);
+      const { ja4 } = computeJa4(hello);
+      this.counts.add(ja4);
+      if (this.deny.has(ja4) || this.deny.has(ja3) || (this.allow && !this.allow.has(ja4) && !this.allow.has(ja3))) {
+        this.metrics.rejected.labels({ reason: 'fingerprint' }).inc();
+        this.ctx.logger.info({ client: clientAddress, ja3, ja4 }, 'connection refused by fingerprint policy');
+        return void socket.destroy();
+      }
+      const info: ConnectionInfo = {
+        clientAddress, clientPort, peerAddress: peer, trusted: inList(this.trusted, clientAddress),
+        ja3, ja4, sni: '', tlsVersion: '', forbidden: false,
+      };
+      attachInfo(socket, info);
+    } catch (err) {
+      const reason = err instanceof HelloError ? err.reason : 'proxy_protocol';
+      this.failHandshake(reason, (err as Error).message, clientAddress);
+      if (reason === 'plain_http' && socket.writable) {
+        socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 35\r\nConnection: close\r\n\r\nThis port expects HTTPS, not HTTP.\n');
+        setTimeout(() => socket.destroy(), 1000).unref();
+      } else socket.destroy();
+      return;
+    }
+    if (this.stopping || !this.tls) return void socket.destroy();
+    // Paused, with the ClientHello unshifted: the TLS socket feeds those bytes to OpenSSL first.
+    this.tls.emit('connection', socket);
+  }
+
+  private secured(s: TLSSocket): void {
+    const raw = rawSocketOf(s);
+    const info = infoOf(raw);
+    if (!info) return void s.destroy();
+    info.sni = (s as TLSSocket & { servername?: string | false }).servername || '';
+    info.tlsVersion = s.getProtocol() ?? '';
+    if (this.cfg.tls.clientCa) {
+      info.identity = identityOf(s);
+      if (!isAllowed(info.identity, this.cfg.tls.allowClients) && (this.cfg.tls.allowClients || this.cfg.tls.clientAuth === 'require')) {
+        info.forbidden = true;
+        this.ctx.logger.info({ client: info.clientAddress, subject: info.identity?.subject, san: info.identity?.sans }, 'client certificate not in allowClients');
+      }
+    }
+    attachInfo(s, info);
+    s.on('error', () => {});
+    if (this.front) return this.front.accept(s);
+    if (info.forbidden) {
+      this.metrics.rejected.labels({ reason: 'client_not_allowed' }).inc();
+      return void s.destroy();
+    }
+    pipeToApp(s, this.target, this.ctx.logger, this.cfg.accessLog, (reason) => this.metrics.upstreamErrors.labels({ reason }).inc());
+  }
+
+  private failHandshake(reason: string, detail: string, client: string | undefined): void {
+    let c = this.handshakeFailures.get(reason);
+    if (!c) this.handshakeFailures.set(reason, (c = this.metrics.handshakeFailures.labels({ reason })));
+    c.inc();
+    this.ctx.logger.debug({ reason, detail, client }, 'connection closed before the TLS handshake finished');
+  }
+
+  health(): HealthReport {
+    const ready = !!this.address && !this.stopping;
+    return {
+      ready,
+      ...(ready ? {} : { reason: this.stopping ? 'stopping' : 'not listening' }),
+      details: {
+        listen: this.address ? `${this.address.host}:${this.address.port}` : undefined,
+        port: this.address?.port,
+        ...(this.redirectAddress ? { redirectPort: this.redirectAddress.port } : {}),
+        upstream: this.target.label,
+        mode: this.cfg.mode,
+        activeConnections: this.sockets.size,
+        inFlightRequests: this.front?.inFlight ?? 0,
+        certificates: this.store.summary(),
+        lastCertReload: this.store.lastReload,
+        fingerprints: { total: this.counts.total, distinct: this.counts.distinct, top: this.counts.top(this.cfg.fingerprint.topN) },
+      },
+    };
+  }
+
+  stop(opts: StopOptions): Promise<void> {
+    this.stopping ??= this.doStop(opts);
+    return this.stopping;
+  }
+
+  private async doStop({ deadline, signal }: StopOptions): Promise<void> {
+    this.watcher?.close();
+    this.redirect?.close();
+    this.redirect?.closeAllConnections();
+    await new Promise<void>((res) => (this.net ? this.net.close(() => res()) : res()));
+    this.front?.beginDrain();
+    if (!this.front) for (const s of this.sockets) if (!infoOf(s)) s.destroy(); // tcp mode: pipes have no request boundary
+    // Sockets still mid-handshake or mid-request get until the deadline.
+    while (this.sockets.size > 0 && !signal.aborted && Date.now() < deadline) {
+      this.front?.closeIdle();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (this.sockets.size > 0) {
+      this.ctx.logger.warn({ connections: this.sockets.size }, 'drain deadline reached: closing remaining connections');
+      for (const s of this.sockets) s.destroy();
+    }
+    this.front?.destroy();
+    this.ctx.logger.info('tls-terminator stopped');
+  }
+}
+
+function listen(server: Server | http.Server, host: string, port: number): Promise<{ host: string; port: number }> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.removeListener('error', reject);
+      const a = server.address();
+      resolve(typeof a === 'object' && a ? { host: a.address, port: a.port } : { host, port });
+    });
+  });
+}
+
+function handshakeReason(err: Error & { code?: string }): string {
+  const code = err.code ?? '';
+  const msg = err.message;
+  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return 'timeout';
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'reset';
+  if (/PEER_DID_NOT_RETURN_A_CERTIFICATE|certificate required/i.test(msg + code)) return 'no_client_cert';
+  if (/CERTIFICATE|UNKNOWN_CA|verify/i.test(msg + code)) return 'bad_client_cert';
+  if (/VERSION|PROTOCOL/i.test(msg + code)) return 'version';
+  if (/CIPHER|SHARED/i.test(msg + code)) return 'no_shared_cipher';
+  return 'other';
+}
