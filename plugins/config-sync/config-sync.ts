@@ -1,0 +1,295 @@
+// The config-sync runtime: poll the source (interval minus jitter, or backoff after errors),
+// stage a changed version, validate it, publish it atomically, then hand it to the reload loop.
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { backoffDelay, sleep } from '../../src/host/backoff.ts';
+import type { HealthReport, PluginContext, PluginInstance, StopOptions } from '../../src/plugin-api.ts';
+import { AtomicPublisher } from './atomic-publisher.ts';
+import type { ConfigSyncConfig } from './config-schema.ts';
+import { ConfigSyncError, errorCode } from './errors.ts';
+import { checkListing, diffManifest, manifestId } from './manifest.ts';
+import { createReloadAction } from './reload-action.ts';
+import { ReloadLoop } from './reload-loop.ts';
+import type { Listing, Source } from './sources/source.ts';
+import { stageVersion } from './stage-version.ts';
+import { createSyncMetrics, type SyncMetrics } from './sync-metrics.ts';
+import { loadState, saveState, type PublishedVersion, type SyncState } from './sync-state.ts';
+import { validateVersion } from './validate-version.ts';
+
+const MAX_FILES_IN_STATUS = 100;
+
+interface LastError {
+  code: string;
+  message: string;
+  at: string;
+}
+
+export class ConfigSync implements PluginInstance {
+  private readonly config: ConfigSyncConfig;
+  private readonly ctx: PluginContext;
+  private readonly log: Logger;
+  private readonly metrics: SyncMetrics;
+  private readonly publisher: AtomicPublisher;
+  private readonly source: Source;
+  private readonly reloads?: ReloadLoop;
+  private readonly pollAbort = new AbortController();
+  private state: SyncState = {};
+  private loop?: Promise<void>;
+  private stopping?: Promise<void>;
+  private lock: Promise<unknown> = Promise.resolve();
+  private failures = 0;
+  private lastSuccessAt = 0;
+  private lastPoll?: { at: string; result: string };
+  private lastError?: LastError;
+  private lastValidationError?: LastError;
+
+  constructor(config: ConfigSyncConfig, ctx: PluginContext, source: Source) {
+    this.config = config;
+    this.ctx = ctx;
+    this.log = ctx.logger;
+    this.metrics = createSyncMetrics(ctx.metrics);
+    const target = ctx.resolvePath(config.target);
+    this.publisher = new AtomicPublisher(target);
+    this.source = source;
+    if (config.reload) {
+      this.reloads = new ReloadLoop({
+        config: config.reload,
+        action: createReloadAction(config.reload, target, ctx.resolvePath),
+        logger: this.log,
+        metrics: this.metrics,
+        currentVersion: () => this.state.current?.generation ?? 0,
+        onUnhealthy: (version, why) => this.exclusive(() => this.rollback(version, why)),
+      });
+    }
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.publisher.init();
+    } catch (err) {
+      throw new ConfigSyncError('CONFIG_SYNC_PUBLISH', `cannot create target ${this.publisher.target}: ${(err as Error).message}`, { cause: err });
+    }
+    const saved = await loadState(this.ctx.dataDir);
+    const live = await this.publisher.current();
+    if (saved.current && saved.current.dir === live) {
+      // Restart with the volume intact: keep serving what is there, republish nothing.
+      this.state = saved;
+      if (saved.previous && !(await exists(join(this.publisher.target, saved.previous.dir)))) delete this.state.previous;
+      this.log.info({ version: saved.current.generation, dir: saved.current.dir }, 'adopted the published version from the last run');
+    } else if (live) {
+      this.log.info({ dir: live }, 'target has a version this agent has no record of; it will be replaced by the next sync');
+    }
+    await this.publisher.prune([this.state.current?.dir, this.state.previous?.dir, live].filter((d): d is string => !!d));
+    this.updateVersionMetrics();
+    this.log.info({ source: this.source.description, target: this.publisher.target, intervalMs: this.config.interval }, 'config sync started');
+    this.loop = this.run();
+  }
+
+  stop(opts: StopOptions): Promise<void> {
+    this.stopping ??= this.doStop(opts);
+    return this.stopping;
+  }
+
+  health(): HealthReport {
+    const current = this.state.current;
+    const ready = !this.config.requireInitialSync || current !== undefined;
+    if (this.lastSuccessAt) this.metrics.sinceSuccess.set((Date.now() - this.lastSuccessAt) / 1000);
+    const files = current ? Object.keys(current.files) : [];
+    return {
+      ready,
+      ...(ready ? {} : { reason: this.lastError ? `no version published yet: ${this.lastError.message}` : 'waiting for the first sync' }),
+      details: {
+        source: this.source.description,
+        target: this.publisher.target,
+        version: current ? { generation: current.generation, id: current.id, dir: current.dir, publishedAt: current.publishedAt } : null,
+        files: files.slice(0, MAX_FILES_IN_STATUS),
+        ...(files.length > MAX_FILES_IN_STATUS ? { filesOmitted: files.length - MAX_FILES_IN_STATUS } : {}),
+        previousVersion: this.state.previous ? { generation: this.state.previous.generation, id: this.state.previous.id } : null,
+        lastPoll: this.lastPoll ?? null,
+        lastSuccessAt: this.lastSuccessAt ? new Date(this.lastSuccessAt).toISOString() : null,
+        consecutiveFailures: this.failures,
+        lastError: this.lastError ?? null,
+        lastValidationError: this.lastValidationError ?? null,
+        lastReload: this.reloads?.last ?? null,
+      },
+    };
+  }
+
+  private async run(): Promise<void> {
+    const signal = AbortSignal.any([this.pollAbort.signal, this.ctx.signal]);
+    while (!signal.aborted) {
+      let delay: number;
+      try {
+        await this.exclusive(() => this.poll(signal));
+        this.failures = 0;
+        delay = Math.round(this.config.interval * (1 - Math.random() * this.config.jitter));
+      } catch (err) {
+        if (signal.aborted) break;
+        this.failures++;
+        delay = backoffDelay(this.failures - 1, this.config.backoff.initial, this.config.backoff.max);
+        this.recordPollError(err, delay);
+      }
+      if (this.lastSuccessAt) this.metrics.sinceSuccess.set((Date.now() - this.lastSuccessAt) / 1000);
+      await sleep(delay, signal);
+    }
+  }
+
+  private async poll(stop: AbortSignal): Promise<void> {
+    const signal = AbortSignal.any([stop, AbortSignal.timeout(this.config.timeout)]);
+    let listing: Listing | undefined;
+    try {
+      listing = await this.source.list(this.state.cursor, signal);
+      if (!listing) return this.pollDone('unchanged');
+      checkListing(listing.entries, this.config.limits);
+      const id = manifestId(listing.entries);
+      if (id === this.state.current?.id || id === this.state.rejectedId) {
+        if (listing.cursor) this.state.cursor = listing.cursor;
+        return this.pollDone(id === this.state.current?.id ? 'unchanged' : 'unchanged (rejected version)');
+      }
+      await this.publish(listing, id, signal);
+    } catch (err) {
+      throw timeoutAware(err, signal, stop, this.config.timeout);
+    }
+  }
+
+  private async publish(listing: Listing, id: string, signal: AbortSignal): Promise<void> {
+    const current = this.state.current;
+    const diff = diffManifest(listing.entries, current?.files);
+    const staged = await stageVersion({
+      publisher: this.publisher,
+      source: this.source,
+      entries: listing.entries,
+      current,
+      limits: this.config.limits,
+      signal,
+      onBytes: (n) => this.metrics.bytes.inc(n),
+    });
+    const paths = listing.entries.map((e) => e.path);
+    try {
+      await validateVersion(join(this.publisher.target, staged.dir), paths, this.config.validate, signal);
+    } catch (err) {
+      await this.publisher.discard(staged.dir);
+      if (errorCode(err) !== 'CONFIG_SYNC_VALIDATION') throw err;
+      this.state.rejectedId = id;
+      if (listing.cursor) this.state.cursor = listing.cursor;
+      this.metrics.validationFailures.inc();
+      this.metrics.error('CONFIG_SYNC_VALIDATION').inc();
+      this.lastValidationError = this.lastError = { code: 'CONFIG_SYNC_VALIDATION', message: (err as Error).message, at: new Date().toISOString() };
+      this.log.error({ code: 'CONFIG_SYNC_VALIDATION', id, err }, 'new version failed validation; the published version stays');
+      return this.pollDone('rejected');
+    }
+    await this.publisher.commit(staged.dir, topLevelNames(paths), current ? [current.dir] : []);
+    const files: PublishedVersion['files'] = {};
+    for (const e of listing.entries) files[e.path] = { fingerprint: e.fingerprint, size: e.size };
+    const version: PublishedVersion = {
+      dir: staged.dir,
+      id,
+      generation: (current?.generation ?? 0) + 1,
+      publishedAt: new Date().toISOString(),
+      files,
+    };
+    this.state = { current: version, ...(current ? { previous: current } : {}), ...(listing.cursor ? { cursor: listing.cursor } : {}) };
+    await saveState(this.ctx.dataDir, this.state);
+    this.metrics.publishes.inc();
+    this.metrics.added.inc(diff.added);
+    this.metrics.modified.inc(diff.modified);
+    this.metrics.deleted.inc(diff.deleted);
+    this.updateVersionMetrics();
+    this.log.info(
+      { version: version.generation, id, dir: staged.dir, files: paths.length, ...diff, downloadedFiles: staged.downloadedFiles, downloadedBytes: staged.downloadedBytes },
+      'published new version',
+    );
+    this.pollDone('changed');
+    this.reloads?.request();
+  }
+
+  /** Health check failed after reloading `version`: go back to the previous version. */
+  private async rollback(version: number, why: string): Promise<void> {
+    const bad = this.state.current;
+    const previous = this.state.previous;
+    if (!bad || bad.generation !== version) return; // a newer version is already out; it gets its own reload
+    this.lastError = { code: 'CONFIG_SYNC_UNHEALTHY', message: why, at: new Date().toISOString() };
+    if (!previous) {
+      this.log.error({ version }, 'app unhealthy after reload and there is no previous version to roll back to');
+      return;
+    }
+    await this.publisher.commit(previous.dir, topLevelNames(Object.keys(previous.files)), []);
+    this.state = { current: previous, rejectedId: bad.id, ...(this.state.cursor ? { cursor: this.state.cursor } : {}) };
+    await saveState(this.ctx.dataDir, this.state);
+    this.metrics.rollbacks.inc();
+    this.updateVersionMetrics();
+    this.log.warn({ from: bad.generation, to: previous.generation, badId: bad.id }, 'rolled back to the previous version');
+    this.reloads?.request();
+  }
+
+  private pollDone(result: string): void {
+    this.lastSuccessAt = Date.now();
+    this.lastPoll = { at: new Date(this.lastSuccessAt).toISOString(), result };
+    this.metrics.lastSuccess.set(this.lastSuccessAt / 1000);
+    this.metrics.sinceSuccess.set(0);
+    (result === 'changed' ? this.metrics.pollChanged : this.metrics.pollUnchanged).inc();
+    if (result === 'unchanged' && this.lastError?.code !== 'CONFIG_SYNC_VALIDATION' && this.lastError?.code !== 'CONFIG_SYNC_UNHEALTHY') {
+      this.lastError = undefined;
+    }
+    if (result === 'changed') this.lastError = undefined;
+  }
+
+  private recordPollError(err: unknown, retryInMs: number): void {
+    const code = errorCode(err);
+    const message = (err as Error).message;
+    this.metrics.pollError.inc();
+    this.metrics.error(code).inc();
+    this.lastError = { code, message, at: new Date().toISOString() };
+    this.lastPoll = { at: this.lastError.at, result: 'error' };
+    this.log.warn({ code, err: message, attempt: this.failures, retryInMs }, 'poll failed; the published version keeps serving');
+  }
+
+  private updateVersionMetrics(): void {
+    this.metrics.version.set(this.state.current?.generation ?? 0);
+    this.metrics.files.set(this.state.current ? Object.keys(this.state.current.files).length : 0);
+  }
+
+  /** Polls and rollbacks both move `..data`: one at a time. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.lock.then(fn, fn);
+    this.lock = next.catch(() => undefined);
+    return next;
+  }
+
+  private async doStop(opts: StopOptions): Promise<void> {
+    this.pollAbort.abort();
+    const onDeadline = () => this.reloads?.destroy();
+    opts.signal.addEventListener('abort', onDeadline, { once: true });
+    try {
+      await this.loop;
+      await this.lock;
+      // A reload already owed to the app still goes out, until the deadline.
+      await this.reloads?.idle();
+    } finally {
+      opts.signal.removeEventListener('abort', onDeadline);
+      this.source.close?.();
+    }
+  }
+}
+
+function topLevelNames(paths: readonly string[]): Set<string> {
+  const names = new Set<string>();
+  for (const p of paths) names.add(p.split('/', 1)[0]!);
+  return names;
+}
+
+function timeoutAware(err: unknown, signal: AbortSignal, stop: AbortSignal, timeout: number): unknown {
+  if (signal.aborted && !stop.aborted) {
+    return new ConfigSyncError('CONFIG_SYNC_TIMEOUT', `poll did not finish within ${timeout} ms (timeout)`, { cause: err });
+  }
+  if (err instanceof ConfigSyncError) return err;
+  const e = err as Error & { code?: string; cause?: { code?: string }; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  const detail = e.cause?.code ?? e.code ?? (status ? `HTTP ${status}` : undefined);
+  return new ConfigSyncError('CONFIG_SYNC_SOURCE', `source error: ${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}${detail && !e.message.includes(detail) ? ` (${detail})` : ''}`, { cause: err });
+}
+
+function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false);
+}

@@ -1,0 +1,26 @@
+// Errors with a stable `code`, so logs, /status and tests can tell failures apart
+// without matching message text.
+export type ConfigSyncErrorCode =
+  | 'CONFIG_SYNC_SOURCE'
+  | 'CONFIG_SYNC_TIMEOUT'
+  | 'CONFIG_SYNC_UNSAFE_PATH'
+  | 'CONFIG_SYNC_LIMIT'
+  | 'CONFIG_SYNC_INCOMPLETE'
+  | 'CONFIG_SYNC_VALIDATION'
+  | 'CONFIG_SYNC_PUBLISH'
+  | 'CONFIG_SYNC_RELOAD'
+  | 'CONFIG_SYNC_UNHEALTHY';
+
+export class ConfigSyncError extends Error {
+  readonly code: ConfigSyncErrorCode;
+  constructor(code: ConfigSyncErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ConfigSyncError';
+    this.code = code;
+  }
+}
+
+export function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'CONFIG_SYNC_SOURCE';
+}

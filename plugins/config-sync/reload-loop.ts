@@ -1,0 +1,93 @@
+// Tells the app about new versions, one reload at a time: publishes that arrive while a
+// reload runs (or during `debounce`) are coalesced into a single next reload. With a health
+// check, an app that does not come back healthy makes the owner roll back and reload again.
+import type { Logger } from 'pino';
+import { sleep } from '../../src/host/backoff.ts';
+import type { ReloadConfig } from './config-schema.ts';
+import { errorCode } from './errors.ts';
+import { waitHealthy } from './health-probe.ts';
+import type { ReloadAction } from './reload-action.ts';
+import type { SyncMetrics } from './sync-metrics.ts';
+
+export interface ReloadReport {
+  at: string;
+  version: number;
+  result: 'ok' | 'error' | 'unhealthy';
+  detail: string;
+  code?: string;
+}
+
+export class ReloadLoop {
+  last?: ReloadReport;
+  private pending = false;
+  private running?: Promise<void>;
+  private readonly config: ReloadConfig;
+  private readonly action: ReloadAction;
+  private readonly logger: Logger;
+  private readonly metrics: SyncMetrics;
+  private readonly currentVersion: () => number;
+  private readonly onUnhealthy: (version: number, why: string) => Promise<void>;
+  private readonly abort = new AbortController();
+
+  constructor(opts: {
+    config: ReloadConfig;
+    action: ReloadAction;
+    logger: Logger;
+    metrics: SyncMetrics;
+    currentVersion: () => number;
+    onUnhealthy: (version: number, why: string) => Promise<void>;
+  }) {
+    this.config = opts.config;
+    this.action = opts.action;
+    this.logger = opts.logger;
+    this.metrics = opts.metrics;
+    this.currentVersion = opts.currentVersion;
+    this.onUnhealthy = opts.onUnhealthy;
+  }
+
+  request(): void {
+    this.pending = true;
+    this.running ??= this.run().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  /** Resolves when no reload is running or pending (drain on stop). */
+  idle(): Promise<void> {
+    return this.running ?? Promise.resolve();
+  }
+
+  /** Give up at once: an in-flight HTTP call or command is aborted. */
+  destroy(): void {
+    this.abort.abort();
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    while (this.pending && !signal.aborted) {
+      if (this.config.debounce > 0) await sleep(this.config.debounce, signal);
+      this.pending = false;
+      const version = this.currentVersion();
+      try {
+        const detail = await this.action(signal);
+        this.metrics.reloadOk.inc();
+        this.last = { at: new Date().toISOString(), version, result: 'ok', detail };
+        this.logger.info({ version, detail }, 'app reloaded');
+      } catch (err) {
+        this.metrics.reloadError.inc();
+        const code = errorCode(err);
+        this.last = { at: new Date().toISOString(), version, result: 'error', detail: (err as Error).message, code };
+        this.logger.error({ version, code, err }, 'reload failed');
+        continue;
+      }
+      const check = this.config.healthCheck;
+      if (!check || signal.aborted) continue;
+      const { healthy, last } = await waitHealthy(check, signal);
+      if (healthy || signal.aborted) continue;
+      const why = `app not healthy at ${check.url} within ${check.timeout} ms after reload (last: ${last})`;
+      this.last = { at: new Date().toISOString(), version, result: 'unhealthy', detail: why, code: 'CONFIG_SYNC_UNHEALTHY' };
+      this.logger.error({ version, code: 'CONFIG_SYNC_UNHEALTHY' }, why);
+      await this.onUnhealthy(version, why);
+    }
+  }
+}

@@ -1,0 +1,87 @@
+// A local directory, typically a mounted ConfigMap. When it has the AtomicWriter layout we
+// read through `..data` resolved once, so a kubelet swap in the middle of a poll cannot give
+// us a mix of two versions. Fingerprints are content hashes, cached by inode/size/mtime, so
+// a kubelet swap that changes nothing is not a change and an idle poll hashes nothing.
+import { createHash } from 'node:crypto';
+import { copyFile, readFile, readdir, realpath, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConfigSyncError } from '../errors.ts';
+import { checkRelativePath } from '../safe-path.ts';
+import type { Listing, Source, SourceEntry } from './source.ts';
+
+const MAX_DEPTH = 32;
+
+export class DirSource implements Source {
+  readonly description: string;
+  private readonly root: string;
+  private readonly maxFiles: number;
+  private readonly maxBytes: number;
+  private hashes = new Map<string, string>(); // "dev:ino:size:mtime" -> sha256
+  private base = '';
+
+  constructor(root: string, limits: { maxFiles: number; maxFileSize: number }) {
+    this.root = root;
+    this.description = `dir:${root}`;
+    this.maxFiles = limits.maxFiles;
+    this.maxBytes = limits.maxFileSize;
+  }
+
+  async list(): Promise<Listing> {
+    this.base = await resolveBase(this.root);
+    const entries: SourceEntry[] = [];
+    const seen = new Map<string, string>();
+    await this.walk(this.base, '', 0, entries, seen);
+    this.hashes = seen; // forget files that are gone
+    return { entries };
+  }
+
+  private async walk(dir: string, rel: string, depth: number, out: SourceEntry[], seen: Map<string, string>): Promise<void> {
+    if (depth > MAX_DEPTH) throw new ConfigSyncError('CONFIG_SYNC_LIMIT', `${dir}: deeper than ${MAX_DEPTH} levels (symlink loop?)`);
+    const names = (await readdir(dir)).sort();
+    for (const name of names) {
+      if (name.startsWith('..')) continue; // AtomicWriter internals (..data, ..2026_...)
+      const path = rel ? `${rel}/${name}` : name;
+      const full = join(dir, name);
+      const st = await stat(full); // follows the top-level `name -> ..data/name` links
+      if (st.isDirectory()) {
+        await this.walk(full, path, depth + 1, out, seen);
+        continue;
+      }
+      if (!st.isFile()) continue;
+      if (out.length >= this.maxFiles) {
+        throw new ConfigSyncError('CONFIG_SYNC_LIMIT', `${this.root}: more than limits.maxFiles (${this.maxFiles}) files`);
+      }
+      if (st.size > this.maxBytes) {
+        throw new ConfigSyncError('CONFIG_SYNC_LIMIT', `${path} is larger than limits.maxFileSize (${this.maxBytes} bytes)`);
+      }
+      const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+      let hash = this.hashes.get(key);
+      if (!hash) hash = createHash('sha256').update(await readFile(full)).digest('hex');
+      seen.set(key, hash);
+      out.push({ path: checkRelativePath(path), fingerprint: hash, size: st.size });
+    }
+  }
+
+  async download(entry: SourceEntry, file: string): Promise<number> {
+    await copyFile(join(this.base, entry.path), file);
+    const st = await stat(file);
+    if (st.size !== entry.size) {
+      throw new ConfigSyncError('CONFIG_SYNC_INCOMPLETE', `${entry.path} changed while it was copied; retrying next poll`);
+    }
+    return st.size;
+  }
+}
+
+async function resolveBase(root: string): Promise<string> {
+  try {
+    return await realpath(join(root, '..data'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  try {
+    await stat(root);
+  } catch (err) {
+    throw new ConfigSyncError('CONFIG_SYNC_SOURCE', `source directory ${root}: ${(err as Error).message}`, { cause: err });
+  }
+  return root;
+}

@@ -1,0 +1,43 @@
+// Checks a staged version before it is published: the built-in parse check for JSON/YAML
+// and the user's command. Any failure throws CONFIG_SYNC_VALIDATION naming the file or command.
+import { readFile } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { ValidateConfig } from './config-schema.ts';
+import { ConfigSyncError } from './errors.ts';
+import { runCommand } from './run-command.ts';
+
+export async function validateVersion(dir: string, paths: readonly string[], config: ValidateConfig, signal: AbortSignal): Promise<void> {
+  if (config.parse) {
+    for (const path of paths) {
+      const ext = extname(path).toLowerCase();
+      if (ext !== '.json' && ext !== '.yaml' && ext !== '.yml') continue;
+      const text = await readFile(join(dir, path), 'utf8');
+      const problem = ext === '.json' ? jsonProblem(text) : yamlProblem(text);
+      if (problem) throw new ConfigSyncError('CONFIG_SYNC_VALIDATION', `${path} does not parse: ${problem}`);
+    }
+  }
+  if (config.command) {
+    const argv = config.command.map((a) => a.replaceAll('{dir}', dir));
+    const result = await runCommand(argv, { timeout: config.timeout, signal, cwd: dir });
+    if (!result.ok) {
+      throw new ConfigSyncError('CONFIG_SYNC_VALIDATION', `validate.command ${JSON.stringify(config.command[0])} rejected the version: ${result.reason}`);
+    }
+  }
+}
+
+function jsonProblem(text: string): string | undefined {
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+function yamlProblem(text: string): string | undefined {
+  for (const doc of parseAllDocuments(text)) {
+    if ('errors' in doc && doc.errors.length > 0) return doc.errors[0]!.message.split('\n')[0];
+  }
+  return undefined;
+}

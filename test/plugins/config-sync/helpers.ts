@@ -1,0 +1,132 @@
+// Shared by the config-sync tests: a real S3 API server (s3rver) reached through the real
+// SDK, a runtime driven with a real PluginContext, and small bounded wait helpers.
+import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { readFile, readdir, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempDir } from '../../helpers/agent-process.ts';
+import { createTestContext, type TestContext } from '../../helpers/plugin-context.ts';
+import descriptor from '../../../plugins/config-sync/index.ts';
+import type { PluginInstance } from '../../../src/plugin-api.ts';
+
+export const BUCKET = 'configs';
+const S3RVER: string = 's3rver';
+
+export interface S3Server {
+  endpoint: string;
+  client: S3Client;
+  storeDir: string;
+  put(key: string, body: string | Buffer): Promise<void>;
+  del(key: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startS3(): Promise<S3Server> {
+  const store = await tempDir('cs-s3rver-');
+  // s3rver ships no types; a computed specifier keeps tsc from asking for them.
+  const S3rver = (await import(S3RVER)).default;
+  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: store.path });
+  const info = (await server.run()) as unknown as { port: number };
+  const endpoint = `http://127.0.0.1:${info.port}`;
+  const client = new S3Client({ endpoint, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  return {
+    endpoint,
+    client,
+    storeDir: store.path,
+    put: async (key, body) => void (await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }))),
+    del: async (key) => void (await client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }))),
+    async close() {
+      client.destroy();
+      await server.close();
+      await store.cleanup();
+    },
+  };
+}
+
+/** Environment for the SDK default credential chain, pointed at s3rver's fixed keys. */
+export function useS3rverCredentials(): void {
+  process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+  process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+}
+
+export interface Running {
+  ctx: TestContext;
+  instance: PluginInstance;
+  target: string;
+  stop(): Promise<void>;
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
+  details(): Record<string, any>;
+}
+
+/** Parses `raw` with the plugin's own schema and starts the runtime with a real context. */
+export async function runSync(raw: Record<string, unknown>, opts: { dataDir?: string } = {}): Promise<Running> {
+  const schema = typeof descriptor.configSchema === 'function' ? descriptor.configSchema((await import('zod')).z) : descriptor.configSchema;
+  const config = schema.parse(raw);
+  const ctx = await createTestContext('sync', 'config-sync');
+  const dataDir = opts.dataDir ?? ctx.dataDir;
+  const context = { ...ctx, dataDir };
+  const instance = await descriptor.create(config, context);
+  await instance.start();
+  let stopped: Promise<void> | undefined;
+  return {
+    ctx,
+    instance,
+    target: String(raw.target),
+    stop() {
+      stopped ??= (async () => {
+        ctx.abort();
+        const ac = new AbortController();
+        await instance.stop({ deadline: Date.now() + 5000, signal: ac.signal });
+        await ctx.cleanup();
+      })();
+      return stopped;
+    },
+    async metric(name, labels = {}) {
+      const m = ctx.metricsRegistry.registry.getSingleMetric(name);
+      if (!m) return 0;
+      const { values } = await m.get();
+      let sum = 0;
+      for (const v of values) {
+        if (Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want)) sum += v.value;
+      }
+      return sum;
+    },
+    details: () => instance.health!().details as Record<string, any>,
+  };
+}
+
+/** Polls `check` until it returns a truthy value; fails after `timeoutMs` with `what`. */
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 15_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The visible tree of a published target: relative path -> content, read through the top-level links. */
+export async function readTarget(target: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      if (e.name.startsWith('..')) continue;
+      const path = rel ? `${rel}/${e.name}` : e.name;
+      const full = join(dir, e.name);
+      const { stat } = await import('node:fs/promises');
+      if ((await stat(full)).isDirectory()) await walk(full, path);
+      else out[path] = await readFile(full, 'utf8');
+    }
+  };
+  await walk(target, '');
+  return out;
+}
+
+export async function dataLink(target: string): Promise<string | undefined> {
+  return readlink(join(target, '..data')).catch(() => undefined);
+}
+
+export async function versionDirs(target: string): Promise<string[]> {
+  return (await readdir(target)).filter((n) => n.startsWith('..') && n !== '..data').sort();
+}
