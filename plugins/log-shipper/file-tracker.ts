@@ -32,6 +32,8 @@ export class FileTracker implements FileIdentity {
   state: TrackerState = 'active';
   /** New data may be waiting (a watch event, a poll tick, or the last read filled the buffer). */
   dirty = true;
+  /** The last read reached the end: before reading again, make sure the file was not truncated and refilled. */
+  atEof = false;
   /** When the size last grew (or the file was opened); drives rotateWait. */
   lastGrowth = Date.now();
   private partialSince = 0;
@@ -81,6 +83,7 @@ export class FileTracker implements FileIdentity {
       this.size = base + bytesRead;
       this.lastGrowth = now;
     }
+    this.atEof = bytesRead < buf.length;
     if (bytesRead === 0) return false;
     const max = opts.maxLineSize;
     let start = 0;

@@ -221,6 +221,12 @@ export class LogShipper implements PluginInstance {
       for (const t of [...this.active.values(), ...this.draining]) {
         if (!t.dirty || this.stopped) continue;
         if (delivery.buffered + builder.heldBytes >= buffer) break;
+        if (t.atEof && t.state === 'active' && !(await t.fingerprintHolds(this.fpScratch))) {
+          // Truncated and written again since the last read: reading on would ship the middle of new content.
+          await this.truncated(t);
+          more = true;
+          continue;
+        }
         now = Date.now();
         builder.now = now;
         const before = t.readOffset;

@@ -66,7 +66,8 @@ export class Receiver {
 export interface Shipper {
   instance: PluginInstance;
   ctx: TestContext;
-  stop(): Promise<void>;
+  /** Stops with a deadline `ms` from now (what the agent's shutdown timeout would give). */
+  stop(ms?: number): Promise<void>;
 }
 
 /** Validates `config` with the plugin's own schema and starts it, like the agent would. */
@@ -81,10 +82,9 @@ export async function startShipper(config: Record<string, unknown>, opts: { data
   return {
     instance,
     ctx,
-    stop: () =>
+    stop: (ms = 5000) =>
       (stopped ??= (async () => {
-        const deadline = Date.now() + 5000;
-        await instance.stop({ deadline, signal: AbortSignal.timeout(5000) });
+        await instance.stop({ deadline: Date.now() + ms, signal: AbortSignal.timeout(ms) });
         ctx.abort();
         if (!opts.dataDir) await base.cleanup();
       })()),

@@ -1,0 +1,177 @@
+// Rotation the way logrotate does it (the real logrotate binary), truncation, deletion,
+// inode reuse and rotation while the shipper was stopped. Every line checked by content.
+import { execFile } from 'node:child_process';
+import { copyFile, open, readFile, rename, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Receiver, type Shipper, eventually, expectAllOnce, lines, startShipper, tempDir, writeLines } from './helpers.ts';
+
+const run = promisify(execFile);
+
+async function logrotate(dir: string, file: string, mode: 'create' | 'copytruncate'): Promise<void> {
+  const conf = join(dir, 'logrotate.conf');
+  await writeFile(conf, `${file} {\n  rotate 5\n  ${mode}\n  nocompress\n  missingok\n}\n`);
+  await run('logrotate', ['-f', '-s', join(dir, 'logrotate.state'), conf]);
+}
+
+describe('log-shipper rotation', () => {
+  let dir: { path: string; cleanup: () => Promise<void> };
+  let rx: Receiver;
+  let shipper: Shipper | undefined;
+  let dataDir: { path: string; cleanup: () => Promise<void> };
+  let file: string;
+
+  beforeEach(async () => {
+    dir = await tempDir();
+    dataDir = await tempDir();
+    rx = await new Receiver().listen();
+    file = join(dir.path, 'app.log');
+  });
+  afterEach(async () => {
+    await shipper?.stop();
+    shipper = undefined;
+    await rx.close();
+    await dir.cleanup();
+    await dataDir.cleanup();
+  });
+
+  const start = (extra: Record<string, unknown> = {}) =>
+    startShipper({ include: [join(dir.path, '*.log')], sink: { type: 'http', url: rx.url }, ...extra }, { dataDir: dataDir.path });
+
+  /** Makes the receiver refuse everything until released, so reading stops at the buffer limit. */
+  function holdReceiver(): () => void {
+    let held = true;
+    rx.respond = () => (held ? { status: 503 } : { status: 200 });
+    return () => (held = false);
+  }
+
+  it('rename + create (logrotate create): reads the old file to its end, then the new one', async () => {
+    shipper = await start();
+    const app = await open(file, 'a');
+    const a = lines('a', 200);
+    await app.write(a.map((l) => l + '\n').join(''));
+    await eventually(() => expect(rx.messages().length).toBeGreaterThan(0));
+    await logrotate(dir.path, file, 'create');
+    // The app still holds the old descriptor for a moment: these land in app.log.1.
+    const b = lines('b', 200);
+    await app.write(b.map((l) => l + '\n').join(''));
+    await app.close();
+    const c = lines('c', 200);
+    await writeLines(file, c);
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c]));
+    expect(rx.messages().filter((m) => m.startsWith('a') || m.startsWith('b'))).toEqual([...a, ...b]);
+    expect(rx.messages().filter((m) => m.startsWith('c'))).toEqual(c);
+  });
+
+  it('copytruncate (logrotate copytruncate) while reading is paused: the unread tail comes from the copy, nothing twice', async () => {
+    const release = holdReceiver();
+    const a = lines('a', 20_000);
+    await writeLines(file, a);
+    shipper = await start({ buffer: '64KiB', readBufferSize: '16KiB', maxLineSize: '16KiB' });
+    await eventually(() => expect(rx.requests.length).toBeGreaterThan(0));
+    await logrotate(dir.path, file, 'copytruncate');
+    expect((await stat(file)).size).toBe(0);
+    const c = lines('c', 300);
+    await writeLines(file, c);
+    release();
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...c]), 400);
+  });
+
+  it('plain truncation: restarts at 0 without re-shipping', async () => {
+    shipper = await start();
+    const a = lines('a', 100);
+    await writeLines(file, a);
+    await eventually(() => expectAllOnce(rx.messages(), a));
+    await truncate(file, 0);
+    const b = lines('b', 10); // shorter than what was read: size < offset
+    await writeLines(file, b);
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b]));
+    // Truncated and refilled past the old offset before the next check: caught by the fingerprint.
+    await truncate(file, 0);
+    const c = lines('c', 300);
+    await writeLines(file, c);
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c]));
+  });
+
+  it('a file deleted while being read is read to its end from the open descriptor', async () => {
+    const release = holdReceiver();
+    const a = lines('a', 20_000);
+    await writeLines(file, a);
+    shipper = await start({ buffer: '64KiB', readBufferSize: '16KiB', maxLineSize: '16KiB' });
+    await eventually(() => expect(rx.requests.length).toBeGreaterThan(0));
+    await unlink(file);
+    release();
+    await eventually(() => expectAllOnce(rx.messages(), a), 400);
+  });
+
+  it('inode reuse never hands a new file the old offset', async () => {
+    const a = lines('a', 100);
+    await writeLines(file, a);
+    shipper = await start();
+    await eventually(() => expectAllOnce(rx.messages(), a));
+    await shipper.stop();
+    const old = await stat(file);
+    await unlink(file);
+    const b = lines('b', 150);
+    await writeLines(file, b);
+    const now = await stat(file);
+    // Whether the filesystem hands out the same inode again is up to it: make the checkpoint
+    // say so, which is exactly the state real reuse leaves behind.
+    const cpFile = join(dataDir.path, 'checkpoints.json');
+    const cp = JSON.parse(await readFile(cpFile, 'utf8'));
+    expect(cp.files[0].ino).toBe(old.ino);
+    cp.files[0].ino = now.ino;
+    cp.files[0].dev = now.dev;
+    await writeFile(cpFile, JSON.stringify(cp));
+    shipper = await start();
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b]));
+  });
+
+  it('rotation while stopped (rename): the rest of the rotated file is read from the checkpoint', async () => {
+    const a = lines('a', 100);
+    await writeLines(file, a);
+    shipper = await start();
+    await eventually(() => expectAllOnce(rx.messages(), a));
+    await shipper.stop();
+    const b = lines('b', 100);
+    await writeLines(file, b);
+    await rename(file, `${file}.1`);
+    const c = lines('c', 100);
+    await writeLines(file, c);
+    shipper = await start();
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c]));
+  });
+
+  it('copytruncate while stopped: the unread tail is read from the copy', async () => {
+    const a = lines('a', 100);
+    await writeLines(file, a);
+    shipper = await start();
+    await eventually(() => expectAllOnce(rx.messages(), a));
+    await shipper.stop();
+    const b = lines('b', 100);
+    await writeLines(file, b);
+    await copyFile(file, `${file}.1`);
+    await truncate(file, 0);
+    const c = lines('c', 20);
+    await writeLines(file, c);
+    shipper = await start();
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c]));
+  });
+
+  it('counts and logs bytes lost when a file read but not yet shipped is deleted while stopped', async () => {
+    const release = holdReceiver();
+    const a = lines('a', 10);
+    await writeLines(file, a);
+    shipper = await start();
+    await eventually(() => expect(rx.requests.length).toBeGreaterThan(0));
+    await shipper.stop(200);
+    await unlink(file);
+    release();
+    shipper = await start();
+    const lost = a.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
+    const text = await shipper.ctx.metricsRegistry.registry.metrics();
+    expect(text).toContain(`sidekick_log_shipper_lost_bytes_total{instance="logs"} ${lost}`);
+    expect(rx.messages()).toEqual([]);
+  });
+});
