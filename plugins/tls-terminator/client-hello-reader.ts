@@ -22,7 +22,13 @@ export class HelloError extends Error {
  * Resolves with the parsed ClientHello once it has fully arrived; the socket is left paused
  * with every byte read so far unshifted. Rejects with a HelloError (socket untouched otherwise).
  */
-export function readClientHello(socket: Socket, timeoutMs: number): Promise<TlsClientHelloMessage> {
+export interface ClientHello {
+  hello: TlsClientHelloMessage;
+  /** First ALPN value as raw bytes: the library decodes it as 7-bit ASCII, JA4 needs the bytes. */
+  firstAlpn?: Buffer;
+}
+
+export function readClientHello(socket: Socket, timeoutMs: number): Promise<ClientHello> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let total = 0;
@@ -40,7 +46,7 @@ export function readClientHello(socket: Socket, timeoutMs: number): Promise<TlsC
       record.writeUInt16BE(0x0301, 1);
       record.writeUInt16BE(handshake!.length, 3);
       handshake!.copy(record, 5);
-      readTlsClientHello(Readable.from([record], { objectMode: false })).then(resolve, (e: Error) =>
+      readTlsClientHello(Readable.from([record], { objectMode: false })).then((hello) => resolve({ hello, firstAlpn: firstAlpn(handshake!) }), (e: Error) =>
         reject(new HelloError('malformed', `malformed ClientHello: ${e.message}`)),
       );
     };
@@ -94,4 +100,29 @@ function assemble(buf: Buffer): Buffer | 'more' | HelloFailure {
     if (need >= 0 && have >= need) return (parts.length === 1 ? frag : Buffer.concat(parts)).subarray(0, need);
   }
   return 'more';
+}
+
+/** Walks the extensions of a complete handshake message for ALPN (0x0010); undefined if absent. */
+export function firstAlpn(hs: Buffer): Buffer | undefined {
+  let off = 4 + 2 + 32;
+  if (off >= hs.length) return undefined;
+  off += 1 + hs[off]!; // session id
+  if (off + 2 > hs.length) return undefined;
+  off += 2 + hs.readUInt16BE(off); // cipher suites
+  if (off >= hs.length) return undefined;
+  off += 1 + hs[off]!; // compression methods
+  if (off + 2 > hs.length) return undefined;
+  const end = Math.min(hs.length, off + 2 + hs.readUInt16BE(off));
+  off += 2;
+  while (off + 4 <= end) {
+    const id = hs.readUInt16BE(off);
+    const len = hs.readUInt16BE(off + 2);
+    off += 4;
+    if (id === 0x0010 && len >= 3 && off + 3 <= end) {
+      const first = hs[off + 2]!;
+      return first > 0 && off + 3 + first <= end ? hs.subarray(off + 3, off + 3 + first) : undefined;
+    }
+    off += len;
+  }
+  return undefined;
 }

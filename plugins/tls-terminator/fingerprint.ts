@@ -19,9 +19,8 @@ function extData(hello: TlsClientHelloMessage, id: number): any {
   return undefined;
 }
 
-function alpnChars(first: string | undefined): string {
-  if (!first) return '00';
-  const bytes = Buffer.from(first, 'latin1');
+function alpnChars(bytes: Buffer | undefined): string {
+  if (!bytes || bytes.length === 0) return '00';
   const a = bytes[0]!;
   const z = bytes[bytes.length - 1]!;
   if (isAlnum(a) && isAlnum(z)) return String.fromCharCode(a, z);
@@ -35,7 +34,8 @@ export interface Ja4Result {
   ja4r: string;
 }
 
-export function computeJa4(hello: TlsClientHelloMessage): Ja4Result {
+/** `firstAlpn`: the raw bytes of the first ALPN value (see client-hello-reader's firstAlpn). */
+export function computeJa4(hello: TlsClientHelloMessage, firstAlpn?: Buffer): Ja4Result {
   const ciphers = hello.cipherSuites.filter((c) => !isGREASE(c));
   const extIds = hello.extensions.map((e) => e.id).filter((id) => !isGREASE(id));
   const versions: number[] | undefined = extData(hello, 0x002b)?.versions;
@@ -45,7 +45,7 @@ export function computeJa4(hello: TlsClientHelloMessage): Ja4Result {
     if (real.length) version = Math.max(...real);
   }
   const sni = extIds.includes(0x0000) ? 'd' : 'i';
-  const alpn = alpnChars((extData(hello, 0x0010)?.protocols as string[] | undefined)?.[0]);
+  const alpn = alpnChars(firstAlpn);
   const a = `t${VERSION[version] ?? '00'}${sni}${count2(ciphers.length)}${count2(extIds.length)}${alpn}`;
 
   const cipherList = ciphers.map(hex4).sort().join(',');

@@ -132,9 +132,9 @@ export class TlsTerminator implements PluginInstance {
         const real = await readProxyHeader(socket, timeout);
         if (real) ({ address: clientAddress, port: clientPort } = real);
       }
-      const hello = await readClientHello(socket, timeout);
+      const { hello, firstAlpn } = await readClientHello(socket, timeout);
       const ja3 = computeJa3(hello);
-      const { ja4 } = computeJa4(hello);
+      const { ja4 } = computeJa4(hello, firstAlpn);
       this.counts.add(ja4);
       if (this.deny.has(ja4) || this.deny.has(ja3) || (this.allow && !this.allow.has(ja4) && !this.allow.has(ja3))) {
         this.metrics.rejected.labels({ reason: 'fingerprint' }).inc();
