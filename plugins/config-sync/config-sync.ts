@@ -39,6 +39,7 @@ export class ConfigSync implements PluginInstance {
   private stopping?: Promise<void>;
   private lock: Promise<unknown> = Promise.resolve();
   private failures = 0;
+  private retryInMs?: number;
   private lastSuccessAt = 0;
   private lastPoll?: { at: string; result: string };
   private lastError?: LastError;
@@ -109,6 +110,7 @@ export class ConfigSync implements PluginInstance {
         lastPoll: this.lastPoll ?? null,
         lastSuccessAt: this.lastSuccessAt ? new Date(this.lastSuccessAt).toISOString() : null,
         consecutiveFailures: this.failures,
+        retryInMs: this.failures ? (this.retryInMs ?? null) : null,
         lastError: this.lastError ?? null,
         lastValidationError: this.lastValidationError ?? null,
         lastReload: this.reloads?.last ?? null,
@@ -185,11 +187,16 @@ export class ConfigSync implements PluginInstance {
     const version: PublishedVersion = {
       dir: staged.dir,
       id,
-      generation: (current?.generation ?? 0) + 1,
+      generation: Math.max(this.state.lastGeneration ?? 0, current?.generation ?? 0) + 1,
       publishedAt: new Date().toISOString(),
       files,
     };
-    this.state = { current: version, ...(current ? { previous: current } : {}), ...(listing.cursor ? { cursor: listing.cursor } : {}) };
+    this.state = {
+      current: version,
+      lastGeneration: version.generation,
+      ...(current ? { previous: current } : {}),
+      ...(listing.cursor ? { cursor: listing.cursor } : {}),
+    };
     await saveState(this.ctx.dataDir, this.state);
     this.metrics.publishes.inc();
     this.metrics.added.inc(diff.added);
@@ -215,7 +222,12 @@ export class ConfigSync implements PluginInstance {
       return;
     }
     await this.publisher.commit(previous.dir, topLevelNames(Object.keys(previous.files)), []);
-    this.state = { current: previous, rejectedId: bad.id, ...(this.state.cursor ? { cursor: this.state.cursor } : {}) };
+    this.state = {
+      current: previous,
+      rejectedId: bad.id,
+      lastGeneration: Math.max(this.state.lastGeneration ?? 0, bad.generation),
+      ...(this.state.cursor ? { cursor: this.state.cursor } : {}),
+    };
     await saveState(this.ctx.dataDir, this.state);
     this.metrics.rollbacks.inc();
     this.updateVersionMetrics();
@@ -240,6 +252,7 @@ export class ConfigSync implements PluginInstance {
     const message = (err as Error).message;
     this.metrics.pollError.inc();
     this.metrics.error(code).inc();
+    this.retryInMs = retryInMs;
     this.lastError = { code, message, at: new Date().toISOString() };
     this.lastPoll = { at: this.lastError.at, result: 'error' };
     this.log.warn({ code, err: message, attempt: this.failures, retryInMs }, 'poll failed; the published version keeps serving');

@@ -24,6 +24,8 @@ export interface SyncState {
   current?: PublishedVersion;
   previous?: PublishedVersion;
   cursor?: SourceCursor;
+  /** Highest generation ever published: generations never repeat, even after a rollback. */
+  lastGeneration?: number;
   /** A version refused by validation or rolled back: not tried again until the source changes. */
   rejectedId?: string;
 }

@@ -130,3 +130,46 @@ export async function dataLink(target: string): Promise<string | undefined> {
 export async function versionDirs(target: string): Promise<string[]> {
   return (await readdir(target)).filter((n) => n.startsWith('..') && n !== '..data').sort();
 }
+
+let cmSeq = 0;
+/** Writes `files` into `dir` the way the kubelet updates a ConfigMap volume: a new hidden version, then a `..data` swap. */
+export async function writeConfigMap(dir: string, files: Record<string, string>): Promise<void> {
+  const { mkdir, writeFile, symlink, rename, rm, readdir: ls, readlink: rl } = await import('node:fs/promises');
+  const { dirname } = await import('node:path');
+  await mkdir(dir, { recursive: true });
+  const version = `..v${++cmSeq}_${process.pid}`;
+  for (const [path, body] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, version, path)), { recursive: true });
+    await writeFile(join(dir, version, path), body);
+  }
+  const old = await rl(join(dir, '..data')).catch(() => undefined);
+  for (const top of new Set(Object.keys(files).map((p) => p.split('/')[0]!))) {
+    await symlink(`..data/${top}`, join(dir, top)).catch((e) => (e.code === 'EEXIST' ? undefined : Promise.reject(e)));
+  }
+  await symlink(version, join(dir, '..data_tmp'));
+  await rename(join(dir, '..data_tmp'), join(dir, '..data'));
+  for (const name of await ls(dir)) {
+    if (!name.startsWith('..') && !Object.keys(files).some((p) => p.split('/')[0] === name)) await rm(join(dir, name));
+  }
+  if (old) await rm(join(dir, old), { recursive: true, force: true });
+}
+
+/** Starts the signal-recording stand-in app; `signals()` reads what it got so far. */
+export async function startSignalRecorder(dir: string) {
+  const { spawn } = await import('node:child_process');
+  const { access } = await import('node:fs/promises');
+  const pidFile = join(dir, `app-${Math.random().toString(36).slice(2)}.pid`);
+  const logFile = `${pidFile}.signals`;
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures/signal-recorder.js'), pidFile, logFile], { stdio: 'ignore' });
+  await waitFor('recorder pid file', () => access(pidFile).then(() => true, () => false));
+  const exited = new Promise((r) => child.once('exit', r));
+  return {
+    pid: child.pid!,
+    pidFile,
+    signals: () => readFile(logFile, 'utf8').then((t) => t.split('\n').filter(Boolean), () => [] as string[]),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,165 @@
+// Telling the app: a real child process that records the signals it gets, a real HTTP
+// reload endpoint, commands; coalescing of bursts; rollback after a failed health check.
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { tempDir } from '../../helpers/agent-process.ts';
+import { readTarget, runSync, startSignalRecorder, waitFor, writeConfigMap, type Running } from './helpers.ts';
+
+let work: { path: string; cleanup: () => Promise<void> };
+let running: Running | undefined;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeEach(async () => {
+  work = await tempDir('cs-reload-');
+});
+afterEach(async () => {
+  await running?.stop();
+  running = undefined;
+  for (const c of cleanups.splice(0).reverse()) await c();
+  await work.cleanup();
+});
+
+const src = () => join(work.path, 'src');
+const target = () => join(work.path, 'target');
+const start = (reload: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+  runSync({ source: { dir: { path: src() } }, target: target(), interval: '20ms', reload, ...extra }).then((r) => (running = r));
+
+async function listen(handler: Parameters<typeof createServer>[1]): Promise<string> {
+  const server: Server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => {
+    server.closeAllConnections();
+    return new Promise((r) => server.close(r));
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+describe('config-sync reload', () => {
+  it('sends the signal to the app found by pid file, once per published version', async () => {
+    const app = await startSignalRecorder(work.path);
+    cleanups.push(() => app.stop());
+    await writeConfigMap(src(), { 'app.conf': 'v1' });
+    const r = await start({ signal: { name: 'SIGHUP', pidFile: app.pidFile } });
+    await waitFor('first SIGHUP', async () => (await app.signals()).length === 1);
+    await writeConfigMap(src(), { 'app.conf': 'v2' });
+    await waitFor('second SIGHUP', async () => (await app.signals()).length === 2);
+    const idle = await r.metric('sidekick_config_sync_polls_total', { result: 'unchanged' });
+    await waitFor('idle polls', async () => (await r.metric('sidekick_config_sync_polls_total', { result: 'unchanged' })) >= idle + 5);
+    expect(await app.signals()).toEqual(['SIGHUP', 'SIGHUP']);
+    expect(r.details().lastReload).toMatchObject({ result: 'ok', version: 2 });
+    expect(await r.metric('sidekick_config_sync_reloads_total', { result: 'ok' })).toBe(2);
+  });
+
+  it('finds the app by process name (argv[0]) and signals only the top-most match', async () => {
+    const name = `cs-fake-app-${process.pid}`;
+    const log = join(work.path, 'named.log');
+    // bash's `exec -a` sets argv[0]; the trap records the signal like an app re-reading its config.
+    const child = spawn('bash', ['-c', `exec -a ${name} bash -c 'trap "echo USR1 >> ${log}" USR1; echo up > ${log}.up; while :; do sleep 0.05; done'`], { stdio: 'ignore' });
+    const exited = new Promise((res) => child.once('exit', res));
+    cleanups.push(async () => {
+      child.kill('SIGKILL');
+      await exited;
+    });
+    await waitFor('named app up', () => readFile(`${log}.up`).then(() => true, () => false));
+    await writeConfigMap(src(), { 'app.conf': 'v1' });
+    const r = await start({ signal: { name: 'SIGUSR1', process: name } });
+    await waitFor('USR1 recorded', () => readFile(log, 'utf8').then((t) => t.includes('USR1'), () => false));
+    expect(r.details().lastReload).toMatchObject({ result: 'ok' });
+    expect(r.details().lastReload.detail).toContain(`pid ${child.pid}`);
+  });
+
+  it('explains a signal to a missing process: stale pid file, or no process of that name', async () => {
+    const gone = spawn(process.execPath, ['-e', '0']);
+    await new Promise((r) => gone.once('exit', r));
+    const pidFile = join(work.path, 'stale.pid');
+    await writeFile(pidFile, `${gone.pid}\n`);
+    await writeConfigMap(src(), { 'app.conf': 'v1' });
+    const r = await start({ signal: { pidFile } });
+    await waitFor('reload error', () => r.details().lastReload?.result === 'error');
+    expect(r.details().lastReload.code).toBe('CONFIG_SYNC_RELOAD');
+    expect(r.details().lastReload.detail).toMatch(/ESRCH.*shareProcessNamespace: true/);
+    expect(await r.metric('sidekick_config_sync_reloads_total', { result: 'error' })).toBe(1);
+    expect(r.details().version.generation).toBe(1); // the version is published all the same
+    await r.stop();
+
+    const byName = await runSync({ source: { dir: { path: src() } }, target: join(work.path, 't2'), interval: '20ms', reload: { signal: { process: 'no-such-app-xyz' } } });
+    running = byName;
+    await waitFor('reload error', () => byName.details().lastReload?.result === 'error');
+    expect(byName.details().lastReload.detail).toMatch(/no process named "no-such-app-xyz".*shareProcessNamespace: true/);
+  });
+
+  it('calls the HTTP reload endpoint, retrying a failed call', async () => {
+    const calls: string[] = [];
+    const base = await listen((req, res) => {
+      calls.push(req.method!);
+      res.writeHead(calls.length === 1 ? 500 : 204).end();
+    });
+    await writeConfigMap(src(), { 'app.conf': 'v1' });
+    const r = await start({ http: { url: `${base}/-/reload`, retries: 2 } });
+    await waitFor('reload ok', () => r.details().lastReload?.result === 'ok');
+    expect(calls).toEqual(['POST', 'POST']);
+    expect(r.details().lastReload.detail).toContain('HTTP 204');
+  });
+
+  it('reports an HTTP reload that never gets the expected status', async () => {
+    const base = await listen((_req, res) => res.writeHead(200).end());
+    await writeConfigMap(src(), { 'app.conf': 'v1' });
+    const r = await start({ http: { url: `${base}/reload`, method: 'PUT', expectedStatus: 202, retries: 1 } });
+    await waitFor('reload error', () => r.details().lastReload?.result === 'error');
+    expect(r.details().lastReload.detail).toMatch(/PUT .* failed after 2 attempt\(s\): HTTP 200/);
+  });
+
+  it('coalesces a burst of publishes into one reload', async () => {
+    const log = join(work.path, 'reloads.log');
+    const gate = join(work.path, 'gate');
+    // The first reload blocks until the test opens the gate; versions published meanwhile must share one reload.
+    const command = ['/bin/sh', '-c', `echo start >> ${log}; while [ ! -e ${gate} ]; do sleep 0.02; done`];
+    await writeConfigMap(src(), { 'app.conf': 'v1' });
+    const r = await start({ exec: { command } });
+    await waitFor('first reload running', () => readFile(log, 'utf8').then((t) => t.includes('start'), () => false));
+    for (let v = 2; v <= 5; v++) {
+      await writeConfigMap(src(), { 'app.conf': `v${v}` });
+      await waitFor(`publish v${v}`, () => r.details().version?.generation === v);
+    }
+    await writeFile(gate, '');
+    await waitFor('second reload', async () => (await r.metric('sidekick_config_sync_reloads_total', { result: 'ok' })) === 2);
+    const idle = await r.metric('sidekick_config_sync_polls_total', { result: 'unchanged' });
+    await waitFor('idle polls', async () => (await r.metric('sidekick_config_sync_polls_total', { result: 'unchanged' })) >= idle + 5);
+    expect(await r.metric('sidekick_config_sync_publishes_total')).toBe(5);
+    expect(await r.metric('sidekick_config_sync_reloads_total', { result: 'ok' })).toBe(2);
+    expect((await readFile(log, 'utf8')).trim().split('\n')).toEqual(['start', 'start']);
+    expect(r.details().lastReload.version).toBe(5);
+  });
+
+  it('rolls back to the previous version when the app is unhealthy after the reload', async () => {
+    // The "app" is healthy while the published app.conf does not say "bad".
+    const health = await listen(async (_req, res) => {
+      const conf = await readFile(join(target(), 'app.conf'), 'utf8').catch(() => '');
+      res.writeHead(conf.includes('bad') ? 503 : 200).end();
+    });
+    const log = join(work.path, 'reloads.log');
+    await writeConfigMap(src(), { 'app.conf': 'good 1' });
+    const r = await start({
+      exec: { command: ['/bin/sh', '-c', `cat {dir}/app.conf >> ${log}; echo >> ${log}`] },
+      healthCheck: { url: `${health}/healthz`, timeout: '300ms', interval: '20ms' },
+    });
+    await waitFor('first reload', () => r.details().lastReload?.result === 'ok');
+    await writeConfigMap(src(), { 'app.conf': 'bad 2', 'extra.conf': 'x' });
+    await waitFor('rollback', async () => (await r.metric('sidekick_config_sync_rollbacks_total')) === 1);
+    await waitFor('reload after rollback', async () => (await r.metric('sidekick_config_sync_reloads_total', { result: 'ok' })) === 3);
+    expect(await readTarget(target())).toEqual({ 'app.conf': 'good 1' });
+    expect((await readFile(log, 'utf8')).trim().split('\n')).toEqual(['good 1', 'bad 2', 'good 1']);
+    expect(r.details().version.generation).toBe(1);
+    // The bad version is not published again while the source still has it.
+    const idle = await r.metric('sidekick_config_sync_polls_total', { result: 'unchanged' });
+    await waitFor('idle polls', async () => (await r.metric('sidekick_config_sync_polls_total', { result: 'unchanged' })) >= idle + 5);
+    expect(await r.metric('sidekick_config_sync_publishes_total')).toBe(2);
+    await writeConfigMap(src(), { 'app.conf': 'good 3' });
+    await waitFor('next good version', () => r.details().version?.generation === 3);
+    expect(await readTarget(target())).toEqual({ 'app.conf': 'good 3' });
+  });
+});
