@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import plugin from '../../../plugins/log-shipper/index.ts';
 import type { PluginInstance } from '../../../src/plugin-api.ts';
 import { type TestContext, createTestContext } from '../../helpers/plugin-context.ts';
@@ -66,6 +68,8 @@ export class Receiver {
 export interface Shipper {
   instance: PluginInstance;
   ctx: TestContext;
+  /** Everything the instance logged, parsed. */
+  logs: Array<Record<string, any>>;
   /** Stops with a deadline `ms` from now (what the agent's shutdown timeout would give). */
   stop(ms?: number): Promise<void>;
 }
@@ -73,7 +77,15 @@ export interface Shipper {
 /** Validates `config` with the plugin's own schema and starts it, like the agent would. */
 export async function startShipper(config: Record<string, unknown>, opts: { dataDir?: string } = {}): Promise<Shipper> {
   const base = await createTestContext('logs', 'log-shipper');
-  const ctx: TestContext = opts.dataDir ? { ...base, dataDir: opts.dataDir } : base;
+  const logs: Array<Record<string, any>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l) logs.push(JSON.parse(l));
+      cb();
+    },
+  });
+  const logger = pino({ level: process.env.DEBUG_LOGS ? 'debug' : 'info' }, sink).child({ instance: 'logs', plugin: 'log-shipper' });
+  const ctx: TestContext = { ...base, logger, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) };
   const schema = plugin.configSchema as any;
   const parsed = schema.parse({ pollInterval: '50ms', partialLineTimeout: '300ms', rotateWait: '300ms', batch: { maxWait: '50ms' }, retry: { initialDelay: '50ms', maxDelay: '200ms' }, ...config });
   const instance = await plugin.create(parsed, ctx);
@@ -82,6 +94,7 @@ export async function startShipper(config: Record<string, unknown>, opts: { data
   return {
     instance,
     ctx,
+    logs,
     stop: (ms = 5000) =>
       (stopped ??= (async () => {
         await instance.stop({ deadline: Date.now() + ms, signal: AbortSignal.timeout(ms) });
