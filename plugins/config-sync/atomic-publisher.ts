@@ -37,15 +37,24 @@ export class AtomicPublisher {
     return name;
   }
 
-  /** Switch `..data` to `version`; visible links follow `topLevel`; versions not in `keep` are removed. */
-  async commit(version: string, topLevel: ReadonlySet<string>, keep: readonly string[]): Promise<void> {
+  /**
+   * Switch `..data` to `version`; visible links follow `topLevel`; versions not in `keep` are
+   * removed. Throws only if `version` did not go live (the caller may discard it); a failed
+   * clean-up after the switch is returned instead, for the log.
+   */
+  async commit(version: string, topLevel: ReadonlySet<string>, keep: readonly string[]): Promise<Error | undefined> {
     for (const name of topLevel) await this.ensureVisibleLink(name);
     const tmp = join(this.target, DATA_TMP);
     await rm(tmp, { force: true });
     await symlink(version, tmp);
     await rename(tmp, join(this.target, DATA));
-    await this.removeStaleLinks(topLevel);
-    await this.prune([version, ...keep]);
+    try {
+      await this.removeStaleLinks(topLevel);
+      await this.prune([version, ...keep]);
+      return undefined;
+    } catch (err) {
+      return err as Error;
+    }
   }
 
   async discard(version: string): Promise<void> {

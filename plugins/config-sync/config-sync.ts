@@ -181,7 +181,14 @@ export class ConfigSync implements PluginInstance {
       this.log.error({ code: 'CONFIG_SYNC_VALIDATION', id, err }, 'new version failed validation; the published version stays');
       return this.pollDone('rejected');
     }
-    await this.publisher.commit(staged.dir, topLevelNames(paths), current ? [current.dir] : []);
+    let cleanupError: Error | undefined;
+    try {
+      cleanupError = await this.publisher.commit(staged.dir, topLevelNames(paths), current ? [current.dir] : []);
+    } catch (err) {
+      await this.publisher.discard(staged.dir);
+      throw new ConfigSyncError('CONFIG_SYNC_PUBLISH', `cannot publish into ${this.publisher.target}: ${(err as Error).message}`, { cause: err });
+    }
+    if (cleanupError) this.log.warn({ err: cleanupError }, 'published, but removing old entries from the target failed');
     const files: PublishedVersion['files'] = {};
     for (const e of listing.entries) files[e.path] = { fingerprint: e.fingerprint, size: e.size };
     const version: PublishedVersion = {
@@ -221,7 +228,8 @@ export class ConfigSync implements PluginInstance {
       this.log.error({ version }, 'app unhealthy after reload and there is no previous version to roll back to');
       return;
     }
-    await this.publisher.commit(previous.dir, topLevelNames(Object.keys(previous.files)), []);
+    const cleanupError = await this.publisher.commit(previous.dir, topLevelNames(Object.keys(previous.files)), []);
+    if (cleanupError) this.log.warn({ err: cleanupError }, 'rolled back, but removing the bad version from the target failed');
     this.state = {
       current: previous,
       rejectedId: bad.id,

@@ -87,7 +87,11 @@ export class ReloadLoop {
       const why = `app not healthy at ${check.url} within ${check.timeout} ms after reload (last: ${last})`;
       this.last = { at: new Date().toISOString(), version, result: 'unhealthy', detail: why, code: 'CONFIG_SYNC_UNHEALTHY' };
       this.logger.error({ version, code: 'CONFIG_SYNC_UNHEALTHY' }, why);
-      await this.onUnhealthy(version, why);
+      try {
+        await this.onUnhealthy(version, why);
+      } catch (err) {
+        this.logger.error({ version, code: errorCode(err), err }, 'rollback failed; the unhealthy version stays published');
+      }
     }
   }
 }
