@@ -65,6 +65,7 @@ export function readClientHello(socket: Socket, timeoutMs: number): Promise<Clie
     const onEnd = () => done(new HelloError('truncated', 'connection closed before a whole ClientHello arrived'));
     const timer = setTimeout(() => done(new HelloError('timeout', 'no complete ClientHello within the handshake timeout')), timeoutMs);
     socket.on('data', onData);
+    socket.resume(); // a PROXY header reader before us left the socket paused
     socket.once('end', onEnd);
     socket.once('close', onEnd);
   });

@@ -93,7 +93,11 @@ export class HttpFront {
 
   /** Stop taking new requests on existing connections; idle ones close now, busy ones after their response. */
   beginDrain(): void {
-    for (const s of this.sessions) if (!s.closed) s.close(); // GOAWAY, open streams finish
+    for (const s of this.sessions) {
+      if (s.closed || s.destroyed) continue;
+      s.goaway(); // NO_ERROR, last stream id = the last one processed: those finish, the client opens no more
+      s.close();
+    }
     this.h1.close(() => {}); // stops the checker, closes idle keep-alive connections
   }
 

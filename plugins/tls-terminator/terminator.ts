@@ -219,10 +219,9 @@ export class TlsTerminator implements PluginInstance {
     this.watcher?.close();
     this.redirect?.close();
     this.redirect?.closeAllConnections();
-    await new Promise<void>((res) => (this.net ? this.net.close(() => res()) : res()));
+    this.net?.close(); // its callback waits for every connection: we drain those ourselves below
     this.front?.beginDrain();
-    if (!this.front) for (const s of this.sockets) if (!infoOf(s)) s.destroy(); // tcp mode: pipes have no request boundary
-    // Sockets still mid-handshake or mid-request get until the deadline.
+    // Sockets mid-handshake, mid-request, or tcp-mode pipes (no request boundary) get until the deadline.
     while (this.sockets.size > 0 && !signal.aborted && Date.now() < deadline) {
       this.front?.closeIdle();
       await new Promise((r) => setTimeout(r, 50));

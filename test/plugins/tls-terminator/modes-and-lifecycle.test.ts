@@ -1,0 +1,163 @@
+// Graceful drain on SIGTERM, PROXY protocol v1/v2, trusted forwarding CIDRs, tcp mode, unix
+// socket upstream, HTTP->HTTPS redirect listener.
+import http from 'node:http';
+import { type AddressInfo, connect, createServer } from 'node:net';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type App, request, startApp, startTerminator, tempDir } from './helpers.ts';
+
+let app: App;
+beforeAll(async () => {
+  app = await startApp();
+});
+afterAll(() => app.close());
+
+/** TLS over a TCP connection that first sends `preface` (a PROXY header). */
+function viaProxyHeader(port: number, preface: Buffer | string, path = '/echo'): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const tcp = connect(port, '127.0.0.1', () => {
+      tcp.write(preface);
+      const s = tlsConnect({ socket: tcp, rejectUnauthorized: false, servername: 'localhost' }, () => s.write(`GET ${path} HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n`));
+      let out = '';
+      s.setEncoding('utf8').on('data', (c) => (out += c));
+      s.on('end', () => {
+        try {
+          resolve(JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1)));
+        } catch {
+          reject(new Error(`not a JSON reply: ${out}`));
+        }
+      });
+      s.on('error', reject);
+    });
+    tcp.on('error', reject);
+  });
+}
+
+describe('graceful shutdown', () => {
+  it('finishes an in-flight slow request on SIGTERM, refuses new connections, then exits 0', async () => {
+    const t = await tempDir();
+    const term = await startTerminator(t.path, `    upstream: ${app.url}\n`);
+    try {
+      const inflight = request(term.port, { path: '/slow?ms=1500' });
+      await new Promise((r) => setTimeout(r, 300)); // the request is now waiting on the app
+      const exited = term.agent.stop('SIGTERM');
+      await term.agent.waitForLog((l) => /shutting down/.test(l.msg));
+      await expect(request(term.port, { path: '/echo' })).rejects.toThrow(/ECONNREFUSED|ECONNRESET|socket hang up/);
+      const res = await inflight;
+      expect(res.status).toBe(200);
+      expect(res.body.toString()).toBe('slow done');
+      expect(await exited).toBe(0);
+    } finally {
+      await term.agent.stop();
+      await t.cleanup();
+    }
+  });
+
+  it('sends HTTP/2 clients a GOAWAY and lets their open stream finish', async () => {
+    const t = await tempDir();
+    const term = await startTerminator(t.path, `    upstream: ${app.url}\n`);
+    const http2 = await import('node:http2');
+    const session = http2.connect(`https://127.0.0.1:${term.port}`, { rejectUnauthorized: false });
+    try {
+      let goaway = false;
+      session.on('goaway', () => (goaway = true));
+      const body = new Promise<string>((resolve, reject) => {
+        const s = session.request({ ':path': '/slow?ms=1000' });
+        let out = '';
+        s.setEncoding('utf8').on('data', (c) => (out += c)).on('end', () => resolve(out)).on('error', reject);
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      const exited = term.agent.stop('SIGTERM');
+      expect(await body).toBe('slow done');
+      expect(goaway).toBe(true);
+      expect(await exited).toBe(0);
+    } finally {
+      session.destroy();
+      await term.agent.stop();
+      await t.cleanup();
+    }
+  });
+});
+
+describe('PROXY protocol and trusted forwarding headers', () => {
+  it('takes the client address from PROXY v1 and v2 headers sent by a configured balancer', async () => {
+    const t = await tempDir();
+    const term = await startTerminator(t.path, `    upstream: ${app.url}\n    proxyProtocol: { from: [127.0.0.0/8] }\n`);
+    try {
+      const v1 = await viaProxyHeader(term.port, 'PROXY TCP4 203.0.113.7 10.0.0.1 51234 8443\r\n');
+      expect(v1.headers['x-forwarded-for']).toBe('203.0.113.7');
+      const v2 = Buffer.concat([
+        Buffer.from('0d0a0d0a000d0a515549540a', 'hex'), Buffer.from([0x21, 0x11, 0x00, 0x0c]),
+        Buffer.from([198, 51, 100, 9, 10, 0, 0, 1]), Buffer.from([0xc8, 0x00, 0x20, 0xfb]),
+      ]);
+      const viaV2 = await viaProxyHeader(term.port, v2);
+      expect(viaV2.headers['x-forwarded-for']).toBe('198.51.100.9');
+      expect(viaV2.headers.forwarded).toBe('for=198.51.100.9;proto=https;host="app"');
+      // From a configured balancer, a connection without the header is refused.
+      await expect(request(term.port, { path: '/echo' })).rejects.toThrow();
+    } finally {
+      await term.agent.stop();
+      await t.cleanup();
+    }
+  });
+
+  it('keeps and appends to forwarding headers only from trusted CIDRs', async () => {
+    const t = await tempDir();
+    const term = await startTerminator(t.path, `    upstream: ${app.url}\n    trustedProxies: [127.0.0.1]\n`);
+    try {
+      const res = await request(term.port, { path: '/echo', headers: { 'x-forwarded-for': '203.0.113.1', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example', forwarded: 'for=203.0.113.1' } });
+      const h = JSON.parse(res.body.toString()).headers;
+      expect(h['x-forwarded-for']).toBe('203.0.113.1, 127.0.0.1');
+      expect(h['x-forwarded-host']).toBe('shop.example');
+      expect(h.forwarded).toBe(`for=203.0.113.1, for=127.0.0.1;proto=https;host="127.0.0.1:${term.port}"`);
+    } finally {
+      await term.agent.stop();
+      await t.cleanup();
+    }
+  });
+});
+
+describe('tcp mode', () => {
+  it('terminates TLS and pipes bytes both ways to a raw TCP app', async () => {
+    const echo = createServer((s) => s.on('data', (c: Buffer) => s.write(Buffer.concat([Buffer.from('echo:'), c]))));
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    const t = await tempDir();
+    const term = await startTerminator(t.path, `    mode: tcp\n    upstream: tcp://127.0.0.1:${(echo.address() as AddressInfo).port}\n`);
+    try {
+      const reply = await new Promise<string>((resolve, reject) => {
+        const s = tlsConnect({ host: '127.0.0.1', port: term.port, rejectUnauthorized: false }, () => s.write('PING\n'));
+        s.setEncoding('utf8').once('data', (d) => (resolve(d), s.end()));
+        s.on('error', reject);
+      });
+      expect(reply).toBe('echo:PING\n');
+      await term.agent.waitForLog((l) => l.msg === 'connection' && l.bytesIn > 0);
+    } finally {
+      await term.agent.stop();
+      echo.close();
+      await t.cleanup();
+    }
+  });
+});
+
+describe('unix socket upstream and redirect listener', () => {
+  it('proxies to an app on a unix socket and redirects plain HTTP to https with a 308', async () => {
+    const t = await tempDir();
+    const sock = join(t.path, 'app.sock');
+    const unixApp = http.createServer((req, res) => res.end(`unix ${req.url}`));
+    await new Promise<void>((r) => unixApp.listen(sock, r));
+    const term = await startTerminator(t.path, `    upstream: ${sock}\n    redirectHttp: { listen: 127.0.0.1:0 }\n`);
+    try {
+      expect((await request(term.port, { path: '/u' })).body.toString()).toBe('unix /u');
+      const status = await term.status();
+      const redirectPort = status.instances.https.details.redirectPort;
+      const res = await fetch(`http://127.0.0.1:${redirectPort}/a?b=1`, { redirect: 'manual' });
+      expect(res.status).toBe(308);
+      expect(res.headers.get('location')).toBe(`https://127.0.0.1:${term.port}/a?b=1`);
+    } finally {
+      await term.agent.stop();
+      unixApp.close();
+      await t.cleanup();
+    }
+  });
+});
