@@ -37,6 +37,13 @@ export class LogShipper implements PluginInstance {
   private readonly draining = new Set<FileTracker>();
   /** Closed, but some of their events are not acknowledged yet: still checkpointed. */
   private readonly retired = new Set<FileTracker>();
+  /**
+   * Files read to their end and closed, by device:inode. Remembered (and checkpointed) so a
+   * rotated file that the globs also match (app.log.1 for `*.log*`) is not read again.
+   */
+  private readonly finished = new Map<string, Checkpoint>();
+  /** Trackers replaced after a truncation: their identity is stale and must not be remembered. */
+  private readonly superseded = new WeakSet<FileTracker>();
   /** Paths seen by the watcher and not yet opened. */
   private readonly seenQueue = new Set<string>();
   private restored = false;
@@ -148,7 +155,9 @@ export class LogShipper implements PluginInstance {
       // Same inode is not enough (inodes are reused): the first bytes must match too.
       const sameInode = checkpoints.filter((c) => c.dev === st.dev && c.ino === st.ino && !used.has(c));
       let cp: Checkpoint | undefined;
-      for (const c of sameInode) if (st.size >= c.offset && (await this.startsWith(path, c))) cp ??= c;
+      // Several entries for one file (a rename seen while its first tracker was still unacknowledged): the lowest offset is the safe one.
+      for (const c of sameInode) if (st.size >= c.offset && (await this.startsWith(path, c)) && (!cp || c.offset < cp.offset)) cp = c;
+      for (const c of sameInode) if (c.fpHash === cp?.fpHash) used.add(c);
       if (cp) {
         used.add(cp);
         const offset = cp.offset;
@@ -166,6 +175,7 @@ export class LogShipper implements PluginInstance {
         if (i >= 0) fresh.splice(i, 1);
         await this.openTracker(found.path, () => cp.offset, i >= 0 ? 'active' : 'draining');
       } else if (cp.size > cp.offset) this.lost(cp.path, cp.size - cp.offset);
+      // Entries fully read and no longer found are forgotten here: state files do not grow forever.
     }
     // A file never seen starts at its beginning (configurable); a known inode with new content at 0.
     for (const f of fresh) await this.openTracker(f.path, (size) => (f.known || this.config.readFrom === 'beginning' ? 0 : size), 'active');
@@ -177,7 +187,7 @@ export class LogShipper implements PluginInstance {
     return paths;
   }
 
-  private async startsWith(path: string, cp: Checkpoint): Promise<boolean> {
+  private async startsWith(path: string, cp: { fpLen: number; fpHash: string }): Promise<boolean> {
     const fh = await open(path, 'r').catch(() => undefined);
     if (!fh) return false;
     try {
@@ -187,7 +197,33 @@ export class LogShipper implements PluginInstance {
     }
   }
 
-  private async openTracker(path: string, offset: (size: number) => number, state: 'active' | 'draining'): Promise<FileTracker | undefined> {
+  /** A path the watcher reported that no active tracker reads under that name. */
+  private async openSeen(path: string): Promise<void> {
+    const st = await stat(path).catch(() => undefined);
+    if (!st?.isFile()) return;
+    const same = (t: FileTracker) => t.dev === st.dev && t.ino === st.ino;
+    // Renamed while we read it under its old name (the rotation check may not have run yet).
+    for (const t of [...this.active.values(), ...this.draining]) if (same(t)) return;
+    for (const t of this.retired) {
+      if (same(t) && !this.superseded.has(t) && (await this.startsWith(path, t))) {
+        this.retired.delete(t);
+        await this.openTracker(path, () => t.readOffset, 'active', t.ackedOffset);
+        return;
+      }
+    }
+    const key = `${st.dev}:${st.ino}`;
+    const known = this.finished.get(key);
+    if (known) {
+      this.finished.delete(key);
+      if (await this.startsWith(path, known)) {
+        await this.openTracker(path, () => known.offset, 'active');
+        return;
+      }
+    }
+    await this.openTracker(path, () => 0, 'active');
+  }
+
+  private async openTracker(path: string, offset: (size: number) => number, state: 'active' | 'draining', acked?: number): Promise<FileTracker | undefined> {
     let fh;
     try {
       fh = await open(path, 'r');
@@ -197,6 +233,7 @@ export class LogShipper implements PluginInstance {
     }
     const st = await fh.stat();
     const t = new FileTracker(path, fh, st, Math.min(offset(st.size), st.size));
+    if (acked !== undefined) t.ackedOffset = acked;
     t.state = state;
     await t.updateFingerprint(this.config.fingerprintSize, this.fpScratch);
     if (state === 'active') this.active.set(path, t);
@@ -216,7 +253,7 @@ export class LogShipper implements PluginInstance {
         await this.checkFiles(now);
         nextCheck = now + pollInterval;
       }
-      for (const p of this.takeSeen()) if (!this.active.has(p)) await this.openTracker(p, () => 0, 'active');
+      for (const p of this.takeSeen()) if (!this.active.has(p)) await this.openSeen(p);
       let more = false;
       for (const t of [...this.active.values(), ...this.draining]) {
         if (!t.dirty || this.stopped) continue;
@@ -256,7 +293,7 @@ export class LogShipper implements PluginInstance {
         this.draining.add(t);
         this.metrics.rotations.labels({ kind: st ? 'rename' : 'delete' }).inc();
         this.ctx.logger.info({ file: t.path, kind: st ? 'rename' : 'delete' }, 'file rotated; draining the old one');
-        if (st?.isFile() && this.discovery.matches(t.path)) await this.openTracker(t.path, () => 0, 'active');
+        if (st?.isFile() && this.discovery.matches(t.path)) await this.openSeen(t.path);
         continue;
       }
       const size = (await t.fh.stat()).size;
@@ -287,7 +324,11 @@ export class LogShipper implements PluginInstance {
       this.ctx.logger.info({ file: t.path, bytes: t.readOffset }, 'finished rotated file');
     }
     this.builder!.flushIdle(now);
-    for (const t of this.retired) if (t.ackedOffset >= t.readOffset) this.retired.delete(t);
+    for (const t of this.retired) {
+      if (t.ackedOffset < t.readOffset) continue;
+      this.retired.delete(t);
+      if (!this.superseded.has(t)) this.remember(t);
+    }
     this.metrics.update(this.active, this.draining);
   }
 
@@ -302,6 +343,7 @@ export class LogShipper implements PluginInstance {
     else if (t.size > t.readOffset) this.lost(t.path, t.size - t.readOffset);
     // A fresh tracker, so late acknowledgements for the old content cannot move the new offsets.
     this.retired.add(t);
+    this.superseded.add(t);
     await t.close();
     await this.openTracker(t.path, () => 0, 'active');
   }
@@ -311,11 +353,17 @@ export class LogShipper implements PluginInstance {
     this.ctx.logger.error({ file: path, bytes }, 'LOG LINES LOST: file removed or truncated before it was shipped');
   }
 
+  private remember(t: FileTracker): void {
+    this.finished.set(`${t.dev}:${t.ino}`, checkpointOf(t));
+    // Bounded: the oldest entries go first (their files are long gone in any real rotation scheme).
+    if (this.finished.size > 10_000) this.finished.delete(this.finished.keys().next().value!);
+  }
+
   private checkpoints(): Checkpoint[] {
-    const out: Checkpoint[] = [];
+    const out: Checkpoint[] = [...this.finished.values()];
     for (const t of [...this.active.values(), ...this.draining, ...this.retired]) {
       if (t.state === 'closed' && t.ackedOffset >= t.readOffset) continue;
-      out.push({ path: t.path, dev: t.dev, ino: t.ino, fpLen: t.fpLen, fpHash: t.fpHash, offset: t.ackedOffset, size: t.size });
+      out.push(checkpointOf(t));
     }
     return out;
   }
@@ -341,6 +389,10 @@ export class LogShipper implements PluginInstance {
     this.lastError = { message, at: new Date().toISOString() };
     this.ctx.logger.error({ err }, what);
   }
+}
+
+function checkpointOf(t: FileTracker): Checkpoint {
+  return { path: t.path, dev: t.dev, ino: t.ino, fpLen: t.fpLen, fpHash: t.fpHash, offset: t.ackedOffset, size: t.size };
 }
 
 function newest<T extends { at: string }>(a: T | undefined, b: T | undefined): T | undefined {

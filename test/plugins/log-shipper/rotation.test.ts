@@ -64,6 +64,27 @@ describe('log-shipper rotation', () => {
     expect(rx.messages().filter((m) => m.startsWith('c'))).toEqual(c);
   });
 
+  it('rename + create when the globs match the rotated names too (app.log*): nothing is read twice, across a restart', async () => {
+    const glob = { include: [join(dir.path, 'app.log*')] };
+    shipper = await start(glob);
+    const a = lines('a', 300);
+    await writeLines(file, a);
+    await eventually(() => expectAllOnce(rx.messages(), a));
+    await logrotate(dir.path, file, 'create');
+    const b = lines('b', 300);
+    await writeLines(file, b);
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b]));
+    await logrotate(dir.path, file, 'create'); // app.log.1 -> app.log.2, app.log -> app.log.1
+    const c = lines('c', 300);
+    await writeLines(file, c);
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c]));
+    await shipper.stop();
+    shipper = await start(glob);
+    const d = lines('d', 10);
+    await writeLines(file, d);
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c, ...d]));
+  });
+
   it('copytruncate (logrotate copytruncate) while reading is paused: the unread tail comes from the copy, nothing twice', async () => {
     const release = holdReceiver();
     const a = lines('a', 20_000);
