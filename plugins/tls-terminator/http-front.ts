@@ -48,6 +48,7 @@ export class HttpFront {
       maxSockets: cfg.limits.upstreamConnections,
       maxFreeSockets: cfg.limits.upstreamIdleConnections,
       scheduling: 'lifo',
+      noDelay: true,
     });
     const t = cfg.timeouts;
     this.h1 = http.createServer({

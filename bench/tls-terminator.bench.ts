@@ -1,0 +1,194 @@
+// TLS termination in front of a local HTTP app (method: shared/reference/measured.md).
+// Backend: nginx (1 worker) returning a 257-byte body. Each front terminates TLS (self-signed
+// ECDSA P-256) and proxies to it. Front on CPU 0; backend and wrk on CPU 1.
+// Load: wrk -t1 -c32 -d6s --latency over HTTPS keep-alive; "new conn/s" is the same with
+// `Connection: close` (a full handshake per request). Peers missing from the machine are skipped.
+// Run: node_modules/.bin/node bench/tls-terminator.bench.ts   (BENCH_SECONDS=6 by default)
+import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const dir = mkdtempSync(join(tmpdir(), 'sidekick-tls-bench-'));
+const children: ChildProcess[] = [];
+
+function has(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+const bin = (name: string) => (has(name) ? name : has(`/usr/sbin/${name}`) ? `/usr/sbin/${name}` : undefined);
+
+function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+async function waitPort(port: number, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
+    const ok = await new Promise<boolean>((r) => {
+      const s = connect(port, '127.0.0.1', () => (s.destroy(), r(true)));
+      s.on('error', () => r(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`port ${port} never opened`);
+}
+
+function start(cpu: string, cmd: string, args: string[]): ChildProcess {
+  // Output to files, not pipes: a pipe nobody drains during a run would stall a chatty peer.
+  const log = join(dir, `${cmd.split('/').pop()}-${children.length}.log`);
+  const fd = openSync(log, 'w');
+  const child = spawn('taskset', ['-c', cpu, cmd, ...args], { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  child.on('exit', (code) => code && code !== 143 && console.error(`${cmd} exited ${code}: ${readFileSync(log, 'utf8').slice(-500)}`));
+  children.push(child);
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode) return;
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await new Promise((r) => child.once('exit', r));
+  clearTimeout(t);
+}
+
+/** RSS of a process and its children, in MB. */
+function rssMb(pid: number): number {
+  let kb = 0;
+  const pids = [String(pid), ...spawnSync('pgrep', ['-P', String(pid)]).stdout.toString().split('\n').filter(Boolean)];
+  for (const p of pids) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))![1]);
+    } catch {
+      // gone
+    }
+  }
+  return kb / 1024;
+}
+/** User+system CPU seconds of a process and its children (nginx/HAProxy workers). */
+function cpuSeconds(pid: number): number {
+  let ticks = 0;
+  const pids = [String(pid), ...spawnSync('pgrep', ['-P', String(pid)]).stdout.toString().split('\n').filter(Boolean)];
+  for (const p of pids) {
+    try {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks / 100;
+}
+
+interface Run { rps: number; p50: number; p99: number; requests: number; errors: number }
+
+const run = promisify(execFile);
+
+async function wrk(port: number, close: boolean): Promise<Run> {
+  const args = ['-c', '1', 'wrk', '-t1', '-c32', `-d${SECONDS}s`, '--latency', ...(close ? ['-H', 'Connection: close'] : []), `https://127.0.0.1:${port}/`];
+  const { stdout: out } = await run('taskset', args, { encoding: 'utf8' });
+  const ms = (s: string) => (s.endsWith('us') ? parseFloat(s) / 1000 : s.endsWith('ms') ? parseFloat(s) : parseFloat(s) * 1000);
+  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]),
+    p50: ms(/50%\s+(\S+)/.exec(out)![1]!),
+    p99: ms(/99%\s+(\S+)/.exec(out)![1]!),
+    requests: Number(/(\d+) requests in/.exec(out)![1]),
+    errors: (errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + (non2xx ? Number(non2xx[1]) : 0),
+  };
+}
+
+interface Row { name: string; ka: Run; nc: Run; rss: number; cpuPer1k: number }
+
+async function measure(name: string, port: number, child: ChildProcess): Promise<Row> {
+  await waitPort(port, child);
+  await wrk(port, false); // warm-up (JIT, pools)
+  let rss = 0;
+  const sampler = setInterval(() => (rss = Math.max(rss, rssMb(child.pid!))), 250);
+  const cpu0 = cpuSeconds(child.pid!);
+  const ka = await wrk(port, false);
+  const cpuPer1k = ((cpuSeconds(child.pid!) - cpu0) / ka.requests) * 1000;
+  const nc = await wrk(port, true);
+  clearInterval(sampler);
+  rss = Math.max(rss, rssMb(child.pid!));
+  await stop(child);
+  console.error(`  ${name}: ${Math.round(ka.rps)} req/s keep-alive, ${Math.round(nc.rps)} new conn/s`);
+  return { name, ka, nc, rss, cpuPer1k };
+}
+
+async function main(): Promise<void> {
+  if (!has('wrk') || !has('taskset') || !bin('nginx') || !has('openssl')) {
+    console.log('tls-terminator bench skipped: needs wrk, taskset, nginx (backend) and openssl (apt-get install wrk nginx openssl)');
+    return;
+  }
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  writeFileSync(join(dir, 'both.pem'), readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
+  const nginx = bin('nginx')!;
+  const backendPort = await freePort();
+  const body = 'x'.repeat(256) + '\n';
+  const common = `worker_processes 1; daemon off; pid ${dir}/NAME.pid; error_log ${dir}/NAME.err; events { worker_connections 4096; }`;
+  writeFileSync(join(dir, 'backend.conf'), `${common.replaceAll('NAME', 'backend')} http { access_log off; keepalive_requests 100000;
+    server { listen 127.0.0.1:${backendPort}; location / { return 200 '${body}'; } } }`);
+  const backend = start('1', nginx, ['-c', join(dir, 'backend.conf'), '-p', dir]);
+  await waitPort(backendPort, backend);
+
+  const rows: Row[] = [];
+  const port1 = await freePort();
+  writeFileSync(join(dir, 'front.conf'), `${common.replaceAll('NAME', 'front')} http { access_log off;
+    upstream app { server 127.0.0.1:${backendPort}; keepalive 64; }
+    server { listen 127.0.0.1:${port1} ssl; ssl_certificate ${cert}; ssl_certificate_key ${key}; keepalive_requests 100000;
+      location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; } } }`);
+  rows.push(await measure('nginx 1 worker (proxy_pass, upstream keepalive)', port1, start('0', nginx, ['-c', join(dir, 'front.conf'), '-p', dir])));
+
+  if (bin('haproxy')) {
+    const port = await freePort();
+    writeFileSync(join(dir, 'haproxy.cfg'), `global\n  nbthread 1\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  http-reuse always\nfrontend f\n  bind 127.0.0.1:${port} ssl crt ${dir}/both.pem alpn h2,http/1.1\n  default_backend b\nbackend b\n  server s1 127.0.0.1:${backendPort}\n`);
+    rows.push(await measure('HAProxy (nbthread 1, http-reuse always)', port, start('0', bin('haproxy')!, ['-f', join(dir, 'haproxy.cfg')])));
+  } else console.log('HAProxy not installed: skipped');
+
+  const stunnel = bin('stunnel4') ?? bin('stunnel');
+  if (stunnel) {
+    const port = await freePort();
+    writeFileSync(join(dir, 'stunnel.conf'), `foreground = yes\npid =\n[https]\naccept = 127.0.0.1:${port}\nconnect = 127.0.0.1:${backendPort}\ncert = ${cert}\nkey = ${key}\ndebug = 3\n`);
+    rows.push(await measure('stunnel (TLS to TCP)', port, start('0', stunnel, [join(dir, 'stunnel.conf')])));
+  } else console.log('stunnel not installed: skipped');
+
+  for (const mode of ['http', 'tcp'] as const) {
+    const port = await freePort();
+    const file = join(dir, `sidekick-${mode}.yaml`);
+    writeFileSync(file, `admin: { listen: 127.0.0.1:0 }\ndataDir: ${dir}/data-${mode}\nlog: { level: warn }\nplugins:\n  https:\n    type: tls-terminator\n    listen: 127.0.0.1:${port}\n    mode: ${mode}\n    upstream: ${mode === 'http' ? 'http' : 'tcp'}://127.0.0.1:${backendPort}\n    accessLog: false\n    tls: { cert: ${cert}, key: ${key} }\n`);
+    rows.push(await measure(`Sidekick tls-terminator, ${mode} mode`, port, start('0', process.execPath, [join(ROOT, 'bin/sidekick.js'), 'run', '--config', file])));
+  }
+
+  const ref = rows[0]!;
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+  console.log(`\nTLS termination, ${SECONDS}s per run, wrk -t1 -c32, front on 1 core (${new Date().toISOString()})`);
+  console.log('| front | keep-alive req/s | p50 | p99 | new conn/s | RSS under load | CPU per 1k req | errors |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    const vs = r === ref ? '' : ` (${ratio(r.ka.rps, ref.ka.rps)})`;
+    const ncVs = r === ref ? '' : ` (${ratio(r.nc.rps, ref.nc.rps)})`;
+    console.log(`| ${r.name} | ${Math.round(r.ka.rps)}${vs} | ${r.ka.p50.toFixed(2)} ms | ${r.ka.p99.toFixed(2)} ms (${ratio(r.ka.p99, ref.ka.p99)}) | ${Math.round(r.nc.rps)}${ncVs} | ${r.rss.toFixed(0)} MB | ${(r.cpuPer1k * 1000).toFixed(0)} ms | ${r.ka.errors + r.nc.errors} |`);
+  }
+  console.log('\nCPU per 1k req: CPU time of the front per 1,000 keep-alive requests = % of one core at a steady 1,000 req/s / 10.');
+}
+
+try {
+  await main();
+} finally {
+  for (const c of children) await stop(c);
+  rmSync(dir, { recursive: true, force: true });
+}
