@@ -32,6 +32,7 @@ export class HttpFront {
   private readonly extraResponseHeaders?: string[];
   private readonly fingerprintHeaders: boolean;
   inFlight = 0;
+  private draining = false;
 
   constructor(cfg: TlsTerminatorConfig, target: UpstreamTarget, log: Logger, metrics: TerminatorMetrics) {
     this.cfg = cfg;
@@ -94,20 +95,22 @@ export class HttpFront {
 
   /** Stop taking new requests on existing connections; idle ones close now, busy ones after their response. */
   beginDrain(): void {
+    this.draining = true;
+    this.closeIdle();
+  }
+
+  /** Called repeatedly while draining: h1 connections between requests and h2 sessions (GOAWAY) close. */
+  closeIdle(): void {
     for (const s of this.sessions) {
       if (s.closed || s.destroyed) continue;
       s.goaway(); // NO_ERROR, last stream id = the last one processed: those finish, the client opens no more
       s.close();
     }
-    this.h1.close(() => {}); // stops the checker, closes idle keep-alive connections
-  }
-
-  /** Called repeatedly while draining: h1 connections that finished their request go now. */
-  closeIdle(): void {
     this.h1.closeIdleConnections();
   }
 
   destroy(): void {
+    this.h1.close(() => {}); // stops the headers/request timeout checker
     this.h1.closeAllConnections();
     for (const s of this.sessions) s.destroy();
     this.agent.destroy();
@@ -117,6 +120,7 @@ export class HttpFront {
     const started = performance.now();
     const info = infoOf(req.socket) ?? NO_INFO;
     const h2 = req.httpVersionMajor === 2;
+    if (this.draining && !h2) (res as ServerResponse).shouldKeepAlive = false; // "Connection: close", then close
     this.inFlight++;
     let bytes = 0;
     let status = 0;

@@ -155,7 +155,7 @@ export class TlsTerminator implements PluginInstance {
       } else socket.destroy();
       return;
     }
-    if (this.stopping || !this.tls) return void socket.destroy();
+    if (!this.tls) return void socket.destroy();
     // Paused, with the ClientHello unshifted: the TLS socket feeds those bytes to OpenSSL first.
     this.tls.emit('connection', socket);
   }

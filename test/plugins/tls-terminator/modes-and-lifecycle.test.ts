@@ -5,7 +5,7 @@ import { type AddressInfo, connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type App, request, startApp, startTerminator, tempDir } from './helpers.ts';
+import { type App, eventually, request, startApp, startTerminator, tempDir } from './helpers.ts';
 
 let app: App;
 beforeAll(async () => {
@@ -40,7 +40,7 @@ describe('graceful shutdown', () => {
     const term = await startTerminator(t.path, `    upstream: ${app.url}\n`);
     try {
       const inflight = request(term.port, { path: '/slow?ms=1500' });
-      await new Promise((r) => setTimeout(r, 300)); // the request is now waiting on the app
+      await eventually(async () => expect((await term.status()).instances.https.details.inFlightRequests).toBe(1));
       const exited = term.agent.stop('SIGTERM');
       await term.agent.waitForLog((l) => /shutting down/.test(l.msg));
       await expect(request(term.port, { path: '/echo' })).rejects.toThrow(/ECONNREFUSED|ECONNRESET|socket hang up/);
@@ -67,7 +67,7 @@ describe('graceful shutdown', () => {
         let out = '';
         s.setEncoding('utf8').on('data', (c) => (out += c)).on('end', () => resolve(out)).on('error', reject);
       });
-      await new Promise((r) => setTimeout(r, 300));
+      await eventually(async () => expect((await term.status()).instances.https.details.inFlightRequests).toBe(1));
       const exited = term.agent.stop('SIGTERM');
       expect(await body).toBe('slow done');
       expect(goaway).toBe(true);
