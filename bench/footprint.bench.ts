@@ -76,9 +76,13 @@ async function main(): Promise<void> {
       bareStart.push(performance.now() - t);
     }
     const bare = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    // The least an agent with an HTTP admin endpoint could be: a bare node:http server.
+    const bareHttp = spawn(process.execPath, ['-e', "require('node:http').createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1')"]);
     await new Promise((r) => setTimeout(r, 1000));
     const bareRss = rssMb(bare.pid!);
+    const bareHttpRss = rssMb(bareHttp.pid!);
     await stop(bare);
+    await stop(bareHttp);
 
     // Start to ready, demo config.
     const readyMs: number[] = [];
@@ -116,6 +120,7 @@ async function main(): Promise<void> {
     rmSync(DIST, { recursive: true, force: true });
 
     const rows = [
+      ['bare node:http server (peer, not sidekick)', `${bareHttpRss.toFixed(1)} MB`, `${bareRss.toFixed(1)} MB`, `${(bareHttpRss / bareRss).toFixed(2)}x`, '', ''],
       ['idle RSS, all built-in plugins (compiled, as in the image)', `${idleDist.toFixed(1)} MB`, `${bareRss.toFixed(1)} MB`, `${(idleDist / bareRss).toFixed(2)}x`, '<= 64 MB', idleDist <= 64 ? 'met' : 'MISSED'],
       ['idle RSS, all built-in plugins (TypeScript sources, npm start)', `${idleSrc.toFixed(1)} MB`, `${bareRss.toFixed(1)} MB`, `${(idleSrc / bareRss).toFixed(2)}x`, '<= 64 MB', idleSrc <= 64 ? 'met' : 'MISSED'],
       ['start to /readyz 200 (demo), median', `${median(readyMs).toFixed(0)} ms`, `${median(bareStart).toFixed(0)} ms`, `${(median(readyMs) / median(bareStart)).toFixed(1)}x`, '<= 300 ms', median(readyMs) <= 300 ? 'met' : 'MISSED'],
