@@ -161,3 +161,36 @@ describe('unix socket upstream and redirect listener', () => {
     }
   });
 });
+
+describe('connection limits and idle timeout', () => {
+  it('refuses connections beyond maxConnections and closes idle keep-alive connections', async () => {
+    const t = await tempDir();
+    const term = await startTerminator(t.path, `    upstream: ${app.url}\n    limits: { maxConnections: 2 }\n    timeouts: { idle: 300ms }\n`);
+    const open: Array<ReturnType<typeof tlsConnect>> = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        open.push(await new Promise((resolve, reject) => {
+          const s = tlsConnect({ host: '127.0.0.1', port: term.port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => resolve(s));
+          s.on('error', reject);
+        }));
+      }
+      await expect(request(term.port, { path: '/echo' })).rejects.toThrow();
+      expect(await term.metrics()).toMatch(/sidekick_tls_terminator_rejected_total\{instance="https",reason="max_connections"\} [1-9]/);
+      // An idle keep-alive connection is closed by the server after a request.
+      const first = open[0]!;
+      const closed = new Promise<string>((resolve) => {
+        let out = '';
+        first.setEncoding('utf8').on('data', (c) => (out += c));
+        first.on('close', () => resolve(out));
+      });
+      first.write('GET /echo HTTP/1.1\r\nHost: x\r\n\r\n');
+      expect(await closed).toMatch(/^HTTP\/1\.1 200 OK/);
+      open[1]!.destroy();
+      await eventually(async () => expect((await request(term.port, { path: '/echo' })).status).toBe(200));
+    } finally {
+      for (const s of open) s.destroy();
+      await term.agent.stop();
+      await t.cleanup();
+    }
+  });
+});

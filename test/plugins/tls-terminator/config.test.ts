@@ -1,0 +1,63 @@
+// Config contract: defaults, and bad input rejected with an error that names the key.
+import { describe, expect, it } from 'vitest';
+import descriptor from '../../../plugins/tls-terminator/index.ts';
+import { configSchema } from '../../../plugins/tls-terminator/config-schema.ts';
+import { spawnAgent } from '../../helpers/agent-process.ts';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempDir } from './helpers.ts';
+
+const parse = (c: unknown) => configSchema.safeParse(c);
+const issuePaths = (c: unknown) => {
+  const r = parse(c);
+  return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+};
+
+describe('tls-terminator config', () => {
+  it('fills sensible defaults from the two required keys', () => {
+    const r = parse({ listen: '0.0.0.0:8443', upstream: 'http://127.0.0.1:8080' });
+    expect(r.success).toBe(true);
+    const c = r.data!;
+    expect(c.listen).toEqual({ host: '0.0.0.0', port: 8443 });
+    expect(c.mode).toBe('http');
+    expect(c.tls.minVersion).toBe('TLSv1.2');
+    expect(c.tls.handshakeTimeout).toBe(10_000);
+    expect(c.timeouts).toEqual({ headers: 10_000, request: 300_000, idle: 60_000, upstream: 60_000 });
+    expect(c.limits.maxHeaderSize).toBe(16 * 1024);
+    expect(c.fingerprint.headers).toBe(false);
+    expect(descriptor.type).toBe('tls-terminator');
+  });
+
+  it('accepts the example from the issue', () => {
+    const r = parse({
+      listen: '0.0.0.0:8443', upstream: 'http://127.0.0.1:8080', mode: 'http',
+      tls: { cert: '/etc/sidekick/tls/tls.crt', key: '/etc/sidekick/tls/tls.key', clientCa: '/etc/sidekick/tls/ca.crt', clientAuth: 'require', minVersion: 'TLSv1.2' },
+      fingerprint: { headers: true },
+    });
+    expect(r.success).toBe(true);
+  });
+
+  it('names the key of every mistake', () => {
+    expect(issuePaths({ listen: '0.0.0.0:8443', upstream: 'http://x:1', tls: { cert: 'a.crt' } })).toEqual([expect.stringMatching(/^tls\.key: tls\.cert and tls\.key must be set together/)]);
+    expect(issuePaths({ listen: '0.0.0.0:8443', upstream: 'http://x:1', tls: { clientAuth: 'require' } })[0]).toMatch(/^tls\.clientCa: .*needs tls\.clientCa/);
+    expect(issuePaths({ listen: '0.0.0.0:8443', upstream: 'ftp://x' })[0]).toMatch(/^upstream: /);
+    expect(issuePaths({ listen: 'nope', upstream: 'http://x:1' })[0]).toMatch(/^listen: /);
+    expect(issuePaths({ listen: '1', upstream: 'http://x:1', tls: { minVersion: 'TLSv1' } })[0]).toMatch(/^tls\.minVersion: /);
+    expect(issuePaths({ listen: '1', upstream: 'http://x:1', trustedProxies: ['10.0.0.0/33'] })[0]).toMatch(/^trustedProxies\.0: .*CIDR/);
+    expect(issuePaths({ listen: '1', upstream: 'http://x:1', timeouts: { headers: '10 parsecs' } })[0]).toMatch(/^timeouts\.headers: /);
+    expect(issuePaths({ listen: '1', upstream: 'http://x:1', tls: { certFile: 'x' } })[0]).toMatch(/^tls: .*certFile/);
+  });
+
+  it('makes the agent refuse to start on a bad config, naming the key', async () => {
+    const t = await tempDir();
+    try {
+      const file = join(t.path, 'sidekick.yaml');
+      await writeFile(file, `admin: { listen: 127.0.0.1:0 }\ndataDir: ${t.path}/data\nplugins:\n  https:\n    type: tls-terminator\n    listen: 127.0.0.1:0\n    upstream: http://127.0.0.1:1\n    tls: { clientAuth: require }\n`);
+      const agent = await spawnAgent(['run', '--config', file], { waitReady: false });
+      expect(await agent.exited).not.toBe(0);
+      expect(agent.stderr() + JSON.stringify(agent.logs)).toMatch(/clientCa/);
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
