@@ -1,23 +1,26 @@
-// Batches the sink refused for good (4xx other than 408/429, per-item bulk errors) are
-// appended here, one JSON line per event with the reason: counted, never silently dropped.
+// Events the sink refused for good (4xx other than 408/429, per-item bulk errors) are
+// appended here with the reason: counted, never silently dropped. Self-contained events
+// get one line each; a payload with a shared envelope (Loki) is kept whole.
 import { open } from 'node:fs/promises';
-import type { LogEvent } from './event.ts';
-import type { RecordEncoder } from './record.ts';
+import type { Payload, Sink } from './event.ts';
 
 export class DeadLetter {
   readonly path: string;
-  private readonly encoder: RecordEncoder;
 
-  constructor(path: string, encoder: RecordEncoder) {
+  constructor(path: string) {
     this.path = path;
-    this.encoder = encoder;
   }
 
-  async write(events: LogEvent[], error: string): Promise<void> {
-    const at = new Date().toISOString();
-    const reason = JSON.stringify(error);
+  /** `indexes` undefined means the whole payload. */
+  async write(p: Payload, indexes: number[] | undefined, error: string, sink: Sink): Promise<void> {
+    const head = `{"deadLetteredAt":"${new Date().toISOString()}","error":${JSON.stringify(error)}`;
     let text = '';
-    for (const e of events) text += `{"deadLetteredAt":"${at}","error":${reason},"event":${this.encoder.json(e)}}\n`;
+    if (sink.deadLetterRecord) {
+      const all = indexes ?? Array.from({ length: p.count }, (_, i) => i);
+      for (const i of all) text += `${head},"event":${sink.deadLetterRecord(p.bytes.subarray(p.starts[i], p.starts[i + 1]))}}\n`;
+    } else {
+      text = `${head},"events":${indexes?.length ?? p.count},"payload":${JSON.stringify(p.bytes.toString('utf8'))}}\n`;
+    }
     const fh = await open(this.path, 'a');
     try {
       await fh.writeFile(text);

@@ -1,15 +1,18 @@
 // Batches events, sends one batch at a time (so acknowledgements come back in file order),
 // retries transient failures forever with backoff + jitter (Retry-After wins), dead-letters
 // permanent rejections, and only then advances the files' acknowledged offsets.
-import type { LogEvent, SendResult, Sink } from './event.ts';
-import type { FileTracker } from './file-tracker.ts';
+// Events are encoded into the batch's bytes as they arrive: the buffer holds wire bytes.
+import { ByteWriter } from './byte-writer.ts';
 import type { DeadLetter } from './dead-letter.ts';
+import type { LogEvent, Payload, SendResult, Sink } from './event.ts';
+import type { FileTracker } from './file-tracker.ts';
 
 export interface Batch {
-  events: LogEvent[];
-  bytes: number;
+  w: ByteWriter;
+  starts: number[];
   /** Highest end offset per file in this batch: acknowledged together. */
   marks: Map<FileTracker, number>;
+  payload?: Payload;
 }
 
 export interface DeliveryOptions {
@@ -27,17 +30,20 @@ export interface DeliveryHooks {
   sent(count: number): void;
 }
 
+const POOL = 4;
+
 export class Delivery {
   private readonly sink: Sink;
   private readonly opts: DeliveryOptions;
   private readonly hooks: DeliveryHooks;
   private readonly deadLetter: DeadLetter;
-  private current: Batch = newBatch();
+  private readonly pool: ByteWriter[] = [];
+  private current: Batch;
   private readonly queue: Batch[] = [];
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly abort = new AbortController();
-  /** Bytes of events pushed and not yet acknowledged (the memory buffer in use). */
+  /** Encoded bytes pushed and not yet acknowledged (the memory buffer in use). */
   buffered = 0;
   lastError: { message: string; at: string } | undefined;
   private idleWaiters: Array<() => void> = [];
@@ -53,15 +59,19 @@ export class Delivery {
     };
     this.hooks = hooks;
     this.deadLetter = deadLetter;
+    this.current = this.newBatch();
   }
 
   push(event: LogEvent, tracker: FileTracker, endOffset: number): void {
     const b = this.current;
-    b.events.push(event);
-    b.bytes += event.bytes;
+    const w = b.w;
+    const before = w.len;
+    if (b.starts.length === 0) this.sink.begin?.(w);
+    b.starts.push(w.len);
+    this.sink.encode(event, w);
     b.marks.set(tracker, endOffset);
-    this.buffered += event.bytes;
-    if (b.bytes >= this.opts.maxBytes || b.events.length >= this.opts.maxEvents) this.seal();
+    this.buffered += w.len - before;
+    if (w.len >= this.opts.maxBytes || b.starts.length >= this.opts.maxEvents) this.seal();
     else if (this.timer === undefined) this.timer = setTimeout(() => this.seal(), this.opts.maxWait);
   }
 
@@ -69,9 +79,16 @@ export class Delivery {
   seal(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.current.events.length === 0) return;
-    this.queue.push(this.current);
-    this.current = newBatch();
+    const b = this.current;
+    if (b.starts.length === 0) return;
+    const count = b.starts.length;
+    b.starts.push(b.w.len);
+    const before = b.w.len;
+    this.sink.end?.(b.w);
+    this.buffered += b.w.len - before;
+    b.payload = { bytes: b.w.view(), count, starts: b.starts };
+    this.queue.push(b);
+    this.current = this.newBatch();
     this.running ??= this.drain().finally(() => {
       this.running = undefined;
       if (this.queue.length > 0 && !this.abort.signal.aborted) this.seal();
@@ -100,60 +117,81 @@ export class Delivery {
   }
 
   get pendingBatches(): number {
-    return this.queue.length + (this.current.events.length > 0 ? 1 : 0);
+    return this.queue.length + (this.current.starts.length > 0 ? 1 : 0);
+  }
+
+  private newBatch(): Batch {
+    const w = this.pool.pop() ?? new ByteWriter(Math.min(this.opts.maxBytes + (this.opts.maxBytes >> 2), 8 << 20));
+    w.len = 0;
+    return { w, starts: [], marks: new Map() };
   }
 
   private async drain(): Promise<void> {
     const signal = this.abort.signal;
     while (this.queue.length > 0 && !signal.aborted) {
       const batch = this.queue[0]!;
-      if (!(await this.deliver(batch, signal))) return;
+      if (!(await this.deliver(batch.payload!, signal))) return;
       this.queue.shift();
-      this.buffered -= batch.bytes;
+      this.buffered -= batch.w.len;
       this.hooks.acked(batch);
+      batch.payload = undefined;
+      if (this.pool.length < POOL) this.pool.push(batch.w);
       if (this.spaceWaiters.length) for (const w of this.spaceWaiters.splice(0)) w();
     }
   }
 
-  /** True once the batch is fully handled (accepted or dead-lettered); false if aborted. */
-  private async deliver(batch: Batch, signal: AbortSignal): Promise<boolean> {
-    let events = batch.events;
+  /** True once the payload is fully handled (accepted or dead-lettered); false if aborted. */
+  private async deliver(payload: Payload, signal: AbortSignal): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       let result: SendResult | void;
+      let retryAll = false;
+      let rejectAll = false;
       try {
-        result = await this.sink.send(events, signal);
+        result = await this.sink.send(payload, signal);
       } catch (err) {
         if (signal.aborted) return false;
         const e = err as Error & { retryable?: boolean; retryAfterMs?: number };
-        result = e.retryable === false
-          ? { rejected: events, error: e.message }
-          : { retry: events, error: e.message, ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}) };
+        result = { error: e.message, ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}) };
+        if (e.retryable === false) rejectAll = true;
+        else retryAll = true;
       }
-      if (result?.rejected?.length) {
-        await this.deadLetter.write(result.rejected, result.error ?? 'rejected');
-        this.hooks.deadLettered(result.rejected.length, result.error ?? 'rejected');
-        this.noteError(result.error ?? 'rejected');
+      const error = result?.error ?? 'rejected';
+      const rejected = rejectAll ? payload.count : (result?.rejected?.length ?? 0);
+      if (rejected > 0) {
+        await this.deadLetter.write(payload, rejectAll ? undefined : result!.rejected!, error, this.sink);
+        this.hooks.deadLettered(rejected, error);
+        this.noteError(error);
       }
-      const retry = result?.retry ?? [];
-      this.hooks.sent(events.length - retry.length - (result?.rejected?.length ?? 0));
-      if (retry.length === 0) return true;
-      events = retry;
+      const retry = retryAll ? payload.count : (result?.retry?.length ?? 0);
+      this.hooks.sent(payload.count - retry - rejected);
+      if (retry === 0) return true;
+      if (!retryAll) payload = this.subset(payload, result!.retry!);
       const backoff = Math.min(this.opts.maxDelay, this.opts.initialDelay * 2 ** Math.min(attempt, 30));
-      // Full jitter on the upper half: spreads retries of many sidecars without ever retrying at once.
-      const delay = result!.retryAfterMs ?? backoff / 2 + Math.random() * (backoff / 2);
-      this.noteError(result!.error ?? 'retry');
-      this.hooks.retried(result!.error ?? 'retry', delay);
+      // Jitter on the upper half: spreads the retries of many sidecars, never retries at once.
+      const delay = result?.retryAfterMs ?? backoff / 2 + Math.random() * (backoff / 2);
+      this.noteError(error);
+      this.hooks.retried(error, delay);
       if (!(await sleep(delay, signal))) return false;
     }
+  }
+
+  /** A new payload of some of the events (items a bulk API asked to resend). */
+  private subset(p: Payload, indexes: number[]): Payload {
+    const w = new ByteWriter(p.bytes.length);
+    this.sink.begin?.(w);
+    const starts: number[] = [];
+    for (const i of indexes) {
+      starts.push(w.len);
+      w.bytes(p.bytes, p.starts[i]!, p.starts[i + 1]!);
+    }
+    starts.push(w.len);
+    this.sink.end?.(w);
+    return { bytes: w.view(), count: indexes.length, starts };
   }
 
   private noteError(message: string): void {
     this.lastError = { message, at: new Date().toISOString() };
   }
-}
-
-function newBatch(): Batch {
-  return { events: [], bytes: 0, marks: new Map() };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<boolean> {

@@ -1,4 +1,5 @@
 // What flows from the tailer to the sinks, and what a sink answers.
+import type { ByteWriter } from './byte-writer.ts';
 
 /** Flags on an event: bit set, so the hot path allocates no array. */
 export const FLAG_SPLIT = 1; // a piece of a line longer than maxLineSize
@@ -25,21 +26,41 @@ export interface LogEvent {
   bytes: number;
 }
 
+/** A batch in the sink's wire format, encoded as events were batched. */
+export interface Payload {
+  /** begin() + every event + end(). */
+  bytes: Buffer;
+  count: number;
+  /** Byte offset in `bytes` where each event starts; starts[count] is where end() begins. */
+  starts: number[];
+}
+
 /**
- * A sink's answer for one batch. Empty or undefined: everything was accepted.
- * `retry`: events to send again (transient failure); `rejected`: events refused for good
- * (they go to the dead-letter file). Throwing means "retry the whole batch".
+ * A sink's answer for one payload. Empty or undefined: everything was accepted.
+ * `retry`: indexes of events to send again (transient failure); `rejected`: indexes refused
+ * for good (they go to the dead-letter file). Throwing means "retry the whole payload",
+ * or, for an error with `retryable: false`, "reject the whole payload".
  */
 export interface SendResult {
-  retry?: LogEvent[];
-  rejected?: LogEvent[];
+  retry?: number[];
+  rejected?: number[];
   /** Honoured before the next attempt (from Retry-After). */
   retryAfterMs?: number;
   error?: string;
 }
 
 export interface Sink {
-  send(events: LogEvent[], signal: AbortSignal): Promise<SendResult | void>;
+  /** Appends one event in the wire format. Called on the hot path: no per-event objects. */
+  encode(event: LogEvent, w: ByteWriter): void;
+  /** Bytes before the first event / after the last one (e.g. a JSON envelope). */
+  begin?(w: ByteWriter): void;
+  end?(w: ByteWriter): void;
+  send(payload: Payload, signal: AbortSignal): Promise<SendResult | void>;
+  /**
+   * One event's bytes as a JSON value for the dead-letter file. Only sinks whose events are
+   * self-contained slices (no shared envelope) define it; others dead-letter whole payloads.
+   */
+  deadLetterRecord?(slice: Buffer): string;
   close(): Promise<void>;
   /** A sink may ask for its own batch bounds (S3 rolls whole objects). */
   readonly batchLimits?: { maxBytes?: number; maxWait?: number };

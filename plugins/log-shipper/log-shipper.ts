@@ -69,7 +69,7 @@ export class LogShipper implements PluginInstance {
   async start(): Promise<void> {
     const { config, ctx } = this;
     this.sink = await createSink(config.sink, { ctx, encoder: this.encoder, labels: config.labels });
-    const deadLetter = new DeadLetter(config.deadLetterFile ? ctx.resolvePath(config.deadLetterFile) : `${ctx.dataDir}/dead-letter.ndjson`, this.encoder);
+    const deadLetter = new DeadLetter(config.deadLetterFile ? ctx.resolvePath(config.deadLetterFile) : `${ctx.dataDir}/dead-letter.ndjson`);
     const m = this.metrics;
     this.delivery = new Delivery(this.sink, { ...config.batch, ...config.retry }, deadLetter, {
       acked: (batch) => {

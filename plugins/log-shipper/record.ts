@@ -1,39 +1,44 @@
-// The JSON shape of an event for sinks that send whole records (http, file, stdout, s3,
+// The JSON record of an event for sinks that send whole records (http, file, stdout, s3,
 // elasticsearch): {timestamp, file, message, ...labels, ...parsed fields, flags?}.
-// Built by string concatenation on the raw path: JSON.stringify only for the message.
+// Written straight into the batch's bytes; the part shared by a run of lines (time, file)
+// is built once, so a raw line costs one JSON.stringify of its message.
+import type { ByteWriter } from './byte-writer.ts';
 import { type LogEvent, flagNames } from './event.ts';
 
 export class RecordEncoder {
-  private readonly labelsJson: string;
   private readonly labels: Record<string, string>;
   private readonly timestampKey: string;
-  private lastFile = '';
-  private lastFileJson = '""';
+  /** `,"label":"value"...}` then newline. */
+  private readonly suffix: string;
+  private lastFile: string | undefined;
   private lastTime = -1;
-  private lastTimeJson = '';
+  private prefix = '';
 
   constructor(labels: Record<string, string>, timestampKey = 'timestamp') {
     this.labels = labels;
     this.timestampKey = timestampKey;
     let s = '';
     for (const [k, v] of Object.entries(labels)) s += `,${JSON.stringify(k)}:${JSON.stringify(v)}`;
-    this.labelsJson = s;
+    this.suffix = s;
   }
 
-  /** One JSON object, no newline. */
-  json(e: LogEvent): string {
-    if (e.fields !== undefined) return JSON.stringify(this.object(e));
-    if (e.file !== this.lastFile) {
+  /** One JSON object followed by "\n". */
+  write(e: LogEvent, w: ByteWriter): void {
+    if (e.fields !== undefined) {
+      w.utf8(JSON.stringify(this.object(e)));
+      w.byte(10);
+      return;
+    }
+    if (e.file !== this.lastFile || e.time !== this.lastTime) {
       this.lastFile = e.file;
-      this.lastFileJson = JSON.stringify(e.file);
-    }
-    if (e.time !== this.lastTime) {
       this.lastTime = e.time;
-      this.lastTimeJson = new Date(e.time).toISOString();
+      this.prefix = `{"${this.timestampKey}":"${new Date(e.time).toISOString()}","file":${JSON.stringify(e.file)},"message":`;
     }
-    let s = `{"${this.timestampKey}":"${this.lastTimeJson}","file":${this.lastFileJson},"message":${JSON.stringify(e.message)}${this.labelsJson}`;
-    if (e.flags !== 0) s += `,"flags":${JSON.stringify(flagNames(e.flags))}`;
-    return s + '}';
+    w.utf8(this.prefix);
+    w.utf8(JSON.stringify(e.message));
+    if (e.flags !== 0) w.utf8(`,"flags":${JSON.stringify(flagNames(e.flags))}`);
+    w.utf8(this.suffix);
+    w.ascii('}\n');
   }
 
   object(e: LogEvent): Record<string, unknown> {
@@ -45,11 +50,9 @@ export class RecordEncoder {
     if (flags) o.flags = flags;
     return o;
   }
+}
 
-  /** NDJSON: every record followed by "\n". */
-  ndjson(events: LogEvent[]): string {
-    let s = '';
-    for (let i = 0; i < events.length; i++) s += this.json(events[i]!) + '\n';
-    return s;
-  }
+/** For NDJSON sinks: an event's slice minus its newline is already a JSON value. */
+export function ndjsonRecord(slice: Buffer): string {
+  return slice.toString('utf8', 0, slice[slice.length - 1] === 10 ? slice.length - 1 : slice.length);
 }

@@ -1,6 +1,7 @@
 // Elasticsearch / OpenSearch _bulk. HTTP 200 is not success: read `errors` and every
 // item's status; resend only items that failed with 429/5xx, dead-letter the rest.
-import type { LogEvent, SendResult, Sink } from '../event.ts';
+import type { ByteWriter } from '../byte-writer.ts';
+import type { LogEvent, Payload, SendResult, Sink } from '../event.ts';
 import { RecordEncoder } from '../record.ts';
 import type { SinkDeps } from './create-sink.ts';
 import { HttpPoster, type HttpOptions } from './http-post.ts';
@@ -23,22 +24,29 @@ export class ElasticsearchSink implements Sink {
     this.poster = new HttpPoster(this.url, config, deps.ctx, 'application/x-ndjson');
   }
 
-  async send(events: LogEvent[], signal: AbortSignal): Promise<SendResult | void> {
-    let body = '';
-    for (const e of events) body += this.action + this.encoder.json(e) + '\n';
-    const res = await this.poster.post(this.url, body, signal);
+  encode(e: LogEvent, w: ByteWriter): void {
+    w.utf8(this.action);
+    this.encoder.write(e, w);
+  }
+
+  /** The document line of an action + document pair. */
+  deadLetterRecord(slice: Buffer): string {
+    const nl = slice.indexOf(10);
+    return slice.toString('utf8', nl + 1, slice[slice.length - 1] === 10 ? slice.length - 1 : slice.length);
+  }
+
+  async send(p: Payload, signal: AbortSignal): Promise<SendResult | void> {
+    const res = await this.poster.post(this.url, p.bytes, signal);
     const parsed = JSON.parse(res.body) as { errors?: boolean; items?: Array<Record<string, BulkItem>> };
     if (!parsed.errors) return;
-    const retry: LogEvent[] = [];
-    const rejected: LogEvent[] = [];
+    const retry: number[] = [];
+    const rejected: number[] = [];
     let error = '';
     parsed.items?.forEach((item, i) => {
       const r = Object.values(item)[0];
-      if (!r || (r.status >= 200 && r.status < 300)) return;
-      const e = events[i];
-      if (!e) return;
-      if (r.status === 429 || r.status >= 500) retry.push(e);
-      else rejected.push(e);
+      if (!r || (r.status >= 200 && r.status < 300) || i >= p.count) return;
+      if (r.status === 429 || r.status >= 500) retry.push(i);
+      else rejected.push(i);
       error ||= `bulk item ${r.status} ${r.error?.type ?? ''}: ${r.error?.reason ?? ''}`;
     });
     return { retry, rejected, error };

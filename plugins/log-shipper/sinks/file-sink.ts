@@ -1,12 +1,14 @@
 // Appends NDJSON to a local file; a batch is acknowledged after it is written and fsynced.
 import { type FileHandle, open } from 'node:fs/promises';
-import type { LogEvent, Sink } from '../event.ts';
-import type { RecordEncoder } from '../record.ts';
+import type { ByteWriter } from '../byte-writer.ts';
+import type { LogEvent, Payload, Sink } from '../event.ts';
+import { type RecordEncoder, ndjsonRecord } from '../record.ts';
 import type { SinkDeps } from './create-sink.ts';
 
 export class FileSink implements Sink {
   private readonly fh: FileHandle;
   private readonly encoder: RecordEncoder;
+  readonly deadLetterRecord = ndjsonRecord;
 
   private constructor(fh: FileHandle, encoder: RecordEncoder) {
     this.fh = fh;
@@ -22,8 +24,12 @@ export class FileSink implements Sink {
     }
   }
 
-  async send(events: LogEvent[]): Promise<void> {
-    await this.fh.writeFile(this.encoder.ndjson(events));
+  encode(e: LogEvent, w: ByteWriter): void {
+    this.encoder.write(e, w);
+  }
+
+  async send(p: Payload): Promise<void> {
+    await this.fh.writeFile(p.bytes);
     await this.fh.sync();
   }
 

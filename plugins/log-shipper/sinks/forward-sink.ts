@@ -1,12 +1,13 @@
 // Fluentd forward protocol v1, PackedForward mode (optionally CompressedPackedForward):
-// [tag, bin(concatenated [EventTime, record]), {chunk, size}]. The server must answer
+// [tag, bin(concatenated [EventTime, record]), {chunk, size}]. Events are encoded as the
+// entries themselves; the envelope is added at send time. The server must answer
 // {"ack": chunk}; no ack within ackTimeout means the connection is dropped and the same
 // chunk is sent again (same id, so a server can de-duplicate).
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import { ByteWriter } from '../byte-writer.ts';
 import type { TlsConfig } from '../config-schema.ts';
-import { type LogEvent, SinkError, flagNames } from '../event.ts';
-import type { Sink } from '../event.ts';
+import { type LogEvent, type Payload, type Sink, SinkError, flagNames } from '../event.ts';
 import type { SinkDeps } from './create-sink.ts';
 import { Packer, readStringMap } from './msgpack.ts';
 import { TcpConnection } from './tcp-connection.ts';
@@ -23,8 +24,7 @@ export class ForwardSink implements Sink {
   private readonly conn: TcpConnection;
   private readonly config: ForwardConfig;
   private readonly labels: Array<[string, string]>;
-  private readonly packer = new Packer();
-  private readonly chunkIds = new WeakMap<LogEvent[], string>();
+  private readonly chunkIds = new WeakMap<Buffer, string>();
   private received: Buffer = Buffer.alloc(0);
   private waiting: { chunk: string; resolve: () => void; reject: (e: Error) => void } | undefined;
 
@@ -34,46 +34,51 @@ export class ForwardSink implements Sink {
     this.labels = Object.entries(deps.labels);
   }
 
-  encode(events: LogEvent[], chunk: string): Buffer {
-    const p = this.packer;
-    p.reset();
-    for (const e of events) {
-      p.arrayHeader(2);
-      p.eventTime(e.time);
-      const flags = flagNames(e.flags);
-      const fields = e.fields ? Object.entries(e.fields) : [];
-      p.mapHeader(2 + this.labels.length + fields.length + (flags ? 1 : 0));
-      for (const [k, v] of fields) {
-        p.str(k);
-        p.value(v);
-      }
-      for (const [k, v] of this.labels) {
-        p.str(k);
-        p.str(v);
-      }
-      p.str('file');
-      p.str(e.file);
-      p.str('message');
-      p.str(e.message);
-      if (flags) {
-        p.str('flags');
-        p.value(flags);
-      }
+  encode(e: LogEvent, w: ByteWriter): void {
+    const p = new Packer(w);
+    p.arrayHeader(2);
+    p.eventTime(e.time);
+    const flags = flagNames(e.flags);
+    const fields = e.fields ? Object.entries(e.fields) : [];
+    p.mapHeader(2 + this.labels.length + fields.length + (flags ? 1 : 0));
+    for (const [k, v] of fields) {
+      p.str(k);
+      p.value(v);
     }
-    let entries = p.take();
-    if (this.config.gzip) entries = gzipSync(entries, { level: 1 });
-    p.reset();
-    p.arrayHeader(3);
-    p.str(this.config.tag);
-    p.bin(entries);
-    p.value(this.config.gzip ? { chunk, size: events.length, compressed: 'gzip' } : { chunk, size: events.length });
-    return p.take();
+    for (const [k, v] of this.labels) {
+      p.str(k);
+      p.str(v);
+    }
+    p.str('file');
+    p.str(e.file);
+    p.str('message');
+    p.str(e.message);
+    if (flags) {
+      p.str('flags');
+      p.value(flags);
+    }
   }
 
-  async send(events: LogEvent[], signal: AbortSignal): Promise<void> {
-    let chunk = this.chunkIds.get(events);
-    if (!chunk) this.chunkIds.set(events, (chunk = randomBytes(16).toString('base64')));
-    const frame = this.encode(events, chunk);
+  /** An entry is self-contained msgpack: keep it as base64 in the dead-letter file. */
+  deadLetterRecord(slice: Buffer): string {
+    return JSON.stringify({ msgpackBase64: slice.toString('base64') });
+  }
+
+  frame(p: Payload, chunk: string): Buffer {
+    const entries = this.config.gzip ? gzipSync(p.bytes, { level: 1 }) : p.bytes;
+    const w = new ByteWriter(entries.length + 128);
+    const pk = new Packer(w);
+    pk.arrayHeader(3);
+    pk.str(this.config.tag);
+    pk.bin(entries);
+    pk.value(this.config.gzip ? { chunk, size: p.count, compressed: 'gzip' } : { chunk, size: p.count });
+    return w.view();
+  }
+
+  async send(p: Payload, signal: AbortSignal): Promise<void> {
+    let chunk = this.chunkIds.get(p.bytes);
+    if (!chunk) this.chunkIds.set(p.bytes, (chunk = randomBytes(16).toString('base64')));
+    const frame = this.frame(p, chunk);
     const acked = new Promise<void>((resolve, reject) => (this.waiting = { chunk: chunk!, resolve, reject }));
     acked.catch(() => {});
     const timer = setTimeout(() => {

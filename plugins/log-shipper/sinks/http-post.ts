@@ -51,8 +51,8 @@ export class HttpPoster {
   }
 
   /** POSTs and returns the response; throws a SinkError on a non-2xx status or a network error. */
-  async post(url: string, body: string, signal: AbortSignal): Promise<HttpResponse> {
-    const payload = this.opts.gzip ? gzipSync(body, { level: 1 }) : Buffer.from(body);
+  async post(url: string, body: Buffer, signal: AbortSignal): Promise<HttpResponse> {
+    const payload = this.opts.gzip ? gzipSync(body, { level: 1 }) : body;
     const res = await this.request(url, payload, signal);
     if (res.status >= 200 && res.status < 300) return res;
     const transient = res.status === 408 || res.status === 429 || res.status >= 500;

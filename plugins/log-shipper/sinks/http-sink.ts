@@ -1,6 +1,7 @@
 // Generic HTTP: POST each batch as NDJSON (optionally gzip), with headers and basic/bearer auth.
-import type { LogEvent, Sink } from '../event.ts';
-import type { RecordEncoder } from '../record.ts';
+import type { ByteWriter } from '../byte-writer.ts';
+import type { LogEvent, Payload, Sink } from '../event.ts';
+import { type RecordEncoder, ndjsonRecord } from '../record.ts';
 import type { SinkDeps } from './create-sink.ts';
 import { HttpPoster, type HttpOptions } from './http-post.ts';
 
@@ -8,6 +9,7 @@ export class HttpSink implements Sink {
   private readonly url: string;
   private readonly poster: HttpPoster;
   private readonly encoder: RecordEncoder;
+  readonly deadLetterRecord = ndjsonRecord;
 
   constructor(config: HttpOptions & { url: string }, deps: SinkDeps) {
     this.url = config.url;
@@ -15,8 +17,12 @@ export class HttpSink implements Sink {
     this.poster = new HttpPoster(config.url, config, deps.ctx, 'application/x-ndjson');
   }
 
-  async send(events: LogEvent[], signal: AbortSignal): Promise<void> {
-    await this.poster.post(this.url, this.encoder.ndjson(events), signal);
+  encode(e: LogEvent, w: ByteWriter): void {
+    this.encoder.write(e, w);
+  }
+
+  async send(p: Payload, signal: AbortSignal): Promise<void> {
+    await this.poster.post(this.url, p.bytes, signal);
   }
 
   async close(): Promise<void> {

@@ -1,38 +1,58 @@
 // Grafana Loki JSON push. Stream labels are the configured (constant, low-cardinality)
 // labels plus the file path; flags and parsed fields travel as structured metadata,
-// never as labels, so a stream per line can never happen.
-import { type LogEvent, flagNames } from '../event.ts';
-import type { Sink } from '../event.ts';
+// never as labels, so a stream per line can never happen. Each run of lines from one file
+// becomes one stream entry, in file order (Loki accepts repeated streams in a push).
+import type { ByteWriter } from '../byte-writer.ts';
+import { type LogEvent, type Payload, type Sink, flagNames } from '../event.ts';
 import type { SinkDeps } from './create-sink.ts';
 import { HttpPoster, type HttpOptions } from './http-post.ts';
 
 export class LokiSink implements Sink {
   private readonly url: string;
   private readonly poster: HttpPoster;
-  private readonly labels: Record<string, string>;
+  private readonly labelsJson: string;
+  private file: string | undefined;
+  private first = true;
 
   constructor(config: HttpOptions & { url: string; tenant?: string | undefined }, deps: SinkDeps) {
     this.url = config.url.endsWith('/loki/api/v1/push') ? config.url : `${config.url.replace(/\/$/, '')}/loki/api/v1/push`;
-    this.labels = deps.labels;
+    let labels = '';
+    for (const [k, v] of Object.entries(deps.labels)) labels += `${JSON.stringify(k)}:${JSON.stringify(v)},`;
+    this.labelsJson = labels;
     const headers = config.tenant ? { ...config.headers, 'X-Scope-OrgID': config.tenant } : config.headers;
     this.poster = new HttpPoster(this.url, { ...config, headers }, deps.ctx, 'application/json');
   }
 
-  async send(events: LogEvent[], signal: AbortSignal): Promise<void> {
-    await this.poster.post(this.url, this.body(events), signal);
+  begin(w: ByteWriter): void {
+    this.file = undefined;
+    this.first = true;
+    w.ascii('{"streams":[');
   }
 
-  body(events: LogEvent[]): string {
-    // Events keep their order within each file's stream (Loki requires it per stream).
-    const streams = new Map<string, { stream: Record<string, string>; values: unknown[] }>();
-    for (const e of events) {
-      let s = streams.get(e.file);
-      if (!s) streams.set(e.file, (s = { stream: { ...this.labels, filename: e.file }, values: [] }));
-      const ns = `${e.time}000000`;
-      const meta = metadata(e);
-      s.values.push(meta ? [ns, e.message, meta] : [ns, e.message]);
+  encode(e: LogEvent, w: ByteWriter): void {
+    if (e.file !== this.file) {
+      if (this.file !== undefined) w.ascii(']},');
+      this.file = e.file;
+      w.utf8(`{"stream":{${this.labelsJson}"filename":${JSON.stringify(e.file)}},"values":[`);
+      this.first = true;
     }
-    return JSON.stringify({ streams: [...streams.values()] });
+    w.ascii(this.first ? '["' : ',["');
+    this.first = false;
+    w.ascii(`${e.time}000000",`);
+    w.utf8(JSON.stringify(e.message));
+    const meta = metadata(e);
+    if (meta) w.utf8(`,${JSON.stringify(meta)}`);
+    w.byte(93); // ]
+  }
+
+  end(w: ByteWriter): void {
+    if (this.file !== undefined) w.ascii(']}');
+    w.ascii(']}');
+    this.file = undefined;
+  }
+
+  async send(p: Payload, signal: AbortSignal): Promise<void> {
+    await this.poster.post(this.url, p.bytes, signal);
   }
 
   async close(): Promise<void> {

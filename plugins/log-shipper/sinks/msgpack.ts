@@ -1,113 +1,104 @@
 // The small part of MessagePack the forward protocol needs: encoding strings, numbers,
-// booleans, null, arrays, maps, bin and the EventTime ext; decoding the server's
-// `{"ack": "<chunk>"}` reply. One growable buffer reused per batch.
+// booleans, null, arrays, maps, bin and the EventTime ext (into a ByteWriter); decoding
+// the server's `{"ack": "<chunk>"}` reply.
+import { ByteWriter } from '../byte-writer.ts';
 
 export class Packer {
-  private buf = Buffer.allocUnsafe(64 * 1024);
-  private pos = 0;
+  readonly w: ByteWriter;
 
-  reset(): void {
-    this.pos = 0;
-  }
-
-  /** A copy of what was packed since the last reset. */
-  take(): Buffer {
-    return Buffer.from(this.buf.subarray(0, this.pos));
-  }
-
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
+  constructor(w: ByteWriter) {
+    this.w = w;
   }
 
   str(s: string): void {
+    const w = this.w;
     const len = Buffer.byteLength(s);
-    this.ensure(len + 5);
-    if (len < 32) this.buf[this.pos++] = 0xa0 | len;
+    w.ensure(len + 5);
+    const b = w.buf;
+    if (len < 32) b[w.len++] = 0xa0 | len;
     else if (len < 0x100) {
-      this.buf[this.pos++] = 0xd9;
-      this.buf[this.pos++] = len;
+      b[w.len++] = 0xd9;
+      b[w.len++] = len;
     } else if (len < 0x10000) {
-      this.buf[this.pos++] = 0xda;
-      this.buf.writeUInt16BE(len, this.pos);
-      this.pos += 2;
+      b[w.len++] = 0xda;
+      b.writeUInt16BE(len, w.len);
+      w.len += 2;
     } else {
-      this.buf[this.pos++] = 0xdb;
-      this.buf.writeUInt32BE(len, this.pos);
-      this.pos += 4;
+      b[w.len++] = 0xdb;
+      b.writeUInt32BE(len, w.len);
+      w.len += 4;
     }
-    this.pos += this.buf.write(s, this.pos, 'utf8');
+    w.len += b.write(s, w.len, 'utf8');
   }
 
-  bin(b: Buffer): void {
-    this.ensure(b.length + 5);
-    this.buf[this.pos++] = 0xc6;
-    this.buf.writeUInt32BE(b.length, this.pos);
-    this.pos += 4;
-    b.copy(this.buf, this.pos);
-    this.pos += b.length;
+  bin(data: Buffer): void {
+    const w = this.w;
+    w.ensure(data.length + 5);
+    w.buf[w.len++] = 0xc6;
+    w.buf.writeUInt32BE(data.length, w.len);
+    w.len += 4;
+    w.bytes(data);
   }
 
   num(n: number): void {
-    this.ensure(9);
-    if (Number.isInteger(n) && n >= 0 && n < 0x80) this.buf[this.pos++] = n;
+    const w = this.w;
+    w.ensure(9);
+    const b = w.buf;
+    if (Number.isInteger(n) && n >= 0 && n < 0x80) b[w.len++] = n;
     else if (Number.isInteger(n) && n >= 0 && n <= 0xffffffff) {
-      this.buf[this.pos++] = 0xce;
-      this.buf.writeUInt32BE(n, this.pos);
-      this.pos += 4;
+      b[w.len++] = 0xce;
+      b.writeUInt32BE(n, w.len);
+      w.len += 4;
     } else if (Number.isSafeInteger(n)) {
-      this.buf[this.pos++] = 0xd3;
-      this.buf.writeBigInt64BE(BigInt(n), this.pos);
-      this.pos += 8;
+      b[w.len++] = 0xd3;
+      b.writeBigInt64BE(BigInt(n), w.len);
+      w.len += 8;
     } else {
-      this.buf[this.pos++] = 0xcb;
-      this.buf.writeDoubleBE(n, this.pos);
-      this.pos += 8;
+      b[w.len++] = 0xcb;
+      b.writeDoubleBE(n, w.len);
+      w.len += 8;
     }
   }
 
   arrayHeader(n: number): void {
-    this.ensure(5);
-    if (n < 16) this.buf[this.pos++] = 0x90 | n;
+    const w = this.w;
+    w.ensure(5);
+    if (n < 16) w.buf[w.len++] = 0x90 | n;
     else {
-      this.buf[this.pos++] = 0xdd;
-      this.buf.writeUInt32BE(n, this.pos);
-      this.pos += 4;
+      w.buf[w.len++] = 0xdd;
+      w.buf.writeUInt32BE(n, w.len);
+      w.len += 4;
     }
   }
 
   mapHeader(n: number): void {
-    this.ensure(5);
-    if (n < 16) this.buf[this.pos++] = 0x80 | n;
+    const w = this.w;
+    w.ensure(5);
+    if (n < 16) w.buf[w.len++] = 0x80 | n;
     else {
-      this.buf[this.pos++] = 0xdf;
-      this.buf.writeUInt32BE(n, this.pos);
-      this.pos += 4;
+      w.buf[w.len++] = 0xdf;
+      w.buf.writeUInt32BE(n, w.len);
+      w.len += 4;
     }
   }
 
   /** Fluentd EventTime: ext type 0, 8 bytes = uint32 seconds + uint32 nanoseconds (big endian). */
   eventTime(ms: number): void {
-    this.ensure(10);
-    this.buf[this.pos++] = 0xd7;
-    this.buf[this.pos++] = 0x00;
-    this.buf.writeUInt32BE(Math.floor(ms / 1000), this.pos);
-    this.buf.writeUInt32BE((ms % 1000) * 1_000_000, this.pos + 4);
-    this.pos += 8;
+    const w = this.w;
+    w.ensure(10);
+    w.buf[w.len++] = 0xd7;
+    w.buf[w.len++] = 0x00;
+    w.buf.writeUInt32BE(Math.floor(ms / 1000), w.len);
+    w.buf.writeUInt32BE((ms % 1000) * 1_000_000, w.len + 4);
+    w.len += 8;
   }
 
   value(v: unknown): void {
     if (typeof v === 'string') this.str(v);
     else if (typeof v === 'number') this.num(v);
-    else if (typeof v === 'boolean') {
-      this.ensure(1);
-      this.buf[this.pos++] = v ? 0xc3 : 0xc2;
-    } else if (v === null || v === undefined) {
-      this.ensure(1);
-      this.buf[this.pos++] = 0xc0;
-    } else if (Array.isArray(v)) {
+    else if (typeof v === 'boolean') this.w.byte(v ? 0xc3 : 0xc2);
+    else if (v === null || v === undefined) this.w.byte(0xc0);
+    else if (Array.isArray(v)) {
       this.arrayHeader(v.length);
       for (const x of v) this.value(x);
     } else if (Buffer.isBuffer(v)) this.bin(v);

@@ -3,9 +3,9 @@
 // object is acknowledged (and offsets advance) only once its PutObject succeeded.
 import { gzipSync } from 'node:zlib';
 import { PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { type LogEvent, SinkError } from '../event.ts';
-import type { Sink } from '../event.ts';
-import type { RecordEncoder } from '../record.ts';
+import type { ByteWriter } from '../byte-writer.ts';
+import { type LogEvent, type Payload, type Sink, SinkError } from '../event.ts';
+import { type RecordEncoder, ndjsonRecord } from '../record.ts';
 import type { SinkDeps } from './create-sink.ts';
 
 export interface S3Config {
@@ -25,8 +25,9 @@ export class S3Sink implements Sink {
   private readonly config: S3Config;
   private readonly encoder: RecordEncoder;
   private readonly instance: string;
-  private readonly keys = new WeakMap<LogEvent[], string>();
+  private readonly keys = new WeakMap<Buffer, string>();
   private seq = 0;
+  readonly deadLetterRecord = ndjsonRecord;
 
   constructor(config: S3Config, deps: SinkDeps) {
     this.config = config;
@@ -41,11 +42,15 @@ export class S3Sink implements Sink {
     });
   }
 
-  async send(events: LogEvent[], signal: AbortSignal): Promise<void> {
+  encode(e: LogEvent, w: ByteWriter): void {
+    this.encoder.write(e, w);
+  }
+
+  async send(p: Payload, signal: AbortSignal): Promise<void> {
     // A retried object keeps its key, so a retry after a lost response overwrites, not duplicates.
-    let key = this.keys.get(events);
-    if (!key) this.keys.set(events, (key = this.key(events[0]?.time ?? Date.now())));
-    const body = gzipSync(this.encoder.ndjson(events), { level: 6 });
+    let key = this.keys.get(p.bytes);
+    if (!key) this.keys.set(p.bytes, (key = this.key(Date.now())));
+    const body = gzipSync(p.bytes, { level: 6 });
     try {
       await this.client.send(
         new PutObjectCommand({ Bucket: this.config.bucket, Key: key, Body: body, ContentType: 'application/x-ndjson', ContentEncoding: 'gzip' }),

@@ -2,8 +2,8 @@
 // Labels and flags travel as structured data; the line is MSG, so newlines in a multiline
 // event survive (octet counting needs no delimiter).
 import { hostname } from 'node:os';
-import { type LogEvent, flagNames } from '../event.ts';
-import type { Sink } from '../event.ts';
+import type { ByteWriter } from '../byte-writer.ts';
+import { type LogEvent, type Payload, type Sink, flagNames } from '../event.ts';
 import type { TlsConfig } from '../config-schema.ts';
 import type { SinkDeps } from './create-sink.ts';
 import { TcpConnection } from './tcp-connection.ts';
@@ -24,7 +24,13 @@ export interface SyslogConfig {
 export class SyslogSink implements Sink {
   private readonly conn: TcpConnection;
   private readonly head: string;
+  private readonly headTail: string;
   private readonly labelsSd: string;
+  private lastFile: string | undefined;
+  private lastTime = -1;
+  /** Everything before MSG for the current (time, file), and its length in bytes. */
+  private prefix = '';
+  private prefixBytes = 0;
 
   constructor(config: SyslogConfig, deps: SinkDeps) {
     this.conn = new TcpConnection(config.address, config.timeout, config.tls, deps.ctx);
@@ -36,28 +42,29 @@ export class SyslogSink implements Sink {
     this.labelsSd = sd;
   }
 
-  private readonly headTail: string;
-  private lastFile = '';
-  private lastFileSd = '';
-
-  async send(events: LogEvent[], signal: AbortSignal): Promise<void> {
-    let out = '';
-    for (const e of events) {
-      const msg = this.format(e);
-      out += `${Buffer.byteLength(msg)} ${msg}`;
+  /** One frame: "MSG-LEN SP SYSLOG-MSG", MSG-LEN in bytes. */
+  encode(e: LogEvent, w: ByteWriter): void {
+    if (e.file !== this.lastFile || e.time !== this.lastTime) {
+      this.lastFile = e.file;
+      this.lastTime = e.time;
+      this.prefix = `${this.head}${new Date(e.time).toISOString()}${this.headTail}[${SD_ID} file="${sdValue(e.file)}"${this.labelsSd}`;
+      this.prefixBytes = Buffer.byteLength(this.prefix);
     }
-    await this.conn.write(out, signal);
+    const flags = flagNames(e.flags);
+    const sdEnd = flags ? ` flags="${flags.join(',')}"] ` : '] ';
+    const len = this.prefixBytes + sdEnd.length + Buffer.byteLength(e.message);
+    w.ascii(`${len} `);
+    w.utf8(this.prefix);
+    w.ascii(sdEnd);
+    w.utf8(e.message);
   }
 
-  format(e: LogEvent): string {
-    if (e.file !== this.lastFile) {
-      this.lastFile = e.file;
-      this.lastFileSd = sdValue(e.file);
-    }
-    let sd = `[${SD_ID} file="${this.lastFileSd}"${this.labelsSd}`;
-    const flags = flagNames(e.flags);
-    if (flags) sd += ` flags="${flags.join(',')}"`;
-    return `${this.head}${new Date(e.time).toISOString()}${this.headTail}${sd}] ${e.message}`;
+  deadLetterRecord(slice: Buffer): string {
+    return JSON.stringify(slice.toString('utf8', slice.indexOf(32) + 1));
+  }
+
+  send(p: Payload, signal: AbortSignal): Promise<void> {
+    return this.conn.write(p.bytes, signal);
   }
 
   close(): Promise<void> {
