@@ -111,12 +111,13 @@ export const configSchema = z.strictObject({
   pollInterval: duration().prefault('250ms').describe('How often files are checked for growth, rotation and truncation besides watch events'),
   fingerprintSize: size().prefault('1KiB').describe('Bytes at the start of a file hashed (with device and inode) to identify it'),
   readBufferSize: size().prefault('1MiB').describe('Bytes read from a file at once'),
-  buffer: size().prefault('32MiB').describe('Memory for events read but not yet acknowledged; when full, reading pauses (files on disk are the buffer)'),
+  buffer: size().prefault('16MiB').describe('Memory for encoded events not yet acknowledged; when full, reading pauses (files on disk are the buffer)'),
   batch: z
     .strictObject({
-      maxBytes: size().prefault('1MiB').describe('Send a batch once it holds this many bytes of lines'),
+      maxBytes: size().prefault('1MiB').describe('Send a batch once its encoded payload holds this many bytes'),
       maxEvents: z.number().int().positive().default(10_000).describe('Send a batch once it holds this many events'),
       maxWait: duration().prefault('1s').describe('Send a non-empty batch after this long'),
+      sendWhenCaughtUp: z.boolean().default(true).describe('Send the open batch as soon as every file is read to its end and no batch is in flight (low latency); false waits for maxBytes/maxEvents/maxWait'),
     })
     .prefault({})
     .describe('Batch bounds'),

@@ -96,6 +96,14 @@ export class Delivery {
     });
   }
 
+  /**
+   * The reader caught up with every file: send the open batch now if nothing is in flight,
+   * rather than waiting out maxWait (under load batches still fill up while one is in flight).
+   */
+  caughtUp(): void {
+    if (this.running === undefined && this.current.starts.length > 0) this.seal();
+  }
+
   /** Resolves when buffered bytes fall below `limit` (or delivery is aborted). */
   waitForSpace(limit: number): Promise<void> {
     if (this.buffered < limit || this.abort.signal.aborted) return Promise.resolve();

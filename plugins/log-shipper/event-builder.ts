@@ -56,6 +56,7 @@ export class EventBuilder implements LineHandler {
       e.bytes += bytes;
       pending.lines++;
       pending.endOffset = endOffset;
+      pending.since = this.now; // the timeout counts from the last line, so a slowly written trace stays whole
       return;
     }
     if (pending) this.emit(tracker, pending);

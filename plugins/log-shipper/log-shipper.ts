@@ -278,7 +278,10 @@ export class LogShipper implements PluginInstance {
       if (delivery.buffered + builder.heldBytes >= buffer) {
         // Full: the files on disk are the buffer until the sink acknowledges something.
         await Promise.race([delivery.waitForSpace(buffer), this.sleep(pollInterval)]);
-      } else if (!more) await this.sleep(Math.max(0, nextCheck - Date.now()));
+      } else if (!more) {
+        if (this.config.batch.sendWhenCaughtUp && builder.heldBytes === 0) delivery.caughtUp();
+        await this.sleep(Math.max(0, nextCheck - Date.now()));
+      }
     }
   }
 

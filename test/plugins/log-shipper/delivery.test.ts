@@ -114,7 +114,7 @@ describe('log-shipper delivery', () => {
     try {
       const a = lines('a', 300);
       await writeLines(file, a);
-      shipper = await start({ batch: { maxWait: '10s', maxEvents: 100_000 } }, dataDir.path);
+      shipper = await start({ batch: { maxWait: '10s', maxEvents: 100_000, sendWhenCaughtUp: false } }, dataDir.path);
       await eventually(() => expect((shipper!.instance.health!().details as any).files[0]?.readOffset).toBeGreaterThan(0));
       await shipper.stop(); // the open batch (maxWait 10 s) must go out now, not be lost
       expectAllOnce(rx.messages(), a);
