@@ -13,8 +13,6 @@ export const OWN = new Set([
   'x-ja3-fingerprint', 'x-ja4-fingerprint',
 ]);
 
-const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
-
 export interface ForwardOptions {
   fingerprintHeaders: boolean;
   /** Keep Connection/Upgrade (WebSocket and other upgrades). */
@@ -82,25 +80,17 @@ export function upstreamHeaders(raw: string[], host: string | undefined, info: C
   return out;
 }
 
-/** The app's response headers for an HTTP/1.1 client: flat list, hop-by-hop removed. */
-export function responseHeadersH1(raw: string[], extra: string[] | undefined): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    if (RESPONSE_HOP_BY_HOP.has(raw[i]!.toLowerCase())) continue;
-    out.push(raw[i]!, raw[i + 1]!);
-  }
-  if (extra) out.push(...extra);
+/** The app's response headers (flat list, hop-by-hop already removed) as an object for an HTTP/2 client. */
+export function responseHeadersH2(flat: string[], extra: string[] | undefined): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < flat.length; i += 2) addH2(out, flat[i]!.toLowerCase(), flat[i + 1]!);
+  if (extra) for (let i = 0; i < extra.length; i += 2) addH2(out, extra[i]!.toLowerCase(), extra[i + 1]!);
   return out;
 }
 
-/** The app's response headers for an HTTP/2 client: an object, connection-specific ones removed. */
-export function responseHeadersH2(headers: Record<string, string | string[] | undefined>, extra: string[] | undefined): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const name in headers) {
-    const v = headers[name];
-    if (v === undefined || RESPONSE_HOP_BY_HOP.has(name)) continue;
-    out[name] = v;
-  }
-  if (extra) for (let i = 0; i < extra.length; i += 2) out[extra[i]!.toLowerCase()] = extra[i + 1]!;
-  return out;
+function addH2(out: Record<string, string | string[]>, name: string, value: string): void {
+  const prev = out[name];
+  if (prev === undefined) out[name] = name === 'set-cookie' ? [value] : value;
+  else if (Array.isArray(prev)) prev.push(value);
+  else out[name] = `${prev}, ${value}`;
 }

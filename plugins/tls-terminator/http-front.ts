@@ -8,7 +8,9 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { TlsTerminatorConfig } from './config-schema.ts';
 import { type ConnectionInfo, infoOf } from './connection-info.ts';
-import { responseHeadersH1, responseHeadersH2, upstreamHeaders } from './forwarding-headers.ts';
+import { responseHeadersH2, upstreamHeaders } from './forwarding-headers.ts';
+import { type BodyFraming, forward } from './proxy-exchange.ts';
+import { UpstreamPool } from './upstream-pool.ts';
 import { type TerminatorMetrics, statusClass } from './metrics.ts';
 import type { UpstreamTarget } from './upstream-target.ts';
 import { proxyUpgrade } from './upgrade-proxy.ts';
@@ -23,7 +25,7 @@ const NO_INFO: ConnectionInfo = {
 export class HttpFront {
   private readonly h1: http.Server;
   private readonly h2: http2.Http2Server;
-  private readonly agent: http.Agent;
+  private readonly pool: UpstreamPool;
   private readonly sessions = new Set<ServerHttp2Session>();
   private readonly target: UpstreamTarget;
   private readonly cfg: TlsTerminatorConfig;
@@ -44,13 +46,7 @@ export class HttpFront {
       const value = `max-age=${Math.floor(cfg.hsts.maxAge / 1000)}${cfg.hsts.includeSubDomains ? '; includeSubDomains' : ''}`;
       this.extraResponseHeaders = ['strict-transport-security', value];
     }
-    this.agent = new http.Agent({
-      keepAlive: true,
-      maxSockets: cfg.limits.upstreamConnections,
-      maxFreeSockets: cfg.limits.upstreamIdleConnections,
-      scheduling: 'lifo',
-      noDelay: true,
-    });
+    this.pool = new UpstreamPool(target, cfg.limits.upstreamConnections, cfg.limits.upstreamIdleConnections);
     const t = cfg.timeouts;
     this.h1 = http.createServer({
       maxHeaderSize: cfg.limits.maxHeaderSize,
@@ -113,7 +109,7 @@ export class HttpFront {
     this.h1.close(() => {}); // stops the headers/request timeout checker
     this.h1.closeAllConnections();
     for (const s of this.sessions) s.destroy();
-    this.agent.destroy();
+    this.pool.close();
   }
 
   private handle(req: Req, res: Res): void {
@@ -159,64 +155,42 @@ export class HttpFront {
 
     const host = h2 ? ((req.headers[':authority'] as string | undefined) ?? req.headers.host) : req.headers.host;
     const headers = upstreamHeaders(req.rawHeaders, host, info, { fingerprintHeaders: this.fingerprintHeaders });
-    const t = this.target;
-    const upstream = http.request({
-      agent: this.agent,
-      ...(t.kind === 'unix' ? { socketPath: t.path } : { host: t.host, port: t.port }),
-      method: req.method,
-      path: req.url,
-      headers: headers as unknown as http.OutgoingHttpHeaders,
-      setHost: false,
-      timeout: this.cfg.timeouts.upstream,
-    });
-    upstream.on('continue', () => res.writeContinue());
-    upstream.on('timeout', () => {
-      this.metrics.upstreamErrors.labels({ reason: 'timeout' }).inc();
-      this.log.warn({ method: req.method, path: req.url, upstream: t.label, timeoutMs: this.cfg.timeouts.upstream }, 'app too slow: 504');
-      upstream.destroy();
-      if (!res.headersSent) reply(504, 'upstream timed out\n', 'upstream timeout');
-      else res.destroy();
-    });
-    upstream.on('error', (err: Error & { code?: string }) => {
-      if (logged || res.headersSent) {
-        res.destroy();
-        return finish('upstream error mid-response');
-      }
-      this.metrics.upstreamErrors.labels({ reason: err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'refused' : 'error' }).inc();
-      this.log.warn({ method: req.method, path: req.url, upstream: t.label, err: err.code ?? err.message }, 'app unreachable: 502');
-      reply(502, 'upstream unavailable\n', `upstream ${err.code ?? 'error'}`);
-    });
-    upstream.on('response', (ures) => {
-      status = ures.statusCode ?? 502;
-      if (h2) (res as Http2ServerResponse).writeHead(status, responseHeadersH2(ures.headers, this.extraResponseHeaders));
-      else (res as ServerResponse).writeHead(status, ures.statusMessage, responseHeadersH1(ures.rawHeaders, this.extraResponseHeaders));
-      ures.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (!(res as ServerResponse).write(chunk)) {
-          ures.pause();
-          res.once('drain', () => ures.resume());
+    let head = `${req.method} ${req.url} HTTP/1.1\r\n`;
+    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    const body: BodyFraming =
+      req.headers['content-length'] !== undefined ? 'length'
+      : h2 ? ((req as Http2ServerRequest).stream.endAfterHeaders ? 'none' : 'chunked')
+      : req.headers['transfer-encoding'] !== undefined ? 'chunked' : 'none';
+    forward({
+      pool: this.pool,
+      req,
+      res,
+      head,
+      body,
+      timeoutMs: this.cfg.timeouts.upstream,
+      onHead: (h) => {
+        status = h.status;
+        if (h2) (res as Http2ServerResponse).writeHead(status, responseHeadersH2(h.headers, this.extraResponseHeaders));
+        else (res as ServerResponse).writeHead(status, h.reason || undefined, this.extraResponseHeaders ? h.headers.concat(this.extraResponseHeaders) : h.headers);
+      },
+      onBytes: (n) => (bytes += n),
+      onDone: () => finish(),
+      onError: (kind, err, afterHead) => {
+        if (afterHead) {
+          res.destroy();
+          return finish(`upstream ${err.code ?? 'error'} mid-response`);
         }
-      });
-      ures.once('end', () => {
-        res.end();
-      });
-      ures.once('error', () => res.destroy());
+        this.metrics.upstreamErrors.labels({ reason: kind }).inc();
+        if (kind === 'timeout') {
+          this.log.warn({ method: req.method, path: req.url, upstream: this.target.label, timeoutMs: this.cfg.timeouts.upstream }, 'app too slow: 504');
+          return reply(504, 'upstream timed out\n', 'upstream timeout');
+        }
+        this.log.warn({ method: req.method, path: req.url, upstream: this.target.label, err: err.code ?? err.message }, 'app unreachable: 502');
+        reply(502, 'upstream unavailable\n', `upstream ${err.code ?? 'error'}`);
+      },
     });
-    // Client side: body to the app with backpressure; a client that goes away cancels the app request.
-    req.on('data', (chunk: Buffer) => {
-      if (!upstream.write(chunk)) {
-        req.pause();
-        upstream.once('drain', () => req.resume());
-      }
-    });
-    req.once('end', () => upstream.end());
-    req.once('error', () => upstream.destroy());
-    res.once('finish', () => finish());
     res.once('close', () => {
-      if (!res.writableFinished) {
-        upstream.destroy();
-        finish('client went away');
-      }
+      if (!res.writableFinished) finish('client went away');
     });
   }
 

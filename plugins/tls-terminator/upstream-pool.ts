@@ -1,0 +1,91 @@
+// Keep-alive connections to the app: LIFO idle list (the warmest socket first), a cap on
+// open connections with a FIFO wait queue, and idle sockets the app closed dropped at once.
+import { type Socket, connect } from 'node:net';
+import type { UpstreamTarget } from './upstream-target.ts';
+
+export interface Lease {
+  socket: Socket;
+  /** The socket served a request before: a failure with no response byte may be a stale connection. */
+  reused: boolean;
+}
+
+const noop = () => {};
+
+const onIdleClose = function (this: Socket & { pool?: UpstreamPool }) {
+  this.pool?.forget(this);
+};
+
+export class UpstreamPool {
+  private readonly idle: Socket[] = [];
+  private readonly waiting: Array<(lease: Lease | Error) => void> = [];
+  private open = 0;
+  private closed = false;
+  private readonly target: UpstreamTarget;
+  private readonly max: number;
+  private readonly maxIdle: number;
+
+  constructor(target: UpstreamTarget, max: number, maxIdle: number) {
+    this.target = target;
+    this.max = max;
+    this.maxIdle = maxIdle;
+  }
+
+  get size(): { open: number; idle: number; waiting: number } {
+    return { open: this.open, idle: this.idle.length, waiting: this.waiting.length };
+  }
+
+  acquire(cb: (lease: Lease | Error) => void, fresh = false): void {
+    if (this.closed) return cb(Object.assign(new Error('upstream pool closed'), { code: 'ERR_TLS_TERMINATOR_CLOSED' }));
+    if (!fresh) {
+      const s = this.idle.pop();
+      if (s) {
+        s.removeListener('close', onIdleClose);
+        s.removeListener('end', onIdleClose);
+        return cb({ socket: s, reused: true });
+      }
+    }
+    if (this.open >= this.max) {
+      this.waiting.push(cb);
+      return;
+    }
+    this.open++;
+    const t = this.target;
+    const s = t.kind === 'unix' ? connect({ path: t.path }) : connect({ host: t.host, port: t.port, noDelay: true, keepAlive: true });
+    s.on('error', noop); // an idle socket's reset must not crash the process; exchanges add their own listener
+    s.once('close', () => this.open--);
+    cb({ socket: s, reused: false });
+  }
+
+  /** Back to the pool after a complete exchange; the next waiter gets it directly. */
+  release(s: Socket): void {
+    const next = this.waiting.shift();
+    if (next) return next({ socket: s, reused: true });
+    if (this.closed || this.idle.length >= this.maxIdle || s.destroyed) return void s.destroy();
+    (s as Socket & { pool?: UpstreamPool }).pool = this;
+    s.once('close', onIdleClose);
+    s.once('end', onIdleClose);
+    this.idle.push(s);
+  }
+
+  /** A socket that cannot be reused: its slot goes to the next waiter. */
+  discard(s: Socket): void {
+    s.destroy();
+    const next = this.waiting.shift();
+    if (!next) return;
+    // The slot frees when 'close' fires; open a new connection for the waiter right after.
+    if (s.closed) this.acquire(next);
+    else s.once('close', () => this.acquire(next));
+  }
+
+  forget(s: Socket): void {
+    const i = this.idle.indexOf(s);
+    if (i >= 0) this.idle.splice(i, 1);
+    s.destroy();
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const s of this.idle.splice(0)) s.destroy();
+    for (const w of this.waiting.splice(0)) w(Object.assign(new Error('upstream pool closed'), { code: 'ERR_TLS_TERMINATOR_CLOSED' }));
+  }
+}
