@@ -32,6 +32,8 @@ export class ForwardSink implements Sink {
     this.config = config;
     this.conn = new TcpConnection(config.address, config.ackTimeout, config.tls, deps.ctx);
     this.labels = Object.entries(deps.labels);
+    this.conn.onClose = () =>
+      this.waiting?.reject(new SinkError('forward server closed the connection before acknowledging', { code: 'ERR_FORWARD_CLOSED', retryable: true }));
   }
 
   encode(e: LogEvent, w: ByteWriter): void {

@@ -30,6 +30,9 @@ export class TcpConnection {
       : undefined;
   }
 
+  /** Called when the current connection closes (a peer that hangs up will not ack). */
+  onClose: (() => void) | undefined;
+
   /** The connected socket; `onData` receives what the peer sends (acks). */
   async get(onData?: (chunk: Buffer) => void): Promise<net.Socket> {
     if (this.socket && !this.socket.destroyed) return this.socket;
@@ -43,6 +46,10 @@ export class TcpConnection {
     socket.setTimeout(0);
     socket.setNoDelay(true);
     socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      if (this.socket === socket) this.socket = undefined;
+      this.onClose?.();
+    });
     if (onData) socket.on('data', onData);
     this.socket = socket;
     return socket;

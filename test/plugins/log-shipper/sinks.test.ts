@@ -2,7 +2,9 @@
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
+import { execFileSync } from 'node:child_process';
 import net, { type AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Decoder } from '@msgpack/msgpack';
@@ -128,6 +130,28 @@ describe('log-shipper sinks', () => {
     expect(Number.isNaN(Date.parse(re.exec(frames[0]!)![1]!))).toBe(false);
   });
 
+  it('syslog over TLS (RFC 5425): verifies the server certificate against the configured CA', async () => {
+    const key = join(dir.path, 'key.pem');
+    const cert = join(dir.path, 'cert.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=syslog.test', '-addext', 'subjectAltName=DNS:syslog.test', '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    let text = '';
+    const server = tls.createServer({ key: await readFile(key), cert: await readFile(cert) }, (s) => s.on('data', (d: Buffer) => (text += d.toString())));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    closers.push(() => void server.close());
+    const port = (server.address() as AddressInfo).port;
+    const a = lines('a', 50);
+    await writeLines(file, a);
+    shipper = await start({ type: 'syslog', address: `127.0.0.1:${port}`, tls: { ca: join(dir.path, 'cert.pem'), serverName: 'syslog.test' } });
+    await eventually(() => expectAllOnce(a.filter((l) => text.includes(`] ${l}`)), a));
+    await shipper.stop();
+    // A server the CA does not vouch for is never sent anything.
+    text = '';
+    shipper = await start({ type: 'syslog', address: `127.0.0.1:${port}`, tls: { serverName: 'syslog.test' } });
+    await eventually(() => expect((shipper!.instance.health!().details as any).lastError?.message).toMatch(/self.signed|certificate/i));
+    expect(text).toBe('');
+  });
+
   it('syslog: a real rsyslog server receives every line (octet-counted RFC 5424 over TCP)', async () => {
     const out = join(dir.path, 'rsyslog-out.txt');
     const rs = await startRsyslog(
@@ -194,6 +218,40 @@ describe('log-shipper sinks', () => {
     expect(Buffer.from(time.data).readUInt32BE(0)).toBeGreaterThan(1_700_000_000);
     expect(record).toMatchObject({ app: 'legacy', pod: 'p-1', file, message: a[0] });
     expectAllOnce(second!.entries.map((e: any) => e[1].message), a);
+    await eventually(() => expect((shipper!.instance.health!().details as any).pendingBatches).toBe(0));
+  });
+
+  it('forward: a server that hangs up before acking gets the chunk again on a new connection', async () => {
+    const chunks: string[] = [];
+    let connections = 0;
+    const server = net.createServer((s) => {
+      const conn = ++connections;
+      const decoder = new Decoder();
+      let pending = Buffer.alloc(0);
+      s.on('data', (d: Buffer) => {
+        pending = Buffer.concat([pending, d]);
+        let msgs: any[];
+        try {
+          msgs = [...decoder.decodeMulti(pending)] as any[];
+          pending = Buffer.alloc(0);
+        } catch {
+          return;
+        }
+        for (const [, , option] of msgs) {
+          chunks.push(option.chunk);
+          if (conn === 1) s.destroy();
+          else s.write(Buffer.from([0x81, 0xa3, ...Buffer.from('ack'), 0xd9, option.chunk.length, ...Buffer.from(option.chunk)]));
+        }
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    closers.push(() => void server.close());
+    await writeLines(file, ['only line']);
+    // ackTimeout is long: the resend must come from noticing the hang-up, not from the timeout.
+    shipper = await start({ type: 'forward', address: `127.0.0.1:${(server.address() as AddressInfo).port}`, ackTimeout: '1h' });
+    await eventually(() => expect(chunks).toHaveLength(2));
+    expect(chunks[1]).toBe(chunks[0]);
     await eventually(() => expect((shipper!.instance.health!().details as any).pendingBatches).toBe(0));
   });
 

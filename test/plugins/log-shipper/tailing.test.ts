@@ -132,6 +132,31 @@ describe('log-shipper tailing', () => {
     for (let i = 40; i < 60; i++) expect(rx.messages(join(dir.path, `f${i}.log`))).toEqual(['same header line', `file ${i} body`]);
   });
 
+  it('readFrom: end skips what a file held at start, but never the lines of files that appear later', async () => {
+    await writeLines(join(dir.path, 'old.log'), ['old 1', 'old 2']);
+    shipper = await start({ readFrom: 'end' });
+    await writeLines(join(dir.path, 'old.log'), ['old 3']);
+    await writeLines(join(dir.path, 'new.log'), ['new 1']);
+    await eventually(() => expect(rx.messages().sort()).toEqual(['new 1', 'old 3']));
+  });
+
+  it('counts bytes, lines, events and batches in its metrics', async () => {
+    const a = lines('a', 10);
+    await writeLines(join(dir.path, 'app.log'), a);
+    shipper = await start();
+    await eventually(() => expectAllOnce(rx.messages(), a));
+    const bytes = a.reduce((n, l) => n + l.length + 1, 0);
+    await eventually(async () => {
+      const text = await shipper!.ctx.metricsRegistry.registry.metrics();
+      expect(text).toContain(`sidekick_log_shipper_read_bytes_total{instance="logs"} ${bytes}`);
+      expect(text).toContain('sidekick_log_shipper_read_lines_total{instance="logs"} 10');
+      expect(text).toContain('sidekick_log_shipper_events_sent_total{instance="logs"} 10');
+      expect(text).toMatch(/sidekick_log_shipper_batches_total\{instance="logs",result="acknowledged"\} [1-9]/);
+      expect(text).toContain('sidekick_log_shipper_files_tracked{instance="logs"} 1');
+      expect(text).toContain(`sidekick_log_shipper_file_lag_bytes{instance="logs",file="${join(dir.path, 'app.log')}"} 0`);
+    });
+  });
+
   it('honours exclude globs and reports files in health details', async () => {
     await writeLines(join(dir.path, 'a.log'), ['a']);
     await writeLines(join(dir.path, 'b.log'), ['b']);
