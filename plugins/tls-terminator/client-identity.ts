@@ -14,10 +14,12 @@ export function identityOf(socket: TLSSocket): ClientIdentity | undefined {
     chain.push(`:${c.raw.toString('base64')}:`);
   }
   return {
-    subject: Object.entries(leaf.subject ?? {})
-      .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`)
-      .join(','),
-    sans: leaf.subjectaltname ?? '',
+    subject: headerSafe(
+      Object.entries(leaf.subject ?? {})
+        .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`)
+        .join(','),
+    ),
+    sans: headerSafe(leaf.subjectaltname ?? ''),
     clientCert: `:${leaf.raw.toString('base64')}:`,
     clientCertChain: chain.join(', '),
   };
@@ -34,4 +36,9 @@ export function isAllowed(identity: ClientIdentity | undefined, allow: AllowList
   return allow.sans.some((pattern) =>
     pattern.endsWith('*') ? sans.some((s) => s.startsWith(pattern.slice(0, -1))) : sans.includes(pattern),
   );
+}
+
+/** Certificate fields may hold any bytes; as header values they must not carry CR, LF or other controls. */
+function headerSafe(value: string): string {
+  return value.replace(/[\x00-\x1f\x7f]/g, '?');
 }

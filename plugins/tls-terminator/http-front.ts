@@ -153,6 +153,10 @@ export class HttpFront {
       return reply(403, 'client certificate not allowed\n', 'client not in allowClients');
     }
 
+    if (h2 && !isPlainTarget(req.url ?? '')) {
+      this.metrics.rejected.labels({ reason: 'bad_request' }).inc();
+      return reply(400, 'bad request target\n', 'bad :path');
+    }
     const host = h2 ? ((req.headers[':authority'] as string | undefined) ?? req.headers.host) : req.headers.host;
     const headers = upstreamHeaders(req.rawHeaders, host, info, { fingerprintHeaders: this.fingerprintHeaders });
     let head = `${req.method} ${req.url} HTTP/1.1\r\n`;
@@ -205,4 +209,13 @@ export class HttpFront {
       : '400 Bad Request';
     socket.end(`HTTP/1.1 ${line}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
   }
+}
+
+/** The request line we write to the app must not be splittable: printable ASCII, no spaces. */
+function isPlainTarget(url: string): boolean {
+  for (let i = 0; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return url.length > 0;
 }

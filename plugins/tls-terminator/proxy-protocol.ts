@@ -1,6 +1,6 @@
 // PROXY protocol v1 (text) and v2 (binary) header in front of the TLS bytes, sent by a
 // trusted load balancer to tell us the real client address.
-import type { Socket } from 'node:net';
+import { type Socket, isIP } from 'node:net';
 
 const V2_SIG = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
 const V1_MAX = 107;
@@ -73,6 +73,8 @@ export function parse(buf: Buffer): { used: number; addr?: ProxiedAddress } | un
     if ((parts[1] !== 'TCP4' && parts[1] !== 'TCP6') || parts.length !== 6) fail('bad v1 header');
     const port = Number(parts[4]);
     if (!Number.isInteger(port) || port < 0 || port > 65535) fail('bad v1 source port');
+    // The address ends up in X-Forwarded-For: only a real IP of the announced family gets through.
+    if (isIP(parts[2]!) !== (parts[1] === 'TCP4' ? 4 : 6)) fail('bad v1 source address');
     return { used: eol + 2, addr: { address: parts[2]!, port } };
   }
   return fail('missing PROXY header from a configured load balancer');

@@ -94,6 +94,8 @@ describe('PROXY protocol and trusted forwarding headers', () => {
       const viaV2 = await viaProxyHeader(term.port, v2);
       expect(viaV2.headers['x-forwarded-for']).toBe('198.51.100.9');
       expect(viaV2.headers.forwarded).toBe('for=198.51.100.9;proto=https;host="app"');
+      // A v1 header whose address is not an IP (here trying to inject a header line) is refused.
+      await expect(viaProxyHeader(term.port, 'PROXY TCP4 1.2.3.4\nX-Evil:1 10.0.0.1 51234 8443\r\n')).rejects.toThrow();
       // From a configured balancer, a connection without the header is refused.
       await expect(request(term.port, { path: '/echo' })).rejects.toThrow();
     } finally {
