@@ -28,7 +28,7 @@ process.on('SIGINT', () => process.exit(130));
 function accessLine(i: number): string {
   // ~166 bytes, like the measured file: combined log format with a sequence number.
   const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
-  return `${ip} - - [24/Nov/2026:12:00:00 +0000] "GET /api/v1/items/${String(i).padStart(8, '0')}?page=2 HTTP/1.1" 200 5123 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 bench/1.0"\n`;
+  return `${ip} - - [24/Nov/2026:12:00:00 +0000] "GET /api/v1/items/${String(i).padStart(8, '0')}?page=2 HTTP/1.1" 200 5123 "-" "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 bench/1.0.0"\n`;
 }
 
 function generate(file: string, n: number): number {
@@ -156,6 +156,20 @@ async function runShipper(name: string, dir: string, file: string, bytes: number
   return res;
 }
 
+/** RSS of the agent running the plugin on an empty file: what the core and Node cost before any work. */
+async function idleAgentRss(dir: string): Promise<number> {
+  const file = join(dir, 'idle.log');
+  writeFileSync(file, '');
+  const config = join(dir, 'idle.yaml');
+  writeFileSync(config, `admin: { listen: 127.0.0.1:0 }\nlog: { level: warn }\ndataDir: ${join(dir, 'data-idle')}\nplugins:\n  logs:\n    type: log-shipper\n    include: ["${file}"]\n    sink: { type: file, path: /dev/null }\n`);
+  const child = spawn(process.execPath, [BIN, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await new Promise((r) => setTimeout(r, 2000));
+  const rss = rssMb(child.pid!);
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+  return rss;
+}
+
 function rsyslogInstalled(): boolean {
   return spawnSync('sh', ['-c', 'command -v rsyslogd'], { stdio: 'ignore' }).status === 0;
 }
@@ -189,10 +203,11 @@ async function outage(dir: string): Promise<void> {
   writeFileSync(file, '');
   const data = join(dir, 'data-outage');
   const config = join(dir, 'outage.yaml');
-  const bufferMb = 32;
+  const bufferMb = 16;
   writeFileSync(config, `admin: { listen: 127.0.0.1:0 }\nlog: { level: error }\ndataDir: ${data}\nplugins:\n  logs:\n    type: log-shipper\n    include: ["${file}"]\n    buffer: ${bufferMb}MiB\n    retry: { initialDelay: 200ms, maxDelay: 2s }\n    sink: { type: http, url: "http://127.0.0.1:${port}/" }\n`);
   const child = spawn(process.execPath, [BIN, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
-  await new Promise((r) => setTimeout(r, 1000));
+  await new Promise((r) => setTimeout(r, 1500));
+  const idle = rssMb(child.pid!);
   rx.down = true;
   // The app keeps writing ~20,000 lines/s (~3.2 MiB/s) during the outage: ~100 MiB in 30 s, more than the buffer.
   let written = 0;
@@ -213,9 +228,9 @@ async function outage(dir: string): Promise<void> {
   await once(child, 'exit');
   rx.server.close();
   console.log(`\nOutage: receiver down ${OUTAGE_S} s while the app wrote ${written.toLocaleString()} lines (${(written * 166 / 2 ** 20).toFixed(0)} MiB); buffer ${bufferMb} MiB`);
-  console.log(`| peak RSS during outage | limit (buffer + 48 MB) | every line arrived after recovery | catch-up time |`);
-  console.log(`| --- | --- | --- | --- |`);
-  console.log(`| ${peak.toFixed(0)} MB | ${bufferMb + 48} MB | ${complete ? `yes (${rx.lines.toLocaleString()} received >= ${written.toLocaleString()} written)` : `NO (${rx.lines} of ${written})`} | ${((Date.now() - t0) / 1000).toFixed(1)} s |`);
+  console.log(`| RSS idle before | peak RSS during outage | growth over idle | limit for growth (buffer + 48 MB) | every line arrived after recovery | catch-up time |`);
+  console.log(`| --- | --- | --- | --- | --- | --- |`);
+  console.log(`| ${idle.toFixed(0)} MB | ${peak.toFixed(0)} MB | ${(peak - idle).toFixed(0)} MB | ${bufferMb + 48} MB | ${complete ? `yes (${rx.lines.toLocaleString()} received >= ${written.toLocaleString()} written)` : `NO (${rx.lines} of ${written})`} | ${((Date.now() - t0) / 1000).toFixed(1)} s |`);
 }
 
 async function main(): Promise<void> {
@@ -227,6 +242,10 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   const sys = syslogReceiver();
   const sysPort = await listen(sys.server);
+  if (process.argv.includes('--only-outage')) {
+    await outage(work);
+    return;
+  }
   if (ONLY) {
     const rx = httpReceiver();
     const httpPort = await listen(rx.server);
@@ -243,6 +262,8 @@ async function main(): Promise<void> {
   sys.server.close();
   rx.server.close();
 
+  const idle = await idleAgentRss(work);
+  console.log(`Agent idle with the plugin loaded (nothing to read): RSS ${idle.toFixed(0)} MB\n`);
   const base = results.find((r) => r.name.startsWith('rsyslog'));
   console.log('| shipper | MiB/s | lines/s | vs rsyslog | user+sys CPU | peak RSS | all lines |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
@@ -251,6 +272,7 @@ async function main(): Promise<void> {
     console.log(`| ${r.name} | ${r.mibs.toFixed(0)} | ${Math.round(r.linesPerS).toLocaleString()} | ${ratio} | ${r.cpu.toFixed(1)} s | ${r.peakRss.toFixed(0)} MB | ${r.complete ? 'yes' : 'NO'} |`);
   }
   if (!SKIP_OUTAGE) await outage(work);
+  if (process.argv.includes('--only-outage')) return;
 }
 
 await main();

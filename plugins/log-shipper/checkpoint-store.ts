@@ -14,6 +14,8 @@ export interface Checkpoint {
   offset: number;
   /** Size last seen, to count bytes lost if the file disappears unshipped. */
   size: number;
+  /** Read to its end and closed (rotated away): remembered only so it is not read again. */
+  done?: boolean;
 }
 
 const VERSION = 1;

@@ -165,9 +165,11 @@ export class LogShipper implements PluginInstance {
       } else fresh.push({ path, known: sameInode.length > 0 });
     }
     const skip = new Set([...this.active.keys()]);
+    const listings = new Map();
     for (const cp of checkpoints) {
-      if (used.has(cp)) continue;
-      const found = await findRotated(cp.path, cp, skip, this.fpScratch);
+      // A file finished before the stop and no longer matched: nothing left to find.
+      if (used.has(cp) || cp.done) continue;
+      const found = await findRotated(cp.path, cp, skip, this.fpScratch, listings);
       if (found) {
         skip.add(found.path);
         this.ctx.logger.info({ file: cp.path, now: found.path, kind: found.kind, offset: cp.offset }, 'file rotated while stopped; reading the rest');
@@ -357,7 +359,7 @@ export class LogShipper implements PluginInstance {
   }
 
   private remember(t: FileTracker): void {
-    this.finished.set(`${t.dev}:${t.ino}`, checkpointOf(t));
+    this.finished.set(`${t.dev}:${t.ino}`, { ...checkpointOf(t), done: true });
     // Bounded: the oldest entries go first (their files are long gone in any real rotation scheme).
     if (this.finished.size > 10_000) this.finished.delete(this.finished.keys().next().value!);
   }

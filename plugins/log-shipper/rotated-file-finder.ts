@@ -19,21 +19,33 @@ export interface Found {
   kind: 'renamed' | 'copied';
 }
 
-/** Looks in `path`'s directory; `skip` lists paths already accounted for. */
-export async function findRotated(path: string, lost: Lost, skip: ReadonlySet<string>, scratch: Buffer): Promise<Found | undefined> {
-  const dir = dirname(path);
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return undefined;
-  }
-  const copies: string[] = [];
-  for (const name of names) {
+interface Entry {
+  path: string;
+  dev: number;
+  ino: number;
+  size: number;
+}
+
+/** Regular files of a directory; `cache` lets one restore list each directory once. */
+async function list(dir: string, cache?: Map<string, Entry[]>): Promise<Entry[]> {
+  const hit = cache?.get(dir);
+  if (hit) return hit;
+  const out: Entry[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
     const p = join(dir, name);
-    if (skip.has(p)) continue;
     const st = await stat(p).catch(() => undefined);
-    if (!st?.isFile()) continue;
+    if (st?.isFile()) out.push({ path: p, dev: st.dev, ino: st.ino, size: st.size });
+  }
+  cache?.set(dir, out);
+  return out;
+}
+
+/** Looks in `path`'s directory; `skip` lists paths already accounted for. */
+export async function findRotated(path: string, lost: Lost, skip: ReadonlySet<string>, scratch: Buffer, cache?: Map<string, Entry[]>): Promise<Found | undefined> {
+  const copies: string[] = [];
+  for (const st of await list(dirname(path), cache)) {
+    const p = st.path;
+    if (skip.has(p)) continue;
     if (st.dev === lost.dev && st.ino === lost.ino) {
       // Same inode, other content: truncated and rewritten, so only a copy can hold the rest.
       if (await sameStart(p, lost, scratch)) return { path: p, kind: 'renamed' };
