@@ -39,10 +39,45 @@ export class ByteWriter {
     this.buf[this.len++] = v;
   }
 
+  /**
+   * A JSON string literal of valid UTF-8 bytes, escaped straight from the source: quote,
+   * backslash and control characters escaped, everything else (UTF-8 included) copied as is.
+   */
+  jsonBytes(src: Buffer, start: number, end: number): void {
+    this.ensure((end - start) * 6 + 2);
+    const dst = this.buf;
+    let o = this.len;
+    dst[o++] = 0x22;
+    let run = start;
+    for (let i = start; i < end; i++) {
+      const c = src[i]!;
+      if (c >= 0x20 && c !== 0x22 && c !== 0x5c) continue;
+      if (i > run) o += src.copy(dst, o, run, i);
+      run = i + 1;
+      dst[o++] = 0x5c;
+      if (c === 0x22 || c === 0x5c) dst[o++] = c;
+      else if (c === 0x0a) dst[o++] = 0x6e; // \n
+      else if (c === 0x0d) dst[o++] = 0x72; // \r
+      else if (c === 0x09) dst[o++] = 0x74; // \t
+      else {
+        dst[o++] = 0x75; // \u00XX
+        dst[o++] = 0x30;
+        dst[o++] = 0x30;
+        dst[o++] = HEX[c >> 4]!;
+        dst[o++] = HEX[c & 15]!;
+      }
+    }
+    if (end > run) o += src.copy(dst, o, run, end);
+    dst[o++] = 0x22;
+    this.len = o;
+  }
+
   view(): Buffer {
     return this.buf.subarray(0, this.len);
   }
 }
+
+const HEX = Buffer.from('0123456789abcdef');
 
 /** True when the string is pure ASCII, so latin1Write is exact. */
 export function isAscii(s: string): boolean {

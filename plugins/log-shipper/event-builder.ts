@@ -2,7 +2,7 @@
 // multiline events by their start pattern, parse json/regex fields.
 import { isUtf8 } from 'node:buffer';
 import type { LogShipperConfig } from './config-schema.ts';
-import { FLAG_INVALID_UTF8, FLAG_MULTILINE, type LogEvent } from './event.ts';
+import { FLAG_INVALID_UTF8, FLAG_MULTILINE, LogEvent } from './event.ts';
 import type { FileTracker, LineHandler } from './file-tracker.ts';
 
 export interface EventSink {
@@ -28,6 +28,8 @@ export class EventBuilder implements LineHandler {
   now = Date.now();
   /** Lines seen (the caller turns the delta into the metric, once per read). */
   lines = 0;
+  private chunkValid = false;
+  private chunkEnd = 0;
 
   constructor(config: LogShipperConfig, out: EventSink) {
     this.out = out;
@@ -38,12 +40,25 @@ export class EventBuilder implements LineHandler {
     this.maxLines = config.multiline?.maxLines ?? 1;
   }
 
+  /** The read buffer region [0, end) holds only valid UTF-8: no per-line check needed. */
+  chunk(buf: Buffer, end: number): void {
+    this.chunkValid = isUtf8(buf.subarray(0, end));
+    this.chunkEnd = end;
+  }
+
   line(tracker: FileTracker, buf: Buffer, start: number, end: number, flags: number, endOffset: number): void {
     this.lines++;
-    const message = buf.toString('utf8', start, end);
-    // U+FFFD in the text is either real or a replaced invalid byte: only then pay for the check.
-    if (message.includes('\uFFFD') && !isUtf8(buf.subarray(start, end))) flags |= FLAG_INVALID_UTF8;
+    const valid = (end <= this.chunkEnd && this.chunkValid) || isUtf8(buf.subarray(start, end));
+    if (!valid) flags |= FLAG_INVALID_UTF8;
     const bytes = end - start + 1;
+    if (this.start === undefined && this.parse === 'raw' && valid) {
+      // The hot path: no string at all; the sink encodes straight from the bytes.
+      const e = new LogEvent(tracker.path, this.now, flags, bytes, undefined, buf, start, end);
+      this.out.push(e, tracker, endOffset);
+      e.raw = undefined; // the buffer is reused after this read
+      return;
+    }
+    const message = buf.toString('utf8', start, end);
     if (this.start === undefined) {
       this.out.push(this.event(tracker, message, flags, bytes), tracker, endOffset);
       return;
@@ -84,7 +99,7 @@ export class EventBuilder implements LineHandler {
   }
 
   private event(tracker: FileTracker, message: string, flags: number, bytes: number): LogEvent {
-    const e: LogEvent = { message, file: tracker.path, time: this.now, fields: undefined, flags, bytes };
+    const e = new LogEvent(tracker.path, this.now, flags, bytes, message);
     if (this.parse !== 'raw' && this.start === undefined) e.fields = this.fields(message);
     return e;
   }

@@ -13,17 +13,48 @@ const FLAG_NAMES: Array<[number, string]> = [
   [FLAG_MULTILINE, 'multiline'],
 ];
 
-export interface LogEvent {
-  message: string;
+/**
+ * One event. A plain line keeps pointing at its bytes in the read buffer (`raw`) while it is
+ * being batched - which happens synchronously, before that buffer is reused - so sinks can
+ * copy or escape the bytes directly and no string is ever made for it. `message` decodes
+ * on demand.
+ */
+export class LogEvent {
   /** The path the file had when it was discovered (shared string, not copied per event). */
-  file: string;
-  /** Epoch ms when the line was read (or parsed from the line). */
-  time: number;
+  readonly file: string;
+  /** Epoch ms when the line was read. */
+  readonly time: number;
   /** Parsed fields (json / regex parsing), if any. */
-  fields: Record<string, unknown> | undefined;
+  fields: Record<string, unknown> | undefined = undefined;
   flags: number;
-  /** Bytes of the line(s) in the file: what the buffer accounting counts. */
+  /** Bytes of the line(s) in the file. */
   bytes: number;
+  /** Valid UTF-8 bytes of the message, only during the synchronous hand-over to the batch. */
+  raw: Buffer | undefined;
+  rawStart: number;
+  rawEnd: number;
+  private text: string | undefined;
+
+  constructor(file: string, time: number, flags: number, bytes: number, text: string | undefined, raw?: Buffer, start = 0, end = 0) {
+    this.file = file;
+    this.time = time;
+    this.flags = flags;
+    this.bytes = bytes;
+    this.text = text;
+    this.raw = raw;
+    this.rawStart = start;
+    this.rawEnd = end;
+  }
+
+  get message(): string {
+    if (this.text === undefined) this.text = this.raw ? this.raw.toString('utf8', this.rawStart, this.rawEnd) : '';
+    return this.text;
+  }
+
+  set message(text: string) {
+    this.text = text;
+    this.raw = undefined;
+  }
 }
 
 /** A batch in the sink's wire format, encoded as events were batched. */

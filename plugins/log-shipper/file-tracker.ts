@@ -8,6 +8,8 @@ export type TrackerState = 'active' | 'draining' | 'closed';
 
 /** Receives each line as a byte range of the shared buffer; endOffset is where the next line starts. */
 export interface LineHandler {
+  /** Before the lines of a read: [0, end) of `buf` is where its complete lines are. */
+  chunk(buf: Buffer, end: number): void;
   line(tracker: FileTracker, buf: Buffer, start: number, end: number, flags: number, endOffset: number): void;
 }
 
@@ -87,6 +89,7 @@ export class FileTracker implements FileIdentity {
     if (bytesRead === 0) return false;
     const max = opts.maxLineSize;
     let start = 0;
+    handler.chunk(buf, buf.lastIndexOf(10, bytesRead - 1) + 1);
     for (;;) {
       const nl = buf.indexOf(10, start);
       if (nl === -1 || nl >= bytesRead) break;

@@ -35,7 +35,8 @@ export class RecordEncoder {
       this.prefix = `{"${this.timestampKey}":"${new Date(e.time).toISOString()}","file":${JSON.stringify(e.file)},"message":`;
     }
     w.utf8(this.prefix);
-    w.utf8(JSON.stringify(e.message));
+    if (e.raw) w.jsonBytes(e.raw, e.rawStart, e.rawEnd);
+    else w.utf8(JSON.stringify(e.message));
     if (e.flags !== 0) w.utf8(`,"flags":${JSON.stringify(flagNames(e.flags))}`);
     w.utf8(this.suffix);
     w.ascii('}\n');

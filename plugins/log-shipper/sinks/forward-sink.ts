@@ -54,7 +54,8 @@ export class ForwardSink implements Sink {
     p.str('file');
     p.str(e.file);
     p.str('message');
-    p.str(e.message);
+    if (e.raw) p.strBytes(e.raw, e.rawStart, e.rawEnd);
+    else p.str(e.message);
     if (flags) {
       p.str('flags');
       p.value(flags);

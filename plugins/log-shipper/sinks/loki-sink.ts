@@ -39,7 +39,8 @@ export class LokiSink implements Sink {
     w.ascii(this.first ? '["' : ',["');
     this.first = false;
     w.ascii(`${e.time}000000",`);
-    w.utf8(JSON.stringify(e.message));
+    if (e.raw) w.jsonBytes(e.raw, e.rawStart, e.rawEnd);
+    else w.utf8(JSON.stringify(e.message));
     const meta = metadata(e);
     if (meta) w.utf8(`,${JSON.stringify(meta)}`);
     w.byte(93); // ]

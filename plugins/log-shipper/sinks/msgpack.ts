@@ -31,6 +31,28 @@ export class Packer {
     w.len += b.write(s, w.len, 'utf8');
   }
 
+  /** A str of bytes known to be valid UTF-8, copied without decoding. */
+  strBytes(src: Buffer, start: number, end: number): void {
+    const w = this.w;
+    const len = end - start;
+    w.ensure(len + 5);
+    const b = w.buf;
+    if (len < 32) b[w.len++] = 0xa0 | len;
+    else if (len < 0x100) {
+      b[w.len++] = 0xd9;
+      b[w.len++] = len;
+    } else if (len < 0x10000) {
+      b[w.len++] = 0xda;
+      b.writeUInt16BE(len, w.len);
+      w.len += 2;
+    } else {
+      b[w.len++] = 0xdb;
+      b.writeUInt32BE(len, w.len);
+      w.len += 4;
+    }
+    w.bytes(src, start, end);
+  }
+
   bin(data: Buffer): void {
     const w = this.w;
     w.ensure(data.length + 5);

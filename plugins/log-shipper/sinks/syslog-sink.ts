@@ -52,11 +52,13 @@ export class SyslogSink implements Sink {
     }
     const flags = flagNames(e.flags);
     const sdEnd = flags ? ` flags="${flags.join(',')}"] ` : '] ';
-    const len = this.prefixBytes + sdEnd.length + Buffer.byteLength(e.message);
+    const raw = e.raw;
+    const len = this.prefixBytes + sdEnd.length + (raw ? e.rawEnd - e.rawStart : Buffer.byteLength(e.message));
     w.ascii(`${len} `);
     w.utf8(this.prefix);
     w.ascii(sdEnd);
-    w.utf8(e.message);
+    if (raw) w.bytes(raw, e.rawStart, e.rawEnd);
+    else w.utf8(e.message);
   }
 
   deadLetterRecord(slice: Buffer): string {

@@ -114,20 +114,46 @@ describe('log-shipper sinks', () => {
     await once(server, 'listening');
     closers.push(() => void server.close());
     const weird = join(dir.path, 'we"ird].log');
-    await writeLines(weird, ['héllo wörld ✓', '2026-01-01 start', '  continued']);
+    await writeLines(weird, ['héllo wörld ✓', '2026-01-01 start', '  continued', 'héllo again ✓ 😀']);
     shipper = await startShipper({
       include: [join(dir.path, '*.log')],
       labels: { app: 'legacy' },
       multiline: { start: '^(\\d{4}|h)', timeout: '100ms' },
       sink: { type: 'syslog', address: `127.0.0.1:${(server.address() as AddressInfo).port}`, hostname: 'pod-1', appName: 'legacy-app', facility: 1, severity: 5 },
     });
-    await eventually(() => expect(frames).toHaveLength(2));
+    await eventually(() => expect(frames).toHaveLength(3));
     const re = /^<13>1 (\S+) pod-1 legacy-app - - \[sidekick@32473 file="([^"\\]|\\.)*" app="legacy"(?: flags="[a-z_,]+")?\] (.*)$/s;
     for (const f of frames) expect(f).toMatch(re);
     expect(frames[0]).toContain('file="' + weird.replace(/["\]\\]/g, '\\$&') + '"');
     expect(re.exec(frames[0]!)![3]).toBe('héllo wörld ✓');
     expect(re.exec(frames[1]!)![3]).toBe('2026-01-01 start\n  continued');
+    expect(re.exec(frames[2]!)![3]).toBe('héllo again ✓ 😀');
     expect(Number.isNaN(Date.parse(re.exec(frames[0]!)![1]!))).toBe(false);
+  });
+
+  it('syslog: plain lines go out byte for byte with MSG-LEN counting bytes', async () => {
+    let raw = Buffer.alloc(0);
+    const server = net.createServer((s) => s.on('data', (d: Buffer) => (raw = Buffer.concat([raw, d]))));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    closers.push(() => void server.close());
+    const a = ['héllo ✓ 😀 日本', 'plain ascii "quoted"', 'x'];
+    await writeLines(file, a);
+    shipper = await start({ type: 'syslog', address: `127.0.0.1:${(server.address() as AddressInfo).port}` });
+    const frames = () => {
+      const out: string[] = [];
+      let pos = 0;
+      while (pos < raw.length) {
+        const sp = raw.indexOf(0x20, pos);
+        const len = Number(raw.toString('ascii', pos, sp));
+        if (sp + 1 + len > raw.length) break;
+        out.push(raw.toString('utf8', sp + 1, sp + 1 + len));
+        pos = sp + 1 + len;
+      }
+      return out;
+    };
+    await eventually(() => expect(frames()).toHaveLength(3));
+    expect(frames().map((f) => f.slice(f.indexOf('] ') + 2))).toEqual(a);
   });
 
   it('syslog over TLS (RFC 5425): verifies the server certificate against the configured CA', async () => {

@@ -75,6 +75,15 @@ describe('log-shipper tailing', () => {
     expect(rx.records[0]!.flags).toBeUndefined();
   });
 
+  it('escapes quotes, backslashes, tabs, control characters and keeps UTF-8 when encoding straight from bytes', async () => {
+    const file = join(dir.path, 'app.log');
+    const tricky = ['say "hi" \\ back\\slash', 'tab\there', 'ctl \u0001\u001f\u007f end', 'héllo wörld ✓ 日本語 😀', '{"looks":"like json"}', 'trailing cr'];
+    await writeFile(file, tricky.slice(0, -1).join('\n') + '\ntrailing cr\r\n');
+    shipper = await start();
+    await eventually(() => expect(rx.messages()).toEqual(tricky));
+    for (const r of rx.records) expect(r.flags).toBeUndefined();
+  });
+
   it('keeps invalid UTF-8 safely (replaced and flagged) and real U+FFFD unflagged', async () => {
     const file = join(dir.path, 'app.log');
     await writeFile(file, Buffer.concat([Buffer.from('bad \xff\xfe bytes', 'latin1'), Buffer.from('\nreal \uFFFD char\nok\n')]));
