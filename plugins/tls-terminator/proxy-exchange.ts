@@ -119,8 +119,10 @@ function attempt(x: Exchange, lease: Lease | Error): void {
   s.once('timeout', onTimeout);
   out.once('close', onClientClose);
 
-  if (x.body === 'chunked') s.write(`${x.head}transfer-encoding: chunked\r\n\r\n`);
-  else s.write(`${x.head}\r\n`);
+  // latin1: Node hands us header bytes as latin1 strings, so this writes back exactly the client's
+  // bytes (utf8 would re-encode anything above 0x7f), and it is the cheapest encoding.
+  if (x.body === 'chunked') s.write(`${x.head}transfer-encoding: chunked\r\n\r\n`, 'latin1');
+  else s.write(`${x.head}\r\n`, 'latin1');
   if (x.body === 'none') return void req.resume();
   req.on('data', (chunk: Buffer) => {
     if (finished) return;

@@ -18,7 +18,7 @@ export function proxyUpgrade(
   const app = target.kind === 'unix' ? connect(target.path) : connect(target.port, target.host);
   app.setNoDelay(true);
   app.once('connect', () => {
-    app.write(text);
+    app.write(text, 'latin1'); // header strings are latin1 views of the client's bytes
     if (head.length) app.write(head);
     app.pipe(client);
     client.pipe(app);

@@ -33,12 +33,13 @@ afterAll(() => cleanup?.());
 
 describe('http mode', () => {
   it('proxies HTTP/1.1 with forwarding headers and HSTS, keeping the app response', async () => {
-    const res = await request(term.port, { path: '/echo?a=1', headers: { 'x-custom': 'kept' } });
+    const res = await request(term.port, { path: '/echo?a=1', headers: { 'x-custom': 'kept', 'x-latin': 'caf\u00e9' } });
     expect(res.status).toBe(200);
     expect(res.headers['strict-transport-security']).toBe('max-age=86400');
     const seen = JSON.parse(res.body.toString());
     expect(seen.url).toBe('/echo?a=1');
     expect(seen.headers['x-custom']).toBe('kept');
+    expect(seen.headers['x-latin']).toBe('caf\u00e9'); // byte 0xE9 passed through, not re-encoded
     expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1');
     expect(seen.headers['x-forwarded-proto']).toBe('https');
     expect(seen.headers['x-forwarded-host']).toBe(`127.0.0.1:${term.port}`);
