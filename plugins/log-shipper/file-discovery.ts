@@ -1,6 +1,7 @@
 // Finds the files matching the include globs (and not the exclude globs) as they appear
 // and go. chokidar 6 watches directories, not globs: watch each glob's static base
 // directory and filter paths with node's own glob matcher.
+import { existsSync } from 'node:fs';
 import { matchesGlob } from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
 
@@ -29,7 +30,9 @@ export class FileDiscovery {
   start(events: DiscoveryEvents): Promise<void> {
     const roots = [...new Set(this.include.map(globBase))];
     const deep = this.include.some((g) => g.includes('**'));
-    const depth = deep ? undefined : Math.max(...this.include.map((g) => g.split('/').length - globBase(g).split('/').length - 1));
+    // A depth limit keeps chokidar out of unrelated subdirectories; but chokidar applies it from
+    // the nearest existing ancestor when a root is missing, so then do without (filtering still applies).
+    const depth = deep || !roots.every((r) => existsSync(r)) ? undefined : Math.max(...this.include.map((g) => g.split('/').length - globBase(g).split('/').length - 1));
     const watcher = watch(roots, {
       ignored: (p, stats) => stats?.isFile() === true && !this.matches(p),
       atomic: false,

@@ -9,6 +9,8 @@ import type { PluginContext } from '../../../src/plugin-api.ts';
 import type { TlsConfig } from '../config-schema.ts';
 import { SinkError } from '../event.ts';
 
+const MAX_BODY = 1 << 20;
+
 export interface HttpOptions {
   headers: Record<string, string>;
   auth?: { basic: { username: string; password: string } } | { bearer: string } | undefined;
@@ -76,8 +78,14 @@ export class HttpPoster {
       req.on('timeout', () => req.destroy(new SinkError(`no response from ${redact(url)} within ${this.opts.timeout} ms`, { code: 'ERR_SINK_TIMEOUT', retryable: true })));
       req.on('error', reject);
       req.on('response', (res) => {
+        // Keep at most 1 MiB of the answer (bulk replies); a huge error page must not eat memory.
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let kept = 0;
+        res.on('data', (c: Buffer) => {
+          if (kept >= MAX_BODY) return;
+          chunks.push(c);
+          kept += c.length;
+        });
         res.on('error', reject);
         res.on('end', () => {
           const retryAfter = parseRetryAfter(res.headers['retry-after']);

@@ -1,4 +1,4 @@
-import { appendFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Receiver as R, Receiver, type Shipper, eventually, expectAllOnce, lines, startShipper, tempDir, writeLines } from './helpers.ts';
@@ -164,6 +164,14 @@ describe('log-shipper tailing', () => {
       expect(text).toContain('sidekick_log_shipper_files_tracked{instance="logs"} 1');
       expect(text).toContain(`sidekick_log_shipper_file_lag_bytes{instance="logs",file="${join(dir.path, 'app.log')}"} 0`);
     });
+  });
+
+  it('picks up files in a log directory that does not exist yet at start', async () => {
+    const logs = join(dir.path, 'later', 'logs');
+    shipper = await start({ include: [join(logs, '*.log')] });
+    await mkdir(logs, { recursive: true });
+    await writeLines(join(logs, 'a.log'), ['late 1', 'late 2']);
+    await eventually(() => expect(rx.messages()).toEqual(['late 1', 'late 2']));
   });
 
   it('honours exclude globs and reports files in health details', async () => {
