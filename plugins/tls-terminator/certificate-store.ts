@@ -157,14 +157,13 @@ export class CertificateStore {
     let certPem: string | Buffer;
     let keyPem: string | Buffer;
     if (source.certPath && source.keyPath) {
-      [certPem, keyPem] = await Promise.all([
-        readFile(source.certPath).catch((e: Error) => {
-          throw new CertificateError(`cannot read certificate ${source.certPath}: ${e.message}`);
-        }),
-        readFile(source.keyPath).catch((e: Error) => {
-          throw new CertificateError(`cannot read key ${source.keyPath}: ${e.message}`);
-        }),
-      ]);
+      // One after the other, so a missing pair always reports the certificate first.
+      certPem = await readFile(source.certPath).catch((e: Error) => {
+        throw new CertificateError(`cannot read certificate ${source.certPath}: ${e.message}`);
+      });
+      keyPem = await readFile(source.keyPath).catch((e: Error) => {
+        throw new CertificateError(`cannot read key ${source.keyPath}: ${e.message}`);
+      });
     } else {
       if (!this.selfSigned) {
         this.selfSigned = generateSelfSigned(source.serverNames ?? ['localhost']);

@@ -77,11 +77,14 @@ function attempt(x: Exchange, lease: Lease | Error): void {
         out.once('drain', resumeSocket);
       }
     },
-    end(reusable) {
+    end(reusable, last) {
       cleanup();
       if (reusable && requestSent) pool.release(s);
       else pool.discard(s);
-      out.end();
+      if (last) {
+        x.onBytes(last.length);
+        out.end(last);
+      } else out.end();
       x.onDone();
     },
     continue() {

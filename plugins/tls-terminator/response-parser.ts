@@ -19,7 +19,8 @@ export interface ParserEvents {
   head(head: ResponseHead): void;
   /** `chunk` is only valid during the call (a view of the socket's buffer). */
   data(chunk: Buffer): void;
-  end(reusable: boolean): void;
+  /** `last`: the final body bytes when known, so the client gets head + body in one write. */
+  end(reusable: boolean, last?: Buffer): void;
   continue(): void;
 }
 
@@ -81,10 +82,11 @@ export class ResponseParser {
         }
         case Mode.Length: {
           const n = Math.min(this.left, buf.length - off);
-          this.events.data(buf.subarray(off, off + n));
+          const chunk = buf.subarray(off, off + n);
           off += n;
           this.left -= n;
-          if (this.left === 0) this.finish();
+          if (this.left === 0) this.finish(chunk);
+          else this.events.data(chunk);
           break;
         }
         case Mode.UntilClose:
@@ -135,9 +137,9 @@ export class ResponseParser {
     }
   }
 
-  private finish(): void {
+  private finish(last?: Buffer): void {
     this.mode = Mode.Done;
-    this.events.end(this.keepAlive);
+    this.events.end(this.keepAlive, last);
   }
 
   private head(text: string): void {

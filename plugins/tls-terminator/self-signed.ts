@@ -51,7 +51,7 @@ export function generateSelfSigned(names: string[], now = new Date()): SelfSigne
   const sigAlg = seq(oid('1.2.840.10045.4.3.2'));
   const sans = names.map((n) => (isIP(n) ? tlv(0x87, ipBytes(n)) : tlv(0x82, Buffer.from(n))));
   const serial = randomBytes(16);
-  serial[0]! &= 0x7f; // positive INTEGER
+  serial[0] = (serial[0]! & 0x7f) | 0x40; // positive, and no leading zero byte (DER wants minimal INTEGERs)
   const extensions = tlv(
     0xa3,
     seq(
