@@ -31,8 +31,10 @@ function rssMb(pid: number): number {
 }
 
 async function waitReady(url: string, child: ChildProcess): Promise<void> {
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   for (let i = 0; i < 4000; i++) {
-    if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode}`);
+    if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode}: ${stderr}`);
     try {
       if ((await fetch(url)).status === 200) return;
     } catch {
@@ -90,8 +92,8 @@ async function main(): Promise<void> {
       const port = await freePort();
       const t = performance.now();
       const agent = spawn(process.execPath, [BIN, 'run', '--config', join(ROOT, 'examples/local/sidekick.yaml')], {
-        env: { ...process.env, ADMIN_LISTEN: `127.0.0.1:${port}`, APP_PORT: String(appPort) },
-        stdio: 'ignore',
+        env: { ...process.env, ADMIN_LISTEN: `127.0.0.1:${port}`, HTTPS_LISTEN: '127.0.0.1:0', APP_PORT: String(appPort), DEMO_RUN_DIR: dir },
+        stdio: ['ignore', 'ignore', 'pipe'],
       });
       await waitReady(`http://127.0.0.1:${port}/readyz`, agent);
       readyMs.push(performance.now() - t);
@@ -105,7 +107,7 @@ async function main(): Promise<void> {
     const idleRss = async (entry: string[]) => {
       const port = await freePort();
       writeFileSync(config, `admin:\n  listen: 127.0.0.1:${port}\ndataDir: ${join(dir, 'data')}\nplugins:\n${pluginConfigs(dir, appPort) || '  {}\n'}`);
-      const agent = spawn(process.execPath, [...entry, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+      const agent = spawn(process.execPath, [...entry, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
       await waitReady(`http://127.0.0.1:${port}/readyz`, agent);
       const samples: number[] = [];
       for (let i = 0; i < 10; i++) {
