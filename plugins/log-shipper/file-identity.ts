@@ -2,7 +2,7 @@
 // filesystem (a new file would inherit an old offset); the first bytes alone collide for
 // small or same-header files. Together neither happens.
 import { createHash } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 
 export interface FileIdentity {
   dev: number;
@@ -27,4 +27,33 @@ export async function fingerprint(fh: FileHandle, len: number, scratch: Buffer):
 
 export function sameInode(a: { dev: number; ino: number }, b: { dev: number; ino: number }): boolean {
   return a.dev === b.dev && a.ino === b.ino;
+}
+
+/**
+ * An open file and what fstat says about it. Identity decisions are made on the open
+ * descriptor, never on a path stat followed by an open: a rotation in between would make
+ * the two different files.
+ */
+export interface OpenFile {
+  path: string;
+  fh: FileHandle;
+  st: { dev: number; ino: number; size: number };
+}
+
+/** Opens a regular file; undefined if it is gone or not a regular file (errors other than ENOENT are thrown). */
+export async function openFile(path: string): Promise<OpenFile | undefined> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EISDIR') return undefined;
+    throw err;
+  }
+  const st = await fh.stat();
+  if (!st.isFile()) {
+    await fh.close();
+    return undefined;
+  }
+  return { path, fh, st: { dev: st.dev, ino: st.ino, size: st.size } };
 }

@@ -2,7 +2,7 @@
 // delivery (batches, retries, dead letters) -> acknowledged offsets -> checkpoints.
 // All file reads and rotation checks run in ONE loop (the pump), so a tracker is never
 // read and replaced at the same time.
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import type { HealthReport, PluginContext, PluginInstance, StopOptions } from '../../src/plugin-api.ts';
 import type { LogShipperConfig } from './config-schema.ts';
 import { CheckpointStore, type Checkpoint } from './checkpoint-store.ts';
@@ -11,10 +11,11 @@ import { Delivery } from './delivery.ts';
 import type { Sink } from './event.ts';
 import { EventBuilder } from './event-builder.ts';
 import { FileDiscovery } from './file-discovery.ts';
-import { fingerprint } from './file-identity.ts';
+import { type OpenFile, fingerprint, openFile } from './file-identity.ts';
 import { FileTracker, type ReadOptions } from './file-tracker.ts';
 import { ShipperMetrics } from './metrics.ts';
 import { RecordEncoder } from './record.ts';
+import { planRestore } from './restore-plan.ts';
 import { findRotated } from './rotated-file-finder.ts';
 import { createSink } from './sinks/create-sink.ts';
 
@@ -147,40 +148,10 @@ export class LogShipper implements PluginInstance {
 
   /** Resume every checkpointed file, and find where files rotated while we were down went. */
   private async restore(checkpoints: Checkpoint[]): Promise<void> {
-    const used = new Set<Checkpoint>();
-    const fresh: Array<{ path: string; known: boolean }> = [];
-    for (const path of this.takeSeen()) {
-      const st = await stat(path).catch(() => undefined);
-      if (!st?.isFile()) continue;
-      // Same inode is not enough (inodes are reused): the first bytes must match too.
-      const sameInode = checkpoints.filter((c) => c.dev === st.dev && c.ino === st.ino && !used.has(c));
-      let cp: Checkpoint | undefined;
-      // Several entries for one file (a rename seen while its first tracker was still unacknowledged): the lowest offset is the safe one.
-      for (const c of sameInode) if (st.size >= c.offset && (await this.startsWith(path, c)) && (!cp || c.offset < cp.offset)) cp = c;
-      for (const c of sameInode) if (c.fpHash === cp?.fpHash) used.add(c);
-      if (cp) {
-        used.add(cp);
-        const offset = cp.offset;
-        await this.openTracker(path, () => offset, 'active');
-      } else fresh.push({ path, known: sameInode.length > 0 });
-    }
-    const skip = new Set([...this.active.keys()]);
-    const listings = new Map();
-    for (const cp of checkpoints) {
-      // A file finished before the stop and no longer matched: nothing left to find.
-      if (used.has(cp) || cp.done) continue;
-      const found = await findRotated(cp.path, cp, skip, this.fpScratch, listings);
-      if (found) {
-        skip.add(found.path);
-        this.ctx.logger.info({ file: cp.path, now: found.path, kind: found.kind, offset: cp.offset }, 'file rotated while stopped; reading the rest');
-        const i = fresh.findIndex((f) => f.path === found.path);
-        if (i >= 0) fresh.splice(i, 1);
-        await this.openTracker(found.path, () => cp.offset, i >= 0 ? 'active' : 'draining');
-      } else if (cp.size > cp.offset) this.lost(cp.path, cp.size - cp.offset);
-      // Entries fully read and no longer found are forgotten here: state files do not grow forever.
-    }
-    // A file never seen starts at its beginning (configurable); a known inode with new content at 0.
-    for (const f of fresh) await this.openTracker(f.path, (size) => (f.known || this.config.readFrom === 'beginning' ? 0 : size), 'active');
+    const plan = await planRestore(this.takeSeen(), checkpoints, this.config.readFrom, this.fpScratch);
+    for (const r of plan.rotated) this.ctx.logger.info(r, 'file rotated while stopped; reading the rest');
+    for (const l of plan.lost) this.lost(l.path, l.bytes);
+    for (const o of plan.open) await this.track(o.file, o.offset === 'end' ? o.file.st.size : o.offset, o.state);
   }
 
   private takeSeen(): string[] {
@@ -189,58 +160,51 @@ export class LogShipper implements PluginInstance {
     return paths;
   }
 
-  private async startsWith(path: string, cp: { fpLen: number; fpHash: string }): Promise<boolean> {
-    const fh = await open(path, 'r').catch(() => undefined);
-    if (!fh) return false;
-    try {
-      return (await fingerprint(fh, cp.fpLen, this.fpScratch)) === cp.fpHash;
-    } finally {
-      await fh.close();
-    }
-  }
-
   /** A path the watcher reported that no active tracker reads under that name. */
   private async openSeen(path: string): Promise<void> {
-    const st = await stat(path).catch(() => undefined);
-    if (!st?.isFile()) return;
+    const file = await this.open(path);
+    if (!file) return;
+    const { st, fh } = file;
     const same = (t: FileTracker) => t.dev === st.dev && t.ino === st.ino;
+    let offset = 0;
+    let acked: number | undefined;
     // Renamed while we read it under its old name (the rotation check may not have run yet).
-    for (const t of [...this.active.values(), ...this.draining]) if (same(t)) return;
-    for (const t of this.retired) {
-      if (same(t) && !this.superseded.has(t) && (await this.startsWith(path, t))) {
-        this.retired.delete(t);
-        await this.openTracker(path, () => t.readOffset, 'active', t.ackedOffset);
-        return;
-      }
+    if ([...this.active.values(), ...this.draining].some(same)) {
+      await fh.close();
+      return;
     }
+    const retired = [...this.retired].find((t) => same(t) && !this.superseded.has(t));
     const key = `${st.dev}:${st.ino}`;
-    const known = this.finished.get(key);
-    if (known) {
-      this.finished.delete(key);
-      if (await this.startsWith(path, known)) {
-        await this.openTracker(path, () => known.offset, 'active');
-        return;
-      }
+    const known = retired ?? this.finished.get(key);
+    if (known && (await fingerprint(fh, known.fpLen, this.fpScratch)) === known.fpHash) {
+      // Read before under another name: go on from where that left off, never from 0.
+      if (retired) {
+        offset = retired.readOffset;
+        acked = retired.ackedOffset;
+        this.retired.delete(retired);
+      } else offset = this.finished.get(key)!.offset;
     }
-    await this.openTracker(path, () => 0, 'active');
+    this.finished.delete(key); // matched, or a stale entry of a reused inode
+    await this.track(file, offset, 'active', acked);
   }
 
-  private async openTracker(path: string, offset: (size: number) => number, state: 'active' | 'draining', acked?: number): Promise<FileTracker | undefined> {
-    let fh;
+  private async open(path: string): Promise<OpenFile | undefined> {
     try {
-      fh = await open(path, 'r');
+      return await openFile(path);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.error(`cannot open ${path}`, err);
+      this.error(`cannot open ${path}`, err);
       return undefined;
     }
-    const st = await fh.stat();
-    const t = new FileTracker(path, fh, st, Math.min(offset(st.size), st.size));
+  }
+
+  private async track(file: OpenFile, offset: number, state: 'active' | 'draining', acked?: number): Promise<FileTracker> {
+    const t = new FileTracker(file.path, file.fh, file.st, Math.min(offset, file.st.size));
     if (acked !== undefined) t.ackedOffset = acked;
     t.state = state;
     await t.updateFingerprint(this.config.fingerprintSize, this.fpScratch);
-    if (state === 'active') this.active.set(path, t);
+    if (state === 'active') this.active.set(file.path, t);
     else this.draining.add(t);
-    this.ctx.logger.debug({ file: path, offset: t.readOffset, state }, 'tracking file');
+    this.ctx.logger.debug({ file: file.path, offset: t.readOffset, state }, 'tracking file');
     return t;
   }
 
@@ -343,14 +307,15 @@ export class LogShipper implements PluginInstance {
     this.active.delete(t.path);
     const skip = new Set([t.path, ...this.active.keys(), ...[...this.draining].map((d) => d.path)]);
     const copy = await findRotated(t.path, { dev: -1, ino: -1, fpLen: t.fpLen, fpHash: t.fpHash, offset: t.readOffset }, skip, this.fpScratch);
-    this.ctx.logger.info({ file: t.path, offset: t.readOffset, copy: copy?.path }, 'file truncated; restarting at 0');
-    if (copy) await this.openTracker(copy.path, () => t.readOffset, 'draining');
+    this.ctx.logger.info({ file: t.path, offset: t.readOffset, copy: copy?.file.path }, 'file truncated; restarting at 0');
+    if (copy) await this.track(copy.file, t.readOffset, 'draining');
     else if (t.size > t.readOffset) this.lost(t.path, t.size - t.readOffset);
     // A fresh tracker, so late acknowledgements for the old content cannot move the new offsets.
     this.retired.add(t);
     this.superseded.add(t);
     await t.close();
-    await this.openTracker(t.path, () => 0, 'active');
+    const file = await this.open(t.path);
+    if (file) await this.track(file, 0, 'active');
   }
 
   private lost(path: string, bytes: number): void {

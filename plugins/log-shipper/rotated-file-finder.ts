@@ -1,9 +1,9 @@
 // Where did the rest of a file go? After a rename (logrotate's default, or while the agent
 // was down) the same inode lives on under another name in the same directory; after
 // copytruncate the unread tail is in a copy with the same first bytes but a new inode.
-import { open, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fingerprint } from './file-identity.ts';
+import { type OpenFile, fingerprint, openFile } from './file-identity.ts';
 
 export interface Lost {
   dev: number;
@@ -15,7 +15,7 @@ export interface Lost {
 }
 
 export interface Found {
-  path: string;
+  file: OpenFile;
   kind: 'renamed' | 'copied';
 }
 
@@ -40,29 +40,36 @@ async function list(dir: string, cache?: Map<string, Entry[]>): Promise<Entry[]>
   return out;
 }
 
-/** Looks in `path`'s directory; `skip` lists paths already accounted for. */
+/**
+ * Looks in `path`'s directory; `skip` lists paths already accounted for. The file found is
+ * returned open, checked on its descriptor (it cannot be swapped between check and read).
+ */
 export async function findRotated(path: string, lost: Lost, skip: ReadonlySet<string>, scratch: Buffer, cache?: Map<string, Entry[]>): Promise<Found | undefined> {
   const copies: string[] = [];
   for (const st of await list(dirname(path), cache)) {
-    const p = st.path;
-    if (skip.has(p)) continue;
+    if (skip.has(st.path)) continue;
     if (st.dev === lost.dev && st.ino === lost.ino) {
+      const f = await verified(st.path, lost, scratch, true);
+      if (f) return { file: f, kind: 'renamed' };
       // Same inode, other content: truncated and rewritten, so only a copy can hold the rest.
-      if (await sameStart(p, lost, scratch)) return { path: p, kind: 'renamed' };
       continue;
     }
-    if (st.size > lost.offset && st.size >= lost.fpLen && lost.fpLen > 0) copies.push(p);
+    if (st.size > lost.offset && st.size >= lost.fpLen && lost.fpLen > 0) copies.push(st.path);
   }
-  for (const p of copies) if (await sameStart(p, lost, scratch)) return { path: p, kind: 'copied' };
+  for (const p of copies) {
+    const f = await verified(p, lost, scratch, false);
+    if (f) return { file: f, kind: 'copied' };
+  }
   return undefined;
 }
 
-async function sameStart(path: string, lost: Lost, scratch: Buffer): Promise<boolean> {
-  const fh = await open(path, 'r').catch(() => undefined);
-  if (!fh) return false;
-  try {
-    return (await fingerprint(fh, lost.fpLen, scratch)) === lost.fpHash;
-  } finally {
-    await fh.close();
-  }
+async function verified(path: string, lost: Lost, scratch: Buffer, sameInode: boolean): Promise<OpenFile | undefined> {
+  const f = await openFile(path).catch(() => undefined);
+  if (!f) return undefined;
+  const ok =
+    (sameInode ? f.st.dev === lost.dev && f.st.ino === lost.ino : f.st.size > lost.offset) &&
+    (await fingerprint(f.fh, lost.fpLen, scratch)) === lost.fpHash;
+  if (ok) return f;
+  await f.fh.close();
+  return undefined;
 }

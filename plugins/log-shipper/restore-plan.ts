@@ -1,0 +1,54 @@
+// At start: which offset each file resumes from. A checkpoint matches a file by device +
+// inode + first bytes (checked on the open descriptor); checkpoints left over belong to
+// files rotated (renamed or copied) while the agent was down, looked for in the same
+// directory, or to files that are gone.
+import type { Checkpoint } from './checkpoint-store.ts';
+import { type OpenFile, fingerprint, openFile } from './file-identity.ts';
+import { findRotated } from './rotated-file-finder.ts';
+
+export interface RestorePlan {
+  open: Array<{ file: OpenFile; offset: number | 'end'; state: 'active' | 'draining' }>;
+  rotated: Array<{ file: string; now: string; kind: string; offset: number }>;
+  lost: Array<{ path: string; bytes: number }>;
+}
+
+/** `paths`: the files the globs match now. Every file in the plan is open. */
+export async function planRestore(paths: string[], checkpoints: Checkpoint[], readFrom: 'beginning' | 'end', scratch: Buffer): Promise<RestorePlan> {
+  const plan: RestorePlan = { open: [], rotated: [], lost: [] };
+  const used = new Set<Checkpoint>();
+  const fresh: Array<{ file: OpenFile; known: boolean }> = [];
+  for (const path of paths) {
+    const file = await openFile(path);
+    if (!file) continue;
+    const { st, fh } = file;
+    // Same inode is not enough (inodes are reused): the first bytes must match too.
+    const sameInode = checkpoints.filter((c) => c.dev === st.dev && c.ino === st.ino && !used.has(c));
+    let cp: Checkpoint | undefined;
+    // Several entries for one file (renamed while its first reader was unacknowledged): the lowest offset is the safe one.
+    for (const c of sameInode) {
+      if (st.size >= c.offset && (!cp || c.offset < cp.offset) && (await fingerprint(fh, c.fpLen, scratch)) === c.fpHash) cp = c;
+    }
+    if (cp) {
+      for (const c of sameInode) if (c.fpHash === cp.fpHash) used.add(c);
+      plan.open.push({ file, offset: cp.offset, state: 'active' });
+    } else fresh.push({ file, known: sameInode.length > 0 });
+  }
+  const skip = new Set(plan.open.map((o) => o.file.path));
+  const listings = new Map();
+  for (const cp of checkpoints) {
+    // Entries of files finished before the stop and no longer matched are dropped here,
+    // so the state file does not grow forever.
+    if (used.has(cp) || cp.done) continue;
+    const found = await findRotated(cp.path, cp, skip, scratch, listings);
+    if (found) {
+      skip.add(found.file.path);
+      plan.rotated.push({ file: cp.path, now: found.file.path, kind: found.kind, offset: cp.offset });
+      const i = fresh.findIndex((f) => f.file.path === found.file.path);
+      if (i >= 0) await fresh.splice(i, 1)[0]!.file.fh.close();
+      plan.open.push({ file: found.file, offset: cp.offset, state: i >= 0 ? 'active' : 'draining' });
+    } else if (cp.size > cp.offset) plan.lost.push({ path: cp.path, bytes: cp.size - cp.offset });
+  }
+  // A file never seen starts at its beginning (or end, if so configured); a known inode with new content at 0.
+  for (const f of fresh) plan.open.push({ file: f.file, offset: f.known || readFrom === 'beginning' ? 0 : 'end', state: 'active' });
+  return plan;
+}
