@@ -3,7 +3,9 @@
 import { definePlugin } from '../../src/plugin-api.ts';
 import { type TlsTerminatorConfig, configSchema } from './config-schema.ts';
 
-export default definePlugin<TlsTerminatorConfig>({
+// Not `export default definePlugin(...)`: TypeScript 5.9 does not rewrite the .ts extension of
+// a dynamic import inside an exported-default object literal, and the compiled image would break.
+const plugin = definePlugin<TlsTerminatorConfig>({
   type: 'tls-terminator',
   description: 'Terminates TLS (HTTP/1.1, HTTP/2, mTLS, SNI, hot cert reload, JA3/JA4) and proxies to the app over HTTP or TCP',
   configSchema,
@@ -12,3 +14,5 @@ export default definePlugin<TlsTerminatorConfig>({
     return new TlsTerminator(config, ctx);
   },
 });
+
+export default plugin;

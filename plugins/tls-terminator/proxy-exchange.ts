@@ -52,9 +52,9 @@ function attempt(x: Exchange, lease: Lease | Error): void {
     s.removeListener('drain', resumeReq);
     out.removeListener('close', onClientClose);
     out.removeListener('drain', resumeSocket);
-    s.setTimeout(0);
     // Paused by backpressure on the last chunk: an idle pooled socket must flow, or it never sees the app's FIN.
     s.resume();
+    s.setTimeout(0);
   };
   const fail = (kind: FailureKind, err: Error & { code?: string }) => {
     if (finished) return;
@@ -64,7 +64,11 @@ function attempt(x: Exchange, lease: Lease | Error): void {
     if (lease.reused && !gotBytes && x.body === 'none' && kind === 'error') return pool.acquire((l) => attempt(x, l), true);
     x.onError(kind, err, responded);
   };
-  const resumeSocket = () => s.resume();
+  // While the client holds us back, the app is not the slow one: no 504 for a stalled reader.
+  const resumeSocket = () => {
+    s.setTimeout(x.timeoutMs);
+    s.resume();
+  };
   const parser = new ResponseParser({
     head(h) {
       responded = true;
@@ -74,6 +78,7 @@ function attempt(x: Exchange, lease: Lease | Error): void {
       x.onBytes(chunk.length);
       if (!out.write(chunk)) {
         s.pause();
+        s.setTimeout(0);
         out.once('drain', resumeSocket);
       }
     },

@@ -41,6 +41,8 @@ export function createPki(dir: string): Pki {
 }
 
 export interface App {
+  /** Progress of each /download response, in arrival order (backpressure tests). */
+  downloads: Array<{ sent: number; closed: boolean }>;
   url: string;
   port: number;
   server: http.Server;
@@ -52,6 +54,7 @@ export interface App {
  * sha256 of the body; /download?bytes=N streams N bytes; /slow?ms=N waits before answering.
  */
 export async function startApp(): Promise<App> {
+  const app = { downloads: [] as App['downloads'] };
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname === '/upload') {
@@ -67,11 +70,15 @@ export async function startApp(): Promise<App> {
     if (url.pathname === '/download') {
       let left = Number(url.searchParams.get('bytes'));
       const chunk = Buffer.alloc(64 * 1024, 'x');
+      const progress = { sent: 0, closed: false };
+      app.downloads.push(progress);
+      res.on('close', () => (progress.closed = true));
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       const pump = () => {
         while (left > 0) {
           const n = Math.min(left, chunk.length);
           left -= n;
+          progress.sent += n;
           if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void res.once('drain', pump);
         }
         res.end();
@@ -92,6 +99,7 @@ export async function startApp(): Promise<App> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {
+    downloads: app.downloads,
     url: `http://127.0.0.1:${port}`,
     port,
     server,

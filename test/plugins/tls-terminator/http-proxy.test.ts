@@ -6,7 +6,7 @@ import https from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { type App, type Terminator, request, startApp, startTerminator, tempDir } from './helpers.ts';
+import { type App, type Terminator, eventually, request, startApp, startTerminator, tempDir } from './helpers.ts';
 
 let app: App;
 let term: Terminator;
@@ -119,6 +119,33 @@ describe('http mode', () => {
     }
   });
 
+  it('never buffers a download the client does not read: the app is held back, then cancelled', async () => {
+    const total = 2 * 1024 * 1024 * 1024;
+    const before = app.downloads.length;
+    const req = https.get({ host: '127.0.0.1', port: term.port, path: `/download?bytes=${total}`, rejectUnauthorized: false, agent: false });
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => req.on('response', resolve).on('error', reject));
+    res.pause(); // a client that stops reading
+    const progress = await eventually(() => {
+      const p = app.downloads[before];
+      if (!p) throw new Error('download not started');
+      return p;
+    });
+    // Wait until the app is blocked: its byte count stops moving (bounded polling).
+    let last = -1;
+    for (let i = 0; i < 100 && progress.sent !== last; i++) {
+      last = progress.sent;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(progress.sent).toBe(last);
+    expect(progress.sent).toBeLessThan(64 * 1024 * 1024); // socket buffers, not the whole 2 GiB
+    // Held back longer than timeouts.upstream (1s here): a stalled reader is not a slow app.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(progress.closed).toBe(false);
+    expect(progress.sent).toBe(last);
+    req.destroy();
+    await eventually(() => expect(progress.closed).toBe(true));
+  });
+
   it('reuses client keep-alive connections', async () => {
     const agent = new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
     const ports = new Set<number>();
@@ -190,6 +217,25 @@ describe('http mode', () => {
     expect(text).toMatch(/sidekick_tls_terminator_request_duration_seconds_count\{instance="https"\} [1-9]/);
     expect(text).toMatch(/sidekick_tls_terminator_cert_expiry_timestamp_seconds\{instance="https",cert="self-signed"\} \d{10}/);
     expect(text).toMatch(/sidekick_tls_terminator_active_connections\{instance="https"\}/);
+  });
+
+  it('resumes TLS sessions (tickets) on TLS 1.2 and TLS 1.3', async () => {
+    for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+      const connectOnce = (session?: Buffer) =>
+        new Promise<{ reused: boolean; session?: Buffer }>((resolve, reject) => {
+          let got: Buffer | undefined;
+          const s = tlsConnect({ host: '127.0.0.1', port: term.port, rejectUnauthorized: false, minVersion: version, maxVersion: version, ALPNProtocols: ['http/1.1'], ...(session ? { session } : {}) });
+          s.on('session', (b: Buffer) => (got = b));
+          s.on('secureConnect', () => s.write('GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+          s.on('data', () => {});
+          s.on('end', () => resolve({ reused: s.isSessionReused(), session: got }));
+          s.on('error', reject);
+        });
+      const first = await connectOnce();
+      expect(first.reused).toBe(false);
+      expect(first.session).toBeInstanceOf(Buffer);
+      expect((await connectOnce(first.session)).reused, version).toBe(true);
+    }
   });
 
   it('offers only TLS 1.2 and up', async () => {
