@@ -5,7 +5,9 @@
 import { definePlugin } from '../../src/plugin-api.ts';
 import { configSchema, type ConfigSyncConfig } from './config-schema.ts';
 
-export default definePlugin<ConfigSyncConfig>({
+// Not `export default definePlugin(...)`: TypeScript 5.9 does not rewrite the .ts extension of
+// a dynamic import inside an exported-default object literal, and the compiled image would break.
+const plugin = definePlugin<ConfigSyncConfig>({
   type: 'config-sync',
   description: 'Syncs config from S3, HTTP or a directory into a shared volume, publishes atomically, validates, and tells the app to reload',
   configSchema,
@@ -17,3 +19,5 @@ export default definePlugin<ConfigSyncConfig>({
     return new ConfigSync(config, ctx, await createSource(config, ctx.resolvePath));
   },
 });
+
+export default plugin;

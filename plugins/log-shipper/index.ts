@@ -4,7 +4,9 @@
 import { definePlugin } from '../../src/plugin-api.ts';
 import { configSchema, type LogShipperConfig } from './config-schema.ts';
 
-export default definePlugin<LogShipperConfig>({
+// Not `export default definePlugin(...)`: TypeScript 5.9 does not rewrite the .ts extension of
+// a dynamic import inside an exported-default object literal, and the compiled image would break.
+const plugin = definePlugin<LogShipperConfig>({
   type: 'log-shipper',
   description: 'Tails log files (rotation-safe, checkpointed) and ships every line to http, loki, elasticsearch, s3, syslog, forward, file or stdout',
   configSchema,
@@ -13,3 +15,5 @@ export default definePlugin<LogShipperConfig>({
     return new LogShipper(config, ctx);
   },
 });
+
+export default plugin;
