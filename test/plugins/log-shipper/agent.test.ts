@@ -45,12 +45,13 @@ ${extra}    sink: ${sink}
         await mkdir(logs, { recursive: true });
       });
       const total = 40_000;
-      const yaml = config(`{ type: http, url: "${rx.url}" }`);
+      // A small buffer bounds what can be unacknowledged when the process dies.
+      const yaml = config(`{ type: http, url: "${rx.url}" }`, '    buffer: 64KiB\n    readBufferSize: 64KiB\n    maxLineSize: 64KiB\n');
       const writer = spawn(process.execPath, [WRITER, join(logs, 'app.log'), String(total), '10000'], { stdio: ['ignore', 'pipe', 'inherit'] });
       const writerDone = once(writer, 'exit');
-      for (let i = 0; i < 5; i++) {
+      for (let i = 0; i < 8; i++) {
         agent = await startAgent(dir.path, yaml);
-        await new Promise((r) => setTimeout(r, 100 + Math.floor(Math.random() * 400)));
+        await new Promise((r) => setTimeout(r, 50 + Math.floor(Math.random() * 300)));
         await agent.stop('SIGKILL');
       }
       // A file created and rotated away while no agent runs at all can be found by nobody: keep one running now.
@@ -65,8 +66,11 @@ ${extra}    sink: ${sink}
         console.log('DEBUG', rx.messages().length, missing.length, missing.slice(0, 5), missing.slice(-5), JSON.stringify(agent.logs.filter((l) => l.level >= 40 || /rotat|lost|truncat/.test(l.msg ?? '')).slice(0, 20)));
         throw e;
       }
-      // Duplicates are limited to batches not yet acknowledged when the process died.
-      expect(rx.messages().length - total).toBeLessThanOrEqual(5 * 2 * 500 + 5 * 2000);
+      // Duplicates are limited to what was unacknowledged when the process died: per kill at most
+      // the buffer plus one read (64 KiB + 64 KiB of ~80-byte lines, encoded) and one batch acknowledged
+      // but not yet checkpointed.
+      const perKill = Math.ceil((64 * 1024 + 64 * 1024) / 80) + 500;
+      expect(rx.messages().length - total).toBeLessThanOrEqual(8 * perKill);
     } finally {
       await rx.close();
     }
