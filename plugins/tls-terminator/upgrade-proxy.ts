@@ -1,12 +1,18 @@
 // Upgrade requests (WebSocket and others): replay the request head to the app on a fresh
-// connection, then splice the two sockets; the app's 101 (or refusal) reaches the client as is.
+// connection. Only once the app answers 101 do the two sockets get spliced; any other answer is
+// relayed and the connection closed, so a client can never send further requests straight to
+// the app past the header stripping.
 import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ConnectionInfo } from './connection-info.ts';
 import { upstreamHeaders } from './forwarding-headers.ts';
+import { ResponseParser } from './response-parser.ts';
 import type { UpstreamTarget } from './upstream-target.ts';
+
+const CRLF2 = Buffer.from('\r\n\r\n');
+const MAX_HEAD = 64 * 1024;
 
 export function proxyUpgrade(
   req: IncomingMessage, client: Duplex, head: Buffer, info: ConnectionInfo, target: UpstreamTarget, fingerprintHeaders: boolean, log: Logger,
@@ -17,15 +23,53 @@ export function proxyUpgrade(
   text += '\r\n';
   const app = target.kind === 'unix' ? connect(target.path) : connect(target.port, target.host);
   app.setNoDelay(true);
+  client.pause(); // nothing from the client reaches the app until it has agreed to switch protocols
+  let buffered: Buffer = Buffer.alloc(0);
+  const onHead = (chunk: Buffer) => {
+    buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
+    const end = buffered.indexOf(CRLF2);
+    if (end < 0) {
+      if (buffered.length > MAX_HEAD) client.destroy();
+      return;
+    }
+    app.removeListener('data', onHead);
+    if (/^HTTP\/1\.1 101 /.test(buffered.toString('latin1', 0, Math.min(end, 64)))) {
+      client.write(buffered);
+      app.pipe(client);
+      client.pipe(app);
+      client.resume();
+      log.info({ method: req.method, path: req.url, upgrade: req.headers.upgrade, client: info.clientAddress, ja4: info.ja4 }, 'upgrade proxied');
+      return;
+    }
+    // Refused: relay this one response, then close both sides.
+    const parser = new ResponseParser({
+      head() {},
+      data() {},
+      continue() {},
+      end() {
+        client.end();
+        app.destroy();
+      },
+    }, req.method === 'HEAD');
+    const relay = (c: Buffer) => {
+      client.write(c);
+      try {
+        parser.push(c);
+      } catch {
+        client.destroy();
+      }
+    };
+    app.on('data', relay);
+    app.once('end', () => (parser.eof(), client.end()));
+    relay(buffered);
+  };
   app.once('connect', () => {
     app.write(text, 'latin1'); // header strings are latin1 views of the client's bytes
     if (head.length) app.write(head);
-    app.pipe(client);
-    client.pipe(app);
-    log.info({ method: req.method, path: req.url, upgrade: req.headers.upgrade, client: info.clientAddress, ja4: info.ja4 }, 'upgrade proxied');
+    app.on('data', onHead);
   });
   app.once('error', (err: Error & { code?: string }) => {
-    if (app.bytesRead === 0 && client.writable && !app.readableDidRead) {
+    if (app.bytesRead === 0 && client.writable) {
       log.warn({ path: req.url, upstream: target.label, err: err.code ?? err.message }, 'app unreachable for upgrade: 502');
       client.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 21\r\nConnection: close\r\n\r\nupstream unavailable\n');
     } else client.destroy();

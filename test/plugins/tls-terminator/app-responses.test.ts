@@ -10,6 +10,7 @@ let term: Terminator;
 let cleanup: () => Promise<void>;
 const sockets = new Set<Socket>();
 let connections = 0;
+const heads: string[] = [];
 
 // Each request path picks a canned response; requests are read up to the blank line.
 const RESPONSES: Record<string, string> = {
@@ -22,6 +23,7 @@ const RESPONSES: Record<string, string> = {
   '/cl-and-te': 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
   '/early-hints': 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
   '/close-after': 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
+  '/ws-refused': 'HTTP/1.1 400 Bad Request\r\nContent-Length: 7\r\n\r\nno ws\r\n',
   '/cookies': 'HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 0\r\n\r\n',
 };
 
@@ -38,6 +40,7 @@ beforeAll(async () => {
         const head = buf.slice(0, end);
         buf = buf.slice(end + 4);
         const path = head.split(' ')[1]!;
+        heads.push(head);
         const reply = RESPONSES[path] ?? 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n';
         s.write(reply);
         if (path === '/until-close' || path === '/close-after') s.end();
@@ -90,5 +93,24 @@ describe('app response framing', () => {
     const before = connections;
     for (let i = 0; i < 5; i++) expect((await request(term.port, { path: '/chunked-trailers' })).status).toBe(200);
     expect(connections).toBeGreaterThan(before);
+  });
+});
+
+describe('refused upgrade', () => {
+  it('relays the refusal and closes, so nothing else the client sends reaches the app unfiltered', async () => {
+    const { connect: tlsConnect } = await import('node:tls');
+    const reply = await new Promise<string>((resolve, reject) => {
+      const s = tlsConnect({ host: '127.0.0.1', port: term.port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
+        s.write('GET /ws-refused HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+        // A second request smuggled behind the refused upgrade, with a spoofed identity header.
+        setTimeout(() => s.write('GET /cookies HTTP/1.1\r\nHost: x\r\nClient-Cert: :AAAA:\r\n\r\n'), 100);
+      });
+      let out = '';
+      s.setEncoding('latin1').on('data', (c) => (out += c));
+      s.on('close', () => resolve(out));
+      s.on('error', reject);
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*no ws\r\n$/);
+    expect(heads.some((h) => /client-cert/i.test(h))).toBe(false);
   });
 });
