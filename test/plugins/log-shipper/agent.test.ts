@@ -76,6 +76,29 @@ ${extra}    sink: ${sink}
     }
   }, 90_000);
 
+  it('a reload with a changed config hands over at the checkpoint: nothing lost, nothing twice', async () => {
+    const rx = await new Receiver().listen();
+    try {
+      const { mkdir, writeFile } = await import('node:fs/promises');
+      const logs = join(dir.path, 'logs');
+      await mkdir(logs, { recursive: true });
+      const file = join(logs, 'app.log');
+      const a = Array.from({ length: 300 }, (_, i) => `first ${i}`);
+      await writeLines(file, a);
+      agent = await startAgent(dir.path, config(`{ type: http, url: "${rx.url}" }`, '    labels: { v: "1" }\n'));
+      await eventually(() => expectAllOnce(rx.messages(), a));
+      await writeFile(join(dir.path, 'sidekick.yaml'), config(`{ type: http, url: "${rx.url}" }`, '    labels: { v: "2" }\n'));
+      agent.child.kill('SIGHUP');
+      await agent.waitForLog((l) => l.msg === 'log-shipper tailing' && agent!.logs.filter((x) => x.msg === 'log-shipper tailing').length >= 2);
+      const b = Array.from({ length: 300 }, (_, i) => `second ${i}`);
+      await writeLines(file, b);
+      await eventually(() => expectAllOnce(rx.messages(), [...a, ...b]));
+      expect(rx.records.filter((r) => r.message.startsWith('second')).every((r) => r.v === '2')).toBe(true);
+    } finally {
+      await rx.close();
+    }
+  });
+
   it('ships to the stdout sink (the demo setup) and reports files in /status', async () => {
     const { mkdir } = await import('node:fs/promises');
     await mkdir(join(dir.path, 'logs'), { recursive: true });
