@@ -127,6 +127,50 @@ async function measure(name: string, port: number, child: ChildProcess): Promise
   return { name, ka, nc, rss, cpuPer1k };
 }
 
+/** `--steady <url> <rps> <seconds>`: a fixed-rate keep-alive load generator (runs as a child on CPU 1). */
+async function steady(url: string, rps: number, seconds: number): Promise<void> {
+  const { default: http } = await import('node:http');
+  const { default: https } = await import('node:https');
+  const secure = url.startsWith('https:');
+  const agent = secure ? new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false }) : new http.Agent({ keepAlive: true, maxSockets: 16 });
+  const get = secure ? https.get : http.get;
+  const latencies: number[] = [];
+  let errors = 0;
+  const one = () =>
+    new Promise<void>((done) => {
+      const t0 = performance.now();
+      get(url, { agent }, (res) => {
+        res.resume();
+        res.on('end', () => (latencies.push(performance.now() - t0), done()));
+      }).on('error', () => (errors++, done()));
+    });
+  const pending: Array<Promise<void>> = [];
+  for (let i = 0; i < 200; i++) await one(); // warm-up: connections and JIT
+  latencies.length = 0;
+  const start = performance.now();
+  for (let sent = 0; sent < rps * seconds; ) {
+    const due = Math.floor(((performance.now() - start) / 1000) * rps);
+    while (sent < due) {
+      pending.push(one());
+      sent++;
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]!;
+  console.log(JSON.stringify({ p50: q(0.5), p99: q(0.99), n: latencies.length, errors }));
+}
+
+async function steadyRun(url: string, front?: ChildProcess): Promise<{ p50: number; p99: number; cpuPct?: number }> {
+  const cpu0 = front ? cpuSeconds(front.pid!) : 0;
+  const t0 = performance.now();
+  const { stdout } = await run('taskset', ['-c', '1', process.execPath, import.meta.filename, '--steady', url, '1000', String(SECONDS + 2)]);
+  const r = JSON.parse(stdout) as { p50: number; p99: number };
+  return { ...r, ...(front ? { cpuPct: ((cpuSeconds(front.pid!) - cpu0) / ((performance.now() - t0) / 1000)) * 100 } : {}) };
+}
+
 async function main(): Promise<void> {
   if (!has('wrk') || !has('taskset') || !bin('nginx') || !has('openssl')) {
     console.log('tls-terminator bench skipped: needs wrk, taskset, nginx (backend) and openssl (apt-get install wrk nginx openssl)');
@@ -166,12 +210,27 @@ async function main(): Promise<void> {
     rows.push(await measure('stunnel (TLS to TCP)', port, start('0', stunnel, [join(dir, 'stunnel.conf')])));
   } else console.log('stunnel not installed: skipped');
 
-  for (const mode of ['http', 'tcp'] as const) {
+  const sidekick = async (name: string, mode: 'http' | 'tcp', accessLog: boolean) => {
     const port = await freePort();
-    const file = join(dir, `sidekick-${mode}.yaml`);
-    writeFileSync(file, `admin: { listen: 127.0.0.1:0 }\ndataDir: ${dir}/data-${mode}\nlog: { level: warn }\nplugins:\n  https:\n    type: tls-terminator\n    listen: 127.0.0.1:${port}\n    mode: ${mode}\n    upstream: ${mode === 'http' ? 'http' : 'tcp'}://127.0.0.1:${backendPort}\n    accessLog: false\n    tls: { cert: ${cert}, key: ${key} }\n`);
-    rows.push(await measure(`Sidekick tls-terminator, ${mode} mode`, port, start('0', process.execPath, [join(ROOT, 'bin/sidekick.js'), 'run', '--config', file])));
+    const file = join(dir, `sidekick-${mode}-${accessLog}.yaml`);
+    writeFileSync(file, `admin: { listen: 127.0.0.1:0 }\ndataDir: ${dir}/data-${mode}\nplugins:\n  https:\n    type: tls-terminator\n    listen: 127.0.0.1:${port}\n    mode: ${mode}\n    upstream: ${mode === 'http' ? 'http' : 'tcp'}://127.0.0.1:${backendPort}\n    accessLog: ${accessLog}\n    tls: { cert: ${cert}, key: ${key} }\n`);
+    return { port, child: start('0', process.execPath, [join(ROOT, 'bin/sidekick.js'), 'run', '--config', file]) };
+  };
+  for (const [name, mode, log] of [
+    ['Sidekick tls-terminator, http mode, access log on (default)', 'http', true],
+    ['Sidekick tls-terminator, http mode, accessLog: false', 'http', false],
+    ['Sidekick tls-terminator, tcp mode, accessLog: false', 'tcp', false],
+  ] as const) {
+    const { port, child } = await sidekick(name, mode, log);
+    rows.push(await measure(name, port, child));
   }
+
+  // Steady 1,000 req/s over keep-alive: the app directly vs through Sidekick (http mode, defaults).
+  const direct = await steadyRun(`http://127.0.0.1:${backendPort}/`);
+  const sk = await sidekick('steady', 'http', true);
+  await waitPort(sk.port, sk.child);
+  const via = await steadyRun(`https://127.0.0.1:${sk.port}/`, sk.child);
+  await stop(sk.child);
 
   const ref = rows[0]!;
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
@@ -184,8 +243,18 @@ async function main(): Promise<void> {
     console.log(`| ${r.name} | ${Math.round(r.ka.rps)}${vs} | ${r.ka.p50.toFixed(2)} ms | ${r.ka.p99.toFixed(2)} ms (${ratio(r.ka.p99, ref.ka.p99)}) | ${Math.round(r.nc.rps)}${ncVs} | ${r.rss.toFixed(0)} MB | ${(r.cpuPer1k * 1000).toFixed(0)} ms | ${r.ka.errors + r.nc.errors} |`);
   }
   console.log('\nCPU per 1k req: CPU time of the front per 1,000 keep-alive requests = % of one core at a steady 1,000 req/s / 10.');
+  console.log(`\nSteady 1,000 req/s (node keep-alive client, 16 connections, ${SECONDS + 2}s):`);
+  console.log('| path | p50 | p99 | front CPU |');
+  console.log('| --- | --- | --- | --- |');
+  console.log(`| app directly (plain HTTP) | ${direct.p50.toFixed(2)} ms | ${direct.p99.toFixed(2)} ms | - |`);
+  console.log(`| through Sidekick http mode (defaults) | ${via.p50.toFixed(2)} ms | ${via.p99.toFixed(2)} ms (+${(via.p99 - direct.p99).toFixed(2)} ms) | ${via.cpuPct!.toFixed(1)} % of one core |`);
 }
 
+if (process.argv[2] === '--steady') {
+  rmSync(dir, { recursive: true, force: true });
+  await steady(process.argv[3]!, Number(process.argv[4]), Number(process.argv[5]));
+  process.exit(0);
+}
 try {
   await main();
 } finally {
