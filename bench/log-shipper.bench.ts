@@ -183,7 +183,7 @@ async function runRsyslog(dir: string, file: string, bytes: number, port: number
     conf,
     `global(workDirectory="${rdir}")\nmodule(load="imfile")\n` +
       `input(type="imfile" File="${file}" Tag="app" freshStartTail="off" reopenOnTruncate="on")\n` +
-      `*.* action(type="omfwd" target="127.0.0.1" port="${port}" protocol="tcp" TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format")\n`,
+      `*.* action(type="omfwd" target="127.0.0.1" port="${port}" protocol="tcp" TCP_Framing="octet-counted" template="${process.env.LS_BENCH_RSYSLOG_TEMPLATE ?? 'RSYSLOG_SyslogProtocol23Format'}")\n`,
   );
   counter.lines = 0;
   const t0 = process.hrtime.bigint();
