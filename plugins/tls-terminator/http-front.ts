@@ -56,7 +56,8 @@ export class HttpFront {
       connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(t.headers / 4))),
       noDelay: true,
     });
-    this.h2 = http2.createServer({ maxSessionMemory: 32, settings: { maxHeaderListSize: cfg.limits.maxHeaderSize } });
+    // Bounded streams per session (Node's default is unlimited); Node itself mitigates rapid-reset floods.
+    this.h2 = http2.createServer({ maxSessionMemory: 32, settings: { maxHeaderListSize: cfg.limits.maxHeaderSize, maxConcurrentStreams: 128 } });
     this.h2.setTimeout(t.idle);
     const handler = (req: Req, res: Res) => this.handle(req, res);
     this.h1.on('request', handler);
