@@ -102,6 +102,18 @@ describe('rotation by Kubernetes Secret volume (..data symlink swap)', () => {
     const s2 = serialOf(v2.cert).toUpperCase();
     expect((await servedSerial(term.port, 'localhost')).toUpperCase()).toBe(s1);
 
+    // A keep-alive connection opened before the rotation must survive it.
+    const keepAlive = new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
+    const onKept = () =>
+      new Promise<number>((resolve, reject) => {
+        https.get({ host: '127.0.0.1', port: term.port, path: '/echo', agent: keepAlive }, (r) => {
+          const port = r.socket.localPort!;
+          r.resume();
+          r.on('end', () => resolve(port));
+        }).on('error', reject);
+      });
+    const keptPort = await onKept();
+
     let failures = 0;
     let served = 0;
     let rotatedSeen = 0;
@@ -129,6 +141,8 @@ describe('rotation by Kubernetes Secret volume (..data symlink swap)', () => {
     }
     expect(failures).toBe(0);
     expect(rotatedSeen).toBe(20);
+    expect(await onKept()).toBe(keptPort); // same connection, still served
+    keepAlive.destroy();
     expect(served).toBeGreaterThan(30);
     await term.agent.waitForLog((l) => l.msg === 'certificates reloaded');
   });

@@ -89,3 +89,31 @@ describe('clientAuth: request', () => {
     }
   });
 });
+
+describe('client CA rotation', () => {
+  it('picks up a new CA bundle without a restart', async () => {
+    const { mkdirSync, writeFileSync, renameSync } = await import('node:fs');
+    const otherDir = join(dir, 'pki2');
+    mkdirSync(otherDir);
+    const pki2 = createPki(otherDir);
+    const newcomer = pki2.issue('newcomer', { cn: 'newcomer', san: 'URI:spiffe://cluster.local/ns/prod/sa/newcomer', client: true });
+    const caDir = join(dir, 'ca-rotation');
+    mkdirSync(caDir);
+    const bundle = join(caDir, 'ca.crt');
+    writeFileSync(bundle, readFileSync(pki.ca));
+    const term = await startTerminator(join(dir), `    upstream: ${app.url}
+    tls: { cert: ${server.cert}, key: ${server.key}, clientCa: ${bundle}, clientAuth: require }
+`);
+    try {
+      await expect(request(term.port, { path: '/echo', ...client(newcomer) })).rejects.toThrow();
+      writeFileSync(`${bundle}.tmp`, Buffer.concat([readFileSync(pki.ca), readFileSync(pki2.ca)]));
+      renameSync(`${bundle}.tmp`, bundle);
+      await term.agent.waitForLog((l) => l.msg === 'certificates reloaded');
+      const seen = JSON.parse((await request(term.port, { path: '/echo', ...client(newcomer) })).body.toString());
+      expect(seen.headers['x-client-cert-subject']).toBe('CN=newcomer');
+      expect((await request(term.port, { path: '/echo', ...client(billing) })).status).toBe(200);
+    } finally {
+      await term.agent.stop();
+    }
+  });
+});
