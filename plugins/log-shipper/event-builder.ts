@@ -28,6 +28,7 @@ export class EventBuilder implements LineHandler {
   now = Date.now();
   /** Lines seen (the caller turns the delta into the metric, once per read). */
   lines = 0;
+  private readonly plain = new LogEvent('', 0, 0, 0, undefined);
   private chunkValid = false;
   private chunkEnd = 0;
 
@@ -52,8 +53,17 @@ export class EventBuilder implements LineHandler {
     if (!valid) flags |= FLAG_INVALID_UTF8;
     const bytes = end - start + 1;
     if (this.start === undefined && this.parse === 'raw' && valid) {
-      // The hot path: no string at all; the sink encodes straight from the bytes.
-      const e = new LogEvent(tracker.path, this.now, flags, bytes, undefined, buf, start, end);
+      // The hot path: no string and no object per line. The sink encodes straight from the
+      // bytes during push(), so one event object is reused for every plain line.
+      const e = this.plain;
+      e.file = tracker.path;
+      e.time = this.now;
+      e.flags = flags;
+      e.bytes = bytes;
+      e.text = undefined;
+      e.raw = buf;
+      e.rawStart = start;
+      e.rawEnd = end;
       this.out.push(e, tracker, endOffset);
       e.raw = undefined; // the buffer is reused after this read
       return;

@@ -21,9 +21,9 @@ const FLAG_NAMES: Array<[number, string]> = [
  */
 export class LogEvent {
   /** The path the file had when it was discovered (shared string, not copied per event). */
-  readonly file: string;
+  file: string;
   /** Epoch ms when the line was read. */
-  readonly time: number;
+  time: number;
   /** Parsed fields (json / regex parsing), if any. */
   fields: Record<string, unknown> | undefined = undefined;
   flags: number;
@@ -33,7 +33,7 @@ export class LogEvent {
   raw: Buffer | undefined;
   rawStart: number;
   rawEnd: number;
-  private text: string | undefined;
+  text: string | undefined;
 
   constructor(file: string, time: number, flags: number, bytes: number, text: string | undefined, raw?: Buffer, start = 0, end = 0) {
     this.file = file;
