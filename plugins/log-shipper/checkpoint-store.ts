@@ -39,9 +39,18 @@ export class CheckpointStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
-    const data = JSON.parse(text) as { version: number; files: Checkpoint[] };
-    if (data.version !== VERSION || !Array.isArray(data.files)) throw new Error(`${this.file}: unknown checkpoint format`);
-    return data.files;
+    let data: { version?: number; files?: Checkpoint[] } | undefined;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = undefined;
+    }
+    if (data?.version === VERSION && Array.isArray(data.files)) return data.files;
+    // Unreadable state must not keep the agent down: set it aside (for a human) and start over.
+    // Files are then read from their start: duplicates, never loss.
+    const aside = `${this.file}.unreadable-${Date.now()}`;
+    await rename(this.file, aside);
+    throw new UnreadableCheckpoints(aside);
   }
 
   /** Schedules a write of the current positions; resolves when one that includes them is done. */
@@ -77,5 +86,14 @@ export class CheckpointStore {
     } finally {
       await dir.close();
     }
+  }
+}
+
+export class UnreadableCheckpoints extends Error {
+  readonly code = 'ERR_LOG_SHIPPER_CHECKPOINTS';
+  readonly aside: string;
+  constructor(aside: string) {
+    super(`checkpoint file unreadable; moved to ${aside}, starting without checkpoints`);
+    this.aside = aside;
   }
 }

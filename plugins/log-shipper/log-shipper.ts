@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 import type { HealthReport, PluginContext, PluginInstance, StopOptions } from '../../src/plugin-api.ts';
 import type { LogShipperConfig } from './config-schema.ts';
-import { CheckpointStore, type Checkpoint } from './checkpoint-store.ts';
+import { CheckpointStore, type Checkpoint, UnreadableCheckpoints } from './checkpoint-store.ts';
 import { DeadLetter } from './dead-letter.ts';
 import { Delivery } from './delivery.ts';
 import type { Sink } from './event.ts';
@@ -91,7 +91,11 @@ export class LogShipper implements PluginInstance {
       },
     });
     this.builder = new EventBuilder(config, this.delivery);
-    const checkpoints = await this.store.load();
+    const checkpoints = await this.store.load().catch((err) => {
+      if (!(err instanceof UnreadableCheckpoints)) throw err;
+      this.error('checkpoints lost: files will be read again from their start', err);
+      return [];
+    });
     await this.discovery.start({
       seen: (p) => {
         const t = this.active.get(p);

@@ -131,6 +131,24 @@ describe('log-shipper delivery', () => {
     }
   });
 
+  it('an unreadable checkpoint file is set aside: the shipper starts and re-reads (duplicates, no loss)', async () => {
+    const dataDir = await tempDir();
+    try {
+      const { readdir, writeFile } = await import('node:fs/promises');
+      await writeFile(join(dataDir.path, 'checkpoints.json'), '{"version":1,"files":[{"pa');
+      const a = lines('a', 20);
+      await writeLines(file, a);
+      shipper = await start({}, dataDir.path);
+      await eventually(() => expectAllOnce(rx.messages(), a));
+      expect((await readdir(dataDir.path)).some((f) => f.startsWith('checkpoints.json.unreadable-'))).toBe(true);
+      expect((shipper.instance.health!().details as any).lastError.message).toMatch(/checkpoints lost/);
+    } finally {
+      await shipper?.stop();
+      shipper = undefined;
+      await dataDir.cleanup();
+    }
+  });
+
   it('sends gzip, custom headers and basic or bearer auth', async () => {
     await writeLines(file, ['hello']);
     shipper = await start({ sink: { type: 'http', url: rx.url, gzip: true, headers: { 'X-Team': 'core' }, auth: { bearer: 'tok' } } });
