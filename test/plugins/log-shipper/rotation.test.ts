@@ -47,7 +47,8 @@ describe('log-shipper rotation', () => {
   }
 
   it('rename + create (logrotate create): reads the old file to its end, then the new one', async () => {
-    shipper = await start();
+    // rotateWait generous: the app below writes to the renamed file after logrotate, even on a slow machine.
+    shipper = await start({ rotateWait: '3s' });
     const app = await open(file, 'a');
     const a = lines('a', 200);
     await app.write(a.map((l) => l + '\n').join(''));
