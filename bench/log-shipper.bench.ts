@@ -5,7 +5,7 @@
 // Run: node_modules/.bin/node bench/log-shipper.bench.ts [--lines N] [--outage-seconds S] [--skip-outage]
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,7 +22,11 @@ const ONLY = process.argv.includes('--only-http') ? 'http' : undefined;
 const EXTRA = process.env.LS_BENCH_EXTRA ?? ''; // extra plugin keys for experiments, e.g. "    buffer: 8MiB\n"
 const BIN = resolve(import.meta.dirname, '../bin/sidekick.js');
 const work = mkdtempSync(join(tmpdir(), 'ls-bench-'));
-process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  rmSync(work, { recursive: true, force: true });
+});
 process.on('SIGINT', () => process.exit(130));
 
 function accessLine(i: number): string {
@@ -148,6 +152,7 @@ async function runShipper(name: string, dir: string, file: string, bytes: number
   counter.lines = 0;
   const t0 = process.hrtime.bigint();
   const child = spawn(process.execPath, [BIN, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.add(child);
   const complete = await waitFor(() => counter.lines >= LINES, 600_000);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const res = { name, seconds, mibs: bytes / 2 ** 20 / seconds, linesPerS: LINES / seconds, cpu: cpuSeconds(child.pid!), peakRss: peakRssMb(child.pid!), complete };
@@ -163,6 +168,7 @@ async function idleAgentRss(dir: string): Promise<number> {
   const config = join(dir, 'idle.yaml');
   writeFileSync(config, `admin: { listen: 127.0.0.1:0 }\nlog: { level: warn }\ndataDir: ${join(dir, 'data-idle')}\nplugins:\n  logs:\n    type: log-shipper\n    include: ["${file}"]\n    sink: { type: file, path: /dev/null }\n`);
   const child = spawn(process.execPath, [BIN, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.add(child);
   await new Promise((r) => setTimeout(r, 2000));
   const rss = rssMb(child.pid!);
   child.kill('SIGTERM');
@@ -188,6 +194,7 @@ async function runRsyslog(dir: string, file: string, bytes: number, port: number
   counter.lines = 0;
   const t0 = process.hrtime.bigint();
   const child: ChildProcess = spawn('rsyslogd', ['-n', '-f', conf, '-i', join(rdir, 'pid')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.add(child);
   const complete = await waitFor(() => counter.lines >= LINES, 600_000);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const res = { name: 'rsyslog imfile -> omfwd (syslog TCP)', seconds, mibs: bytes / 2 ** 20 / seconds, linesPerS: LINES / seconds, cpu: cpuSeconds(child.pid!), peakRss: peakRssMb(child.pid!), complete };
@@ -206,6 +213,7 @@ async function outage(dir: string): Promise<void> {
   const bufferMb = 16;
   writeFileSync(config, `admin: { listen: 127.0.0.1:0 }\nlog: { level: error }\ndataDir: ${data}\nplugins:\n  logs:\n    type: log-shipper\n    include: ["${file}"]\n    buffer: ${bufferMb}MiB\n    retry: { initialDelay: 200ms, maxDelay: 2s }\n    sink: { type: http, url: "http://127.0.0.1:${port}/" }\n`);
   const child = spawn(process.execPath, [BIN, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.add(child);
   await new Promise((r) => setTimeout(r, 1500));
   const idle = rssMb(child.pid!);
   rx.down = true;
