@@ -78,8 +78,3 @@ export class ByteWriter {
 }
 
 const HEX = Buffer.from('0123456789abcdef');
-
-/** True when the string is pure ASCII, so latin1Write is exact. */
-export function isAscii(s: string): boolean {
-  return /^[\x00-\x7f]*$/.test(s);
-}

@@ -1,7 +1,7 @@
 // The small part of MessagePack the forward protocol needs: encoding strings, numbers,
 // booleans, null, arrays, maps, bin and the EventTime ext (into a ByteWriter); decoding
 // the server's `{"ack": "<chunk>"}` reply.
-import { ByteWriter } from '../byte-writer.ts';
+import type { ByteWriter } from '../byte-writer.ts';
 
 export class Packer {
   readonly w: ByteWriter;
