@@ -2,6 +2,8 @@
 // buffer holds compact wire bytes, not millions of short-lived objects and strings that
 // would survive into the old generation (that is what kept RSS high).
 
+const HEX = Buffer.from('0123456789abcdef');
+
 export class ByteWriter {
   buf: Buffer;
   len = 0;
@@ -76,5 +78,3 @@ export class ByteWriter {
     return this.buf.subarray(0, this.len);
   }
 }
-
-const HEX = Buffer.from('0123456789abcdef');
