@@ -6,6 +6,7 @@ import http2, { type Http2ServerRequest, type Http2ServerResponse, type ServerHt
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
+import type { AccessLog } from './access-log.ts';
 import type { TlsTerminatorConfig } from './config-schema.ts';
 import { type ConnectionInfo, infoOf } from './connection-info.ts';
 import { responseHeadersH2, upstreamHeaders } from './forwarding-headers.ts';
@@ -33,11 +34,13 @@ export class HttpFront {
   private readonly metrics: TerminatorMetrics;
   private readonly extraResponseHeaders?: string[];
   private readonly fingerprintHeaders: boolean;
+  private readonly access?: AccessLog;
   inFlight = 0;
   private draining = false;
 
-  constructor(cfg: TlsTerminatorConfig, target: UpstreamTarget, log: Logger, metrics: TerminatorMetrics) {
+  constructor(cfg: TlsTerminatorConfig, target: UpstreamTarget, log: Logger, metrics: TerminatorMetrics, access: AccessLog | undefined) {
     this.cfg = cfg;
+    this.access = access;
     this.target = target;
     this.log = log;
     this.metrics = metrics;
@@ -129,8 +132,8 @@ export class HttpFront {
       const seconds = (performance.now() - started) / 1000;
       this.metrics.requestsByClass[statusClass(status || 499)]!.inc();
       this.metrics.duration.observe(seconds);
-      if (this.cfg.accessLog) {
-        this.log.info({
+      if (this.access?.enabled()) {
+        this.access.logger.info({
           method: req.method, path: req.url, status: status || 499, bytes, ms: Math.round(seconds * 10000) / 10,
           client: info.clientAddress, sni: info.sni, tls: info.tlsVersion, ja4: info.ja4, http: req.httpVersion,
           ...(note ? { note } : {}),

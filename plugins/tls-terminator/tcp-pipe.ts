@@ -2,10 +2,11 @@
 import { connect } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
+import type { AccessLog } from './access-log.ts';
 import { infoOf } from './connection-info.ts';
 import type { UpstreamTarget } from './upstream-target.ts';
 
-export function pipeToApp(client: TLSSocket, target: UpstreamTarget, log: Logger, accessLog: boolean, onError: (reason: string) => void): void {
+export function pipeToApp(client: TLSSocket, target: UpstreamTarget, log: Logger, access: AccessLog | undefined, onError: (reason: string) => void): void {
   const started = performance.now();
   const app = target.kind === 'unix' ? connect(target.path) : connect(target.port, target.host);
   app.setNoDelay(true);
@@ -19,9 +20,9 @@ export function pipeToApp(client: TLSSocket, target: UpstreamTarget, log: Logger
   client.once('error', () => app.destroy());
   client.once('close', () => {
     app.destroy();
-    if (accessLog) {
+    if (access?.enabled()) {
       const info = infoOf(client);
-      log.info({
+      access.logger.info({
         client: info?.clientAddress, sni: info?.sni, tls: info?.tlsVersion, ja4: info?.ja4,
         bytesIn: client.bytesRead, bytesOut: client.bytesWritten, ms: Math.round(performance.now() - started),
       }, 'connection');

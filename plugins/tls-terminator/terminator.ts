@@ -5,6 +5,7 @@ import { BlockList, type Server, type Socket, createServer, isIP } from 'node:ne
 import type http from 'node:http';
 import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { HealthReport, PluginContext, PluginInstance, StopOptions } from '../../src/plugin-api.ts';
+import { type AccessLog, createAccessLog } from './access-log.ts';
 import { CertWatcher } from './cert-watcher.ts';
 import { CertificateStore } from './certificate-store.ts';
 import { HelloError, readClientHello } from './client-hello-reader.ts';
@@ -56,6 +57,7 @@ export class TlsTerminator implements PluginInstance {
   private front?: HttpFront;
   private redirect?: http.Server;
   private watcher?: CertWatcher;
+  private access?: AccessLog;
   private address?: { host: string; port: number };
   private redirectAddress?: { host: string; port: number };
   private stopping?: Promise<void>;
@@ -89,7 +91,8 @@ export class TlsTerminator implements PluginInstance {
       this.failHandshake(handshakeReason(err), err.code ?? err.message, infoOf(rawSocketOf(s))?.clientAddress);
       s.destroy();
     });
-    if (this.cfg.mode === 'http') this.front = new HttpFront(this.cfg, this.target, this.ctx.logger, this.metrics);
+    if (this.cfg.accessLog) this.access = createAccessLog(this.ctx.logger, this.ctx.name, this.ctx.type);
+    if (this.cfg.mode === 'http') this.front = new HttpFront(this.cfg, this.target, this.ctx.logger, this.metrics, this.access);
 
     const server = createServer({ noDelay: true }, (socket) => void this.accept(socket));
     server.maxConnections = this.cfg.limits.maxConnections;
@@ -180,7 +183,7 @@ export class TlsTerminator implements PluginInstance {
       this.metrics.rejected.labels({ reason: 'client_not_allowed' }).inc();
       return void s.destroy();
     }
-    pipeToApp(s, this.target, this.ctx.logger, this.cfg.accessLog, (reason) => this.metrics.upstreamErrors.labels({ reason }).inc());
+    pipeToApp(s, this.target, this.ctx.logger, this.access, (reason) => this.metrics.upstreamErrors.labels({ reason }).inc());
   }
 
   private failHandshake(reason: string, detail: string, client: string | undefined): void {
@@ -231,6 +234,7 @@ export class TlsTerminator implements PluginInstance {
       for (const s of this.sockets) s.destroy();
     }
     this.front?.destroy();
+    this.access?.close();
     this.ctx.logger.info('tls-terminator stopped');
   }
 }

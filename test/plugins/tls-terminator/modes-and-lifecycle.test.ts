@@ -196,3 +196,47 @@ describe('connection limits and idle timeout', () => {
     }
   });
 });
+
+describe('access log', () => {
+  it('writes every request line before exit, even when buffered', async () => {
+    const t = await tempDir();
+    const term = await startTerminator(t.path, `    upstream: ${app.url}\n`);
+    const https = await import('node:https');
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 4, rejectUnauthorized: false });
+    try {
+      await Promise.all(Array.from({ length: 60 }, (_, i) => request(term.port, { path: `/echo?n=${i}`, agent })));
+      expect(await term.agent.stop('SIGTERM')).toBe(0);
+      const lines = term.agent.logs.filter((l) => l.msg === 'request' && /^\/echo\?n=\d+$/.test(l.path));
+      expect(new Set(lines.map((l) => l.path)).size).toBe(60);
+      expect(lines[0]).toMatchObject({ level: 'info', instance: 'https', plugin: 'tls-terminator', method: 'GET', status: 200 });
+    } finally {
+      agent.destroy();
+      await term.agent.stop();
+      await t.cleanup();
+    }
+  });
+
+  it('follows the agent log level: nothing at warn', async () => {
+    const t = await tempDir();
+    const { spawnAgent } = await import('../../helpers/agent-process.ts');
+    const { writeFile } = await import('node:fs/promises');
+    // At warn the agent logs no "ready" line: use a known admin port to find the plugin's port.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const adminPort = (probe.address() as AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const file = join(t.path, 'sidekick.yaml');
+    await writeFile(file, `admin: { listen: 127.0.0.1:${adminPort} }\nlog: { level: warn }\ndataDir: ${t.path}/data\nplugins:\n  https:\n    type: tls-terminator\n    listen: 127.0.0.1:0\n    upstream: ${app.url}\n`);
+    const agent = await spawnAgent(['run', '--config', file], { waitReady: false });
+    agent.adminUrl = `http://127.0.0.1:${adminPort}`;
+    try {
+      const port = await eventually(async () => (await agent.status()).instances.https.details.port as number);
+      expect((await request(port, { path: '/echo?quiet=1' })).status).toBe(200);
+      expect(await agent.stop('SIGTERM')).toBe(0);
+      expect(agent.logs.filter((l) => l.msg === 'request')).toEqual([]);
+    } finally {
+      await agent.stop();
+      await t.cleanup();
+    }
+  });
+});

@@ -1,0 +1,40 @@
+// The per-request access log. The agent's logger writes each line with its own write syscall and
+// runs every line through key redaction; at tens of thousands of requests per second that cost
+// more than the proxying itself (measured: 14k vs 35k req/s). Access lines carry no secret-bearing
+// keys, so they go through a lean logger of their own: same JSON shape and stream (stdout), lines
+// buffered up to 4 KiB (under PIPE_BUF, so a write never interleaves with another mid-line) and
+// flushed at least every 200 ms and at stop. The agent's level still decides whether we log.
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+
+export interface AccessLog {
+  readonly logger: Logger;
+  /** False when the agent's level is above info (checked per call: levels change on reload). */
+  enabled(): boolean;
+  close(): void;
+}
+
+export function createAccessLog(agentLogger: Logger, instance: string, plugin: string): AccessLog {
+  const dest = pino.destination({ dest: 1, minLength: 4096, sync: false });
+  const logger = pino(
+    {
+      base: { pid: process.pid, instance, plugin },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    dest,
+  );
+  const timer = setInterval(() => dest.flush(), 200).unref();
+  return {
+    logger,
+    enabled: () => agentLogger.isLevelEnabled('info'),
+    close() {
+      clearInterval(timer);
+      try {
+        dest.flushSync();
+      } catch {
+        dest.flush(); // not opened yet: the async flush writes once it is
+      }
+    },
+  };
+}
