@@ -68,7 +68,8 @@ export function upstreamHeaders(raw: string[], host: string | undefined, info: C
     'x-forwarded-for', xff ? `${xff}, ${client}` : client,
     'x-forwarded-proto', xfProto ?? 'https',
     'x-forwarded-host', xfHost ?? host ?? '',
-    'forwarded', `${forwarded ? `${forwarded}, ` : ''}for=${forHost};proto=https${host ? `;host="${host}"` : ''}`,
+    // RFC 7239 quoted-string: a Host like `a";for=1.2.3.4` must not forge a second element.
+    'forwarded', `${forwarded ? `${forwarded}, ` : ''}for=${forHost};proto=https${host ? `;host="${host.replace(/["\\]/g, '\\$&')}"` : ''}`,
   );
   const id = info.identity;
   if (id) {

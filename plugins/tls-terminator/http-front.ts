@@ -161,7 +161,8 @@ export class HttpFront {
       this.metrics.rejected.labels({ reason: 'bad_request' }).inc();
       return reply(400, 'bad request target\n', 'bad :path');
     }
-    const host = h2 ? ((req.headers[':authority'] as string | undefined) ?? req.headers.host) : req.headers.host;
+    // HTTP/1.0 clients may omit Host; the app gets the SNI name (or localhost) rather than none.
+    const host = (h2 ? ((req.headers[':authority'] as string | undefined) ?? req.headers.host) : req.headers.host) ?? (info.sni || 'localhost');
     const headers = upstreamHeaders(req.rawHeaders, host, info, { fingerprintHeaders: this.fingerprintHeaders });
     let head = `${req.method} ${req.url} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;

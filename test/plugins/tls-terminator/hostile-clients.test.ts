@@ -148,6 +148,15 @@ describe('HTTP-level abuse', () => {
     await stillServing();
   });
 
+  it('escapes a Host that tries to forge a Forwarded element, and gives HTTP/1.0 requests without Host one', async () => {
+    const forged = await tlsRaw('GET /echo HTTP/1.1\r\nHost: a";for=6.6.6.6\r\nConnection: close\r\n\r\n');
+    const seen = JSON.parse(forged.slice(forged.indexOf('{'), forged.lastIndexOf('}') + 1));
+    expect(seen.headers.forwarded).toBe('for=127.0.0.1;proto=https;host="a\\";for=6.6.6.6"');
+    const old = await tlsRaw('GET /echo HTTP/1.0\r\n\r\n');
+    const seen10 = JSON.parse(old.slice(old.indexOf('{'), old.lastIndexOf('}') + 1));
+    expect(seen10.headers.host).toBe('localhost');
+  });
+
   it('answers 431 to a request head larger than maxHeaderSize', async () => {
     const reply = await tlsRaw(`GET /echo HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(10_000)}\r\n\r\n`);
     expect(reply).toMatch(/^HTTP\/1\.1 431/);
