@@ -231,6 +231,10 @@ async function main(): Promise<void> {
   await waitPort(sk.port, sk.child);
   const via = await steadyRun(`https://127.0.0.1:${sk.port}/`, sk.child);
   await stop(sk.child);
+  const nginxFront = start('0', nginx, ['-c', join(dir, 'front.conf'), '-p', dir]);
+  await waitPort(port1, nginxFront);
+  const viaNginx = await steadyRun(`https://127.0.0.1:${port1}/`, nginxFront);
+  await stop(nginxFront);
 
   const ref = rows[0]!;
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
@@ -247,6 +251,7 @@ async function main(): Promise<void> {
   console.log('| path | p50 | p99 | front CPU |');
   console.log('| --- | --- | --- | --- |');
   console.log(`| app directly (plain HTTP) | ${direct.p50.toFixed(2)} ms | ${direct.p99.toFixed(2)} ms | - |`);
+  console.log(`| through nginx (as above) | ${viaNginx.p50.toFixed(2)} ms | ${viaNginx.p99.toFixed(2)} ms (+${(viaNginx.p99 - direct.p99).toFixed(2)} ms) | ${viaNginx.cpuPct!.toFixed(1)} % of one core |`);
   console.log(`| through Sidekick http mode (defaults) | ${via.p50.toFixed(2)} ms | ${via.p99.toFixed(2)} ms (+${(via.p99 - direct.p99).toFixed(2)} ms) | ${via.cpuPct!.toFixed(1)} % of one core |`);
 }
 
