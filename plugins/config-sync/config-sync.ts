@@ -138,7 +138,13 @@ export class ConfigSync implements PluginInstance {
   }
 
   private async poll(stop: AbortSignal): Promise<void> {
-    const signal = AbortSignal.any([stop, AbortSignal.timeout(this.config.timeout)]);
+    // One controller per poll, not AbortSignal.any() on the long-lived stop signal, whose
+    // dependants pile up in some Node versions; the timer and listener are removed after.
+    const controller = new AbortController();
+    const signal = controller.signal;
+    const abort = () => controller.abort(stop.reason);
+    const timer = setTimeout(() => controller.abort(new ConfigSyncError('CONFIG_SYNC_TIMEOUT', 'poll timeout')), this.config.timeout);
+    stop.addEventListener('abort', abort, { once: true });
     let listing: Listing | undefined;
     try {
       listing = await this.source.list(this.state.cursor, signal);
@@ -152,6 +158,9 @@ export class ConfigSync implements PluginInstance {
       await this.publish(listing, id, signal);
     } catch (err) {
       throw timeoutAware(err, signal, stop, this.config.timeout);
+    } finally {
+      clearTimeout(timer);
+      stop.removeEventListener('abort', abort);
     }
   }
 
