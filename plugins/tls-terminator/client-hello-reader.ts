@@ -2,8 +2,8 @@
 // it over several TLS records (read-tls-client-hello only reads the first record), with a
 // size cap and a timeout of our own. The bytes are put back for the TLS layer to read.
 import type { Socket } from 'node:net';
-import { Readable } from 'node:stream';
-import { type TlsClientHelloMessage, readTlsClientHello } from 'read-tls-client-hello';
+import type { TlsClientHelloMessage } from 'read-tls-client-hello';
+import { parseClientHello } from './client-hello-parser.ts';
 
 const MAX_HELLO = 32 * 1024; // real ClientHellos are < 2 KiB, or ~ 8 KiB with post-quantum key shares
 
@@ -40,15 +40,11 @@ export function readClientHello(socket: Socket, timeoutMs: number): Promise<Clie
       socket.pause();
       if (err) return reject(err);
       socket.unshift(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
-      // One synthetic record holding the whole handshake message, for the library's parser.
-      const record = Buffer.allocUnsafe(5 + handshake!.length);
-      record[0] = 0x16;
-      record.writeUInt16BE(0x0301, 1);
-      record.writeUInt16BE(handshake!.length, 3);
-      handshake!.copy(record, 5);
-      readTlsClientHello(Readable.from([record], { objectMode: false })).then((hello) => resolve({ hello, firstAlpn: firstAlpn(handshake!) }), (e: Error) =>
-        reject(new HelloError('malformed', `malformed ClientHello: ${e.message}`)),
-      );
+      try {
+        resolve(parseClientHello(handshake!));
+      } catch (e) {
+        reject(new HelloError('malformed', `malformed ClientHello: ${(e as Error).message}`));
+      }
     };
     const onData = (chunk: Buffer) => {
       chunks.push(chunk);
@@ -101,29 +97,4 @@ function assemble(buf: Buffer): Buffer | 'more' | HelloFailure {
     if (need >= 0 && have >= need) return (parts.length === 1 ? frag : Buffer.concat(parts)).subarray(0, need);
   }
   return 'more';
-}
-
-/** Walks the extensions of a complete handshake message for ALPN (0x0010); undefined if absent. */
-export function firstAlpn(hs: Buffer): Buffer | undefined {
-  let off = 4 + 2 + 32;
-  if (off >= hs.length) return undefined;
-  off += 1 + hs[off]!; // session id
-  if (off + 2 > hs.length) return undefined;
-  off += 2 + hs.readUInt16BE(off); // cipher suites
-  if (off >= hs.length) return undefined;
-  off += 1 + hs[off]!; // compression methods
-  if (off + 2 > hs.length) return undefined;
-  const end = Math.min(hs.length, off + 2 + hs.readUInt16BE(off));
-  off += 2;
-  while (off + 4 <= end) {
-    const id = hs.readUInt16BE(off);
-    const len = hs.readUInt16BE(off + 2);
-    off += 4;
-    if (id === 0x0010 && len >= 3 && off + 3 <= end) {
-      const first = hs[off + 2]!;
-      return first > 0 && off + 3 + first <= end ? hs.subarray(off + 3, off + 3 + first) : undefined;
-    }
-    off += len;
-  }
-  return undefined;
 }

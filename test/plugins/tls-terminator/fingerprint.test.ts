@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readClientHello } from '../../../plugins/tls-terminator/client-hello-reader.ts';
 import { computeJa4 } from '../../../plugins/tls-terminator/fingerprint.ts';
+import { parseClientHello } from '../../../plugins/tls-terminator/client-hello-parser.ts';
 import { buildHandshake, captureClientHello, fingerprintsOf, toRecords } from './client-hello.ts';
 import { type App, type Terminator, request, startApp, startTerminator, tempDir } from './helpers.ts';
 
@@ -74,6 +75,23 @@ describe('JA4 computation', () => {
     const handshake = buildHandshake(SPEC);
     const { hello, firstAlpn } = await readerSees(toRecords(handshake, 50), 7);
     expect(computeJa4(hello, firstAlpn).ja4).toBe('t13d1516h2_8daaf6152771_e5627efa2ab1');
+  });
+});
+
+describe('synchronous ClientHello parser', () => {
+  it("agrees field by field with read-tls-client-hello's own parser on real and synthetic hellos", async () => {
+    const records = [
+      toRecords(buildHandshake(SPEC)),
+      toRecords(buildHandshake({ ...SPEC, alpn: [Buffer.from([0x30, 0xab])] })),
+      await captureClientHello((port) => tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ALPNProtocols: ['h2', 'http/1.1'], rejectUnauthorized: false })),
+      await captureClientHello((port) => tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, maxVersion: 'TLSv1.2' })),
+    ];
+    for (const record of records) {
+      const lib = await readTlsClientHello(Readable.from([record], { objectMode: false }));
+      const ours = parseClientHello(record.subarray(5, 5 + record.readUInt16BE(3)));
+      expect(ours.hello).toEqual(lib);
+    }
+    expect(() => parseClientHello(Buffer.from([1, 0, 0, 10, 3, 3, 0]))).toThrow(/shorter/);
   });
 });
 
