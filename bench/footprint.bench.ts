@@ -61,7 +61,7 @@ function pluginConfigs(dir: string, appPort: number): string {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sidekick-bench-'));
-  for (const d of ['remote', 'shared/config', 'logs']) mkdirSync(join(dir, d), { recursive: true });
+  for (const d of ['remote', 'shared/config', 'logs', 'shipped']) mkdirSync(join(dir, d), { recursive: true });
   writeFileSync(join(dir, 'remote/app.json'), '{"greeting":"bench"}\n');
   writeFileSync(join(dir, 'logs/app.log'), 'one line\n');
   const appPort = await freePort();
