@@ -78,7 +78,7 @@ const timeouts = z
   .strictObject({
     headers: duration().prefault('10s').describe('Time allowed to receive a request head (slowloris protection)'),
     request: duration().prefault('5m').describe('Time allowed to receive a whole request including its body (0 disables)'),
-    idle: duration().prefault('60s').describe('Idle keep-alive connections (h1 and h2) are closed after this'),
+    idle: duration().prefault('60s').describe('Idle keep-alive connections (h1 and h2) are closed after this; also how long a client may stop reading a response'),
     upstream: duration().prefault('60s').describe('Time the connection to the app may stay silent (connecting, or waiting for the response) before the client gets 504'),
   })
   .prefault({})

@@ -177,6 +177,7 @@ export class HttpFront {
       head,
       body,
       timeoutMs: this.cfg.timeouts.upstream,
+      stallTimeoutMs: this.cfg.timeouts.idle,
       onHead: (h) => {
         status = h.status;
         if (h2) (res as Http2ServerResponse).writeHead(status, responseHeadersH2(h.headers, this.extraResponseHeaders));
@@ -187,7 +188,7 @@ export class HttpFront {
       onError: (kind, err, afterHead) => {
         if (afterHead) {
           res.destroy();
-          return finish(`upstream ${err.code ?? 'error'} mid-response`);
+          return finish(`${err.code ?? 'error'} mid-response`);
         }
         this.metrics.upstreamErrors.labels({ reason: kind }).inc();
         if (kind === 'timeout') {

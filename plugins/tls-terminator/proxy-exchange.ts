@@ -18,6 +18,8 @@ export interface Exchange {
   head: string;
   body: BodyFraming;
   timeoutMs: number;
+  /** How long a client may hold the response back (not reading) before both sides are closed. */
+  stallTimeoutMs: number;
   onHead(head: ResponseHead): void;
   onBytes(n: number): void;
   onDone(): void;
@@ -41,6 +43,7 @@ function attempt(x: Exchange, lease: Lease | Error): void {
   let requestSent = x.body === 'none';
   let gotBytes = false;
   let finished = false;
+  let stalled = false;
 
   const cleanup = () => {
     finished = true;
@@ -66,6 +69,7 @@ function attempt(x: Exchange, lease: Lease | Error): void {
   };
   // While the client holds us back, the app is not the slow one: no 504 for a stalled reader.
   const resumeSocket = () => {
+    stalled = false;
     s.setTimeout(x.timeoutMs);
     s.resume();
   };
@@ -78,7 +82,8 @@ function attempt(x: Exchange, lease: Lease | Error): void {
       x.onBytes(chunk.length);
       if (!out.write(chunk)) {
         s.pause();
-        s.setTimeout(0);
+        stalled = true;
+        s.setTimeout(x.stallTimeoutMs); // slow-read clients must not hold app connections forever
         out.once('drain', resumeSocket);
       }
     },
@@ -110,7 +115,10 @@ function attempt(x: Exchange, lease: Lease | Error): void {
     if (!parser.eof()) fail('error', Object.assign(new Error('app closed the connection mid-response'), { code: 'ECONNRESET' }));
   };
   const onError = (err: Error & { code?: string }) => fail(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'refused' : 'error', err);
-  const onTimeout = () => fail('timeout', Object.assign(new Error('app did not answer in time'), { code: 'ETIMEDOUT' }));
+  const onTimeout = () =>
+    stalled
+      ? fail('error', Object.assign(new Error('client stopped reading the response'), { code: 'ERR_TLS_TERMINATOR_CLIENT_STALLED' }))
+      : fail('timeout', Object.assign(new Error('app did not answer in time'), { code: 'ETIMEDOUT' }));
   const onClientClose = () => {
     if (finished) return;
     // The client went away mid-exchange: the connection is mid-message and cannot be reused.

@@ -240,3 +240,28 @@ describe('access log', () => {
     }
   });
 });
+
+describe('slow-read clients', () => {
+  it('closes a response the client stops reading for longer than timeouts.idle, freeing the app connection', async () => {
+    const t = await tempDir();
+    const term = await startTerminator(t.path, `    upstream: ${app.url}\n    timeouts: { idle: 500ms }\n`);
+    const https = await import('node:https');
+    try {
+      const before = app.downloads.length;
+      const req = https.get({ host: '127.0.0.1', port: term.port, path: `/download?bytes=${1024 ** 3}`, rejectUnauthorized: false, agent: false });
+      const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => req.on('response', resolve).on('error', reject));
+      res.pause();
+      await eventually(() => expect(app.downloads[before]?.closed).toBe(true));
+      // The client, once it reads again, finds the response cut off (it sees the close only then).
+      res.on('error', () => {});
+      res.resume();
+      await new Promise((r) => res.once('close', r));
+      expect(res.complete).toBe(false);
+      expect(app.downloads[before]!.sent).toBeLessThan(1024 ** 3);
+      await term.agent.waitForLog((l) => l.msg === 'request' && l.note === 'ERR_TLS_TERMINATOR_CLIENT_STALLED mid-response');
+    } finally {
+      await term.agent.stop();
+      await t.cleanup();
+    }
+  });
+});
