@@ -193,7 +193,9 @@ export class Agent {
     return new AdminServer({
       health: () => {
         const stalledMs = Date.now() - this.lastTick;
-        return { ok: stalledMs < 5000, eventLoopDelayMs: Math.round(this.loopDelay.mean / 1e6) };
+        // The histogram has no mean (NaN) until its first sample.
+        const mean = Number.isFinite(this.loopDelay.mean) ? this.loopDelay.mean : 0;
+        return { ok: stalledMs < 5000, eventLoopDelayMs: Math.round(mean / 1e6) };
       },
       readiness: () => {
         if (this.shuttingDown) return { ready: false, reasons: ['shutting down'] };

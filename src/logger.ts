@@ -4,11 +4,24 @@ import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-// Keys that may carry credentials anywhere in a logged object.
-const REDACT = [
+// Fields that may carry credentials, hidden wherever a log call names them. Serializers, not
+// pino's path redaction: wildcard paths cost ~10x in throughput on the access-log hot path.
+const CREDENTIAL_KEYS = [
   'password', 'secret', 'token', 'authorization', 'accessKeyId', 'secretAccessKey', 'sessionToken',
   'privateKey', 'credentials', 'apiKey', 'cookie',
-].flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
+];
+const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'x-amz-security-token']);
+const hidden = () => '[redacted]';
+const serializers: Record<string, (value: any) => unknown> = {
+  ...Object.fromEntries(CREDENTIAL_KEYS.map((k) => [k, hidden])),
+  headers: (headers) => {
+    if (!headers || typeof headers !== 'object') return headers;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(headers)) out[k] = SECRET_HEADERS.has(k.toLowerCase()) ? '[redacted]' : v;
+    return out;
+  },
+  err: pino.stdSerializers.err,
+};
 
 export interface RootLogger {
   logger: Logger;
@@ -24,7 +37,7 @@ export function createLogger(level: LevelWithSilent, destination?: NodeJS.Writab
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
-      redact: { paths: REDACT, censor: '[redacted]' },
+      serializers,
     },
     destination ?? pino.destination({ dest: 1, sync: true }),
   );

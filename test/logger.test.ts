@@ -3,13 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { createLogger, redactUrlCredentials } from '../src/logger.ts';
 
 describe('logger', () => {
-  it('redacts credential-named fields at any of the first three levels', () => {
+  it('hides credential-named fields and secret headers', () => {
     const lines: string[] = [];
     const sink = new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) });
     const log = createLogger('info', sink);
-    log.logger.info({ password: 'p1', sink: { token: 't1', headers: { authorization: 'Bearer t2' } }, user: 'kept' }, 'hello');
+    log.child({ instance: 'x' }).info({ password: 'p1', token: 't1', headers: { Authorization: 'Bearer t2', accept: '*/*' }, user: 'kept' }, 'hello');
     const line = JSON.parse(lines[0]!);
-    expect(line).toMatchObject({ password: '[redacted]', sink: { token: '[redacted]', headers: { authorization: '[redacted]' } }, user: 'kept', level: 'info' });
+    expect(line).toMatchObject({ password: '[redacted]', token: '[redacted]', headers: { Authorization: '[redacted]', accept: '*/*' }, user: 'kept', level: 'info', instance: 'x' });
+    expect(lines[0]).not.toMatch(/p1|t1|t2/);
   });
 
   it('a level change reaches children created before it', () => {
