@@ -113,6 +113,24 @@ describe('config-sync http source', () => {
     for (const res of hung) res.destroy();
   });
 
+  it('stop aborts a hung poll, closes its connection, and returns the same promise twice', async () => {
+    let closed = false;
+    let arrived = false;
+    handler = (req) => {
+      arrived = true;
+      req.socket.once('close', () => (closed = true));
+    };
+    const r = await start({ timeout: '1h' });
+    await waitFor('request in flight', () => arrived);
+    const ac = new AbortController();
+    const first = r.instance.stop({ deadline: Date.now() + 5000, signal: ac.signal });
+    const second = r.instance.stop({ deadline: Date.now() + 5000, signal: ac.signal });
+    expect(second).toBe(first);
+    await first;
+    await waitFor('connection closed by the client', () => closed);
+    expect(r.details().version).toBe(null);
+  });
+
   it('refuses a body over limits.maxFileSize', async () => {
     serve({ body: 'x'.repeat(5000) });
     const r = await start({ limits: { maxFileSize: 1000 } });
