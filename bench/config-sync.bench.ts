@@ -208,6 +208,13 @@ async function latency(dir: string, store: Store, aws: boolean) {
 
   await store.putSet('lat/', 0);
   const app = recorder('app');
+  try {
+    return await latencyWith(app);
+  } finally {
+    await stop(app.child);
+  }
+
+  async function latencyWith(app: ReturnType<typeof recorder>) {
   await waitUntil('recorder', () => existsSync(app.pidFile));
   const agent = await startAgent(dir, 'latency', `${s3Source(store, 'lat/')}    interval: 1s\n    reload:\n      signal: { name: SIGHUP, pidFile: ${app.pidFile} }\n`);
   let p99 = NaN;
@@ -235,8 +242,8 @@ async function latency(dir: string, store: Store, aws: boolean) {
       process.kill(-loop.pid!, 'SIGTERM');
     }
   } else rows.push(['aws s3 sync loop', 'skipped: aws not installed', '', '', '', '']);
-  await stop(app.child);
   return rows;
+  }
 }
 
 function startReader(mode: 'snapshot' | 'naive', dir: string) {

@@ -39,6 +39,7 @@ export class ConfigSync implements PluginInstance {
   private stopping?: Promise<void>;
   private lock: Promise<unknown> = Promise.resolve();
   private failures = 0;
+  private racedPolls = 0;
   private retryInMs?: number;
   private lastSuccessAt = 0;
   private lastPoll?: { at: string; result: string };
@@ -125,9 +126,14 @@ export class ConfigSync implements PluginInstance {
       try {
         await this.exclusive(() => this.poll(signal));
         this.failures = 0;
+        this.racedPolls = 0;
         delay = Math.round(this.config.interval * (1 - Math.random() * this.config.jitter));
       } catch (err) {
         if (signal.aborted) break;
+        if (errorCode(err) === 'CONFIG_SYNC_SOURCE_CHANGED' && this.racedPolls++ < 3) {
+          this.log.debug({ err: (err as Error).message }, 'source changed during the poll; polling again');
+          continue;
+        }
         this.failures++;
         delay = backoffDelay(this.failures - 1, this.config.backoff.initial, this.config.backoff.max);
         this.recordPollError(err, delay);

@@ -2,6 +2,8 @@
 // without matching message text.
 export type ConfigSyncErrorCode =
   | 'CONFIG_SYNC_SOURCE'
+  /** The source moved on during the poll (a ConfigMap swap): poll again at once. */
+  | 'CONFIG_SYNC_SOURCE_CHANGED'
   | 'CONFIG_SYNC_TIMEOUT'
   | 'CONFIG_SYNC_UNSAFE_PATH'
   | 'CONFIG_SYNC_LIMIT'

@@ -10,6 +10,7 @@ import { checkRelativePath } from '../safe-path.ts';
 import type { Listing, Source, SourceEntry } from './source.ts';
 
 const MAX_DEPTH = 32;
+const RACY_MS = 2000;
 
 export class DirSource implements Source {
   readonly description: string;
@@ -27,12 +28,27 @@ export class DirSource implements Source {
   }
 
   async list(): Promise<Listing> {
-    this.base = await resolveBase(this.root);
-    const entries: SourceEntry[] = [];
-    const seen = new Map<string, string>();
-    await this.walk(this.base, '', 0, entries, seen);
-    this.hashes = seen; // forget files that are gone
-    return { entries };
+    // The kubelet deletes the old version right after the swap: a walk of it can fail, or worse,
+    // see a half-deleted directory without an error. Only a walk that ends with `..data` still
+    // naming the version it started on is trusted; otherwise walk the new one.
+    for (let attempt = 1; ; attempt++) {
+      const base = await resolveBase(this.root);
+      const entries: SourceEntry[] = [];
+      const seen = new Map<string, string>();
+      let failure: unknown;
+      try {
+        await this.walk(base, '', 0, entries, seen);
+      } catch (err) {
+        failure = err;
+      }
+      const moved = (await resolveBase(this.root)) !== base;
+      if (moved && attempt < 3) continue;
+      if (moved) throw new ConfigSyncError('CONFIG_SYNC_SOURCE_CHANGED', `${this.root} changed while it was listed`);
+      if (failure) throw failure;
+      this.base = base;
+      this.hashes = seen; // forget files that are gone
+      return { entries };
+    }
   }
 
   private async walk(dir: string, rel: string, depth: number, out: SourceEntry[], seen: Map<string, string>): Promise<void> {
@@ -57,16 +73,24 @@ export class DirSource implements Source {
       const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
       let hash = this.hashes.get(key);
       if (!hash) hash = createHash('sha256').update(await readFile(full)).digest('hex');
-      seen.set(key, hash);
+      // File times tick at the kernel's coarse clock and inodes are reused, so a file rewritten
+      // within a tick can look unchanged. As git does with "racy" entries, trust the cache only
+      // for files last modified well before now.
+      if (Date.now() - st.mtimeMs > RACY_MS) seen.set(key, hash);
       out.push({ path: checkRelativePath(path), fingerprint: hash, size: st.size });
     }
   }
 
   async download(entry: SourceEntry, file: string): Promise<number> {
-    await copyFile(join(this.base, entry.path), file);
+    try {
+      await copyFile(join(this.base, entry.path), file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      throw new ConfigSyncError('CONFIG_SYNC_SOURCE_CHANGED', `${entry.path} disappeared from ${this.root} while it was copied`, { cause: err });
+    }
     const st = await stat(file);
     if (st.size !== entry.size) {
-      throw new ConfigSyncError('CONFIG_SYNC_INCOMPLETE', `${entry.path} changed while it was copied; retrying next poll`);
+      throw new ConfigSyncError('CONFIG_SYNC_SOURCE_CHANGED', `${entry.path} changed while it was copied`);
     }
     return st.size;
   }

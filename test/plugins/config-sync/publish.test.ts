@@ -75,6 +75,21 @@ describe('config-sync publish', () => {
     expect(await readTarget(target())).toEqual({ 'a.conf': 'A2' });
   });
 
+  it('syncs a plain directory: a same-size rewrite in place is a change, a deleted file a deletion', async () => {
+    await mkdir(join(src(), 'sub'), { recursive: true });
+    await writeFile(join(src(), 'a.conf'), 'aaaa');
+    await writeFile(join(src(), 'sub/b.conf'), 'b');
+    const r = await start();
+    await waitFor('publish', () => r.details().version?.generation === 1);
+    await writeFile(join(src(), 'a.conf'), 'bbbb'); // same inode, same size
+    await waitFor('publish 2', () => r.details().version?.generation === 2);
+    expect(await readTarget(target())).toEqual({ 'a.conf': 'bbbb', 'sub/b.conf': 'b' });
+    const { rm } = await import('node:fs/promises');
+    await rm(join(src(), 'sub'), { recursive: true });
+    await waitFor('publish 3', () => r.details().version?.generation === 3);
+    expect(await readTarget(target())).toEqual({ 'a.conf': 'bbbb' });
+  });
+
   it('does not touch entries in the target it does not own, and cleans leftover staging directories', async () => {
     await mkdir(target(), { recursive: true });
     await writeFile(join(target(), 'README.txt'), 'not ours');
@@ -93,6 +108,7 @@ describe('config-sync publish', () => {
     await writeConfigMap(src(), { 'a.conf': 'A' });
     const r = await start({ backoff: { initial: '20ms', max: '50ms' } });
     await waitFor('refusal', () => r.details().lastError?.code === 'CONFIG_SYNC_PUBLISH');
+    await r.stop(); // retries stage a fresh directory each time: look once they have stopped
     expect(await readTarget(target())).toEqual({ 'a.conf': 'hand-made' });
     expect(await readdir(target())).toEqual(['a.conf']);
   });
