@@ -39,7 +39,7 @@ export function createReloadAction(config: ReloadConfig, target: string, resolve
     return async (signal) => {
       let lastError = '';
       for (let attempt = 0; attempt <= http.retries; attempt++) {
-        if (attempt > 0) await sleep(Math.min(5000, 200 * 2 ** attempt), signal);
+        if (attempt > 0) await sleep(Math.min(5000, 200 * 2 ** (attempt - 1)), signal);
         if (signal.aborted) break;
         try {
           const res = await fetch(http.url, {
