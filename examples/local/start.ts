@@ -46,7 +46,7 @@ process.on('SIGTERM', () => shutdown(0));
 start('sidekick', [resolve(here, '../../bin/sidekick.js'), 'run', '--config', join(here, 'sidekick.yaml')]);
 for (let i = 0; i < 200 && !stopping; i++) {
   try {
-    const status = await (await fetch(`http://${env.ADMIN_LISTEN}/status`)).json();
+    const status = (await (await fetch(`http://${env.ADMIN_LISTEN}/status`)).json()) as { state?: string };
     if (status.state === 'running') break;
   } catch {
     // not listening yet

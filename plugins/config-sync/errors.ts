@@ -11,6 +11,8 @@ export type ConfigSyncErrorCode =
   | 'CONFIG_SYNC_VALIDATION'
   | 'CONFIG_SYNC_PUBLISH'
   | 'CONFIG_SYNC_RELOAD'
+  /** No pid file yet: the app has not started and will read the published version when it does. */
+  | 'CONFIG_SYNC_APP_NOT_STARTED'
   | 'CONFIG_SYNC_UNHEALTHY';
 
 export class ConfigSyncError extends Error {

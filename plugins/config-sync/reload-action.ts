@@ -73,6 +73,10 @@ async function readPid(file: string): Promise<number> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      // A native sidecar publishes the first version before the app starts: nothing to tell yet.
+      throw new ConfigSyncError('CONFIG_SYNC_APP_NOT_STARTED', `pidFile ${file} does not exist yet: the app has not started, and will read this version when it does`);
+    }
     throw new ConfigSyncError('CONFIG_SYNC_RELOAD', `cannot read pidFile ${file}: ${(err as Error).message} (is the app running and writing it to a shared volume?)`);
   }
   const pid = Number(text.trim());

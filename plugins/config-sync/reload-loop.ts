@@ -12,7 +12,7 @@ import type { SyncMetrics } from './sync-metrics.ts';
 export interface ReloadReport {
   at: string;
   version: number;
-  result: 'ok' | 'error' | 'unhealthy';
+  result: 'ok' | 'skipped' | 'error' | 'unhealthy';
   detail: string;
   code?: string;
 }
@@ -74,8 +74,14 @@ export class ReloadLoop {
         this.last = { at: new Date().toISOString(), version, result: 'ok', detail };
         this.logger.info({ version, detail }, 'app reloaded');
       } catch (err) {
-        this.metrics.reloadError.inc();
         const code = errorCode(err);
+        if (code === 'CONFIG_SYNC_APP_NOT_STARTED') {
+          this.metrics.reloadSkipped.inc();
+          this.last = { at: new Date().toISOString(), version, result: 'skipped', detail: (err as Error).message, code };
+          this.logger.info({ version }, (err as Error).message);
+          continue;
+        }
+        this.metrics.reloadError.inc();
         this.last = { at: new Date().toISOString(), version, result: 'error', detail: (err as Error).message, code };
         this.logger.error({ version, code, err }, 'reload failed');
         continue;

@@ -18,6 +18,7 @@ export function createSyncMetrics(metrics: PluginMetrics) {
     validationFailures: metrics.counter({ name: 'sidekick_config_sync_validation_failures_total', help: 'Versions refused by validation' }),
     reloadOk: reloads.labels({ result: 'ok' }),
     reloadError: reloads.labels({ result: 'error' }),
+    reloadSkipped: reloads.labels({ result: 'skipped' }),
     rollbacks: metrics.counter({ name: 'sidekick_config_sync_rollbacks_total', help: 'Rollbacks to the previous version after a failed health check' }),
     bytes: metrics.counter({ name: 'sidekick_config_sync_downloaded_bytes_total', help: 'Bytes downloaded from the source' }),
     sinceSuccess: metrics.gauge({ name: 'sidekick_config_sync_seconds_since_last_success', help: 'Seconds since the last successful poll (updated at every poll)' }),

@@ -92,6 +92,23 @@ describe('config-sync reload', () => {
     expect(byName.details().lastReload.detail).toMatch(/no process named "no-such-app-xyz".*shareProcessNamespace: true/);
   });
 
+  it('skips the reload while the pid file does not exist yet (the app starts after its sidecar), and signals once it does', async () => {
+    const pidFile = join(work.path, 'later.pid');
+    await writeConfigMap(src(), { 'app.conf': 'v1' });
+    const r = await start({ signal: { name: 'SIGHUP', pidFile } });
+    await waitFor('reload skipped', () => r.details().lastReload?.result === 'skipped');
+    expect(r.details().lastReload).toMatchObject({ version: 1, code: 'CONFIG_SYNC_APP_NOT_STARTED' });
+    expect(await r.metric('sidekick_config_sync_reloads_total', { result: 'skipped' })).toBe(1);
+    expect(await r.metric('sidekick_config_sync_reloads_total', { result: 'error' })).toBe(0);
+
+    const app = await startSignalRecorder(work.path);
+    cleanups.push(() => app.stop());
+    await writeFile(pidFile, await readFile(app.pidFile, 'utf8'));
+    await writeConfigMap(src(), { 'app.conf': 'v2' });
+    await waitFor('SIGHUP for v2', async () => (await app.signals()).length === 1);
+    expect(r.details().lastReload).toMatchObject({ result: 'ok', version: 2 });
+  });
+
   it('calls the HTTP reload endpoint, retrying a failed call', async () => {
     const calls: string[] = [];
     const base = await listen((req, res) => {
