@@ -54,7 +54,15 @@ beforeAll(async () => {
   demo.stderr!.on('data', (c) => (output += c));
 });
 afterAll(async () => {
-  if (demo.exitCode === null) demo.kill('SIGKILL');
+  // SIGTERM, not SIGKILL: the launcher's children run in their own process groups, and only
+  // the launcher stops them.
+  if (demo.exitCode === null && demo.signalCode === null) {
+    const exited = new Promise((r) => demo.once('exit', r));
+    demo.kill('SIGTERM');
+    const timer = setTimeout(() => demo.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+  }
   await rm(runDir, { recursive: true, force: true });
 });
 

@@ -99,7 +99,7 @@ export async function startShipper(config: Record<string, unknown>, opts: { data
       (stopped ??= (async () => {
         await instance.stop({ deadline: Date.now() + ms, signal: AbortSignal.timeout(ms) });
         ctx.abort();
-        if (!opts.dataDir) await base.cleanup();
+        await base.cleanup(); // its own temp dir; a caller-supplied dataDir is the caller's to remove
       })()),
   };
 }
