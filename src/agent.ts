@@ -2,11 +2,11 @@
 // the signals that drive them (SIGHUP reload, SIGTERM/SIGINT drain).
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { type Counter, Gauge } from 'prom-client';
 import type { AddressInfo } from 'node:net';
 import { AdminServer } from './admin/admin-server.ts';
 import { ConfigError } from './config/config-error.ts';
 import { ConfigWatcher } from './config/config-watcher.ts';
+import { type CoreMetrics, registerCoreMetrics } from './core-metrics.ts';
 import { type LoadedConfig, parseConfig, readConfigFile } from './config/load-config.ts';
 import { PluginHost } from './host/plugin-host.ts';
 import { createLogger, redactUrlCredentials, type RootLogger } from './logger.ts';
@@ -44,8 +44,7 @@ export class Agent {
   private reloads: Promise<void> = Promise.resolve();
   private lastAttemptedHash: string;
   private lastReload?: ReloadRecord;
-  private readonly reloadCounter;
-  private readonly unhandledCounter;
+  private readonly coreMetrics: CoreMetrics;
   adminAddress?: AddressInfo;
 
   private constructor(config: LoadedConfig, opts: AgentOptions) {
@@ -56,26 +55,7 @@ export class Agent {
     this.logger = this.log.logger;
     this.host = new PluginHost({ log: this.log, metrics: this.metrics });
     this.admin = this.createAdmin();
-    this.reloadCounter = this.metrics.family<Counter<string>>('counter', {
-      name: 'sidekick_config_reloads_total', help: 'Config reloads by result', labelNames: ['result'],
-    }, false);
-    this.unhandledCounter = this.metrics.family<Counter<string>>('counter', {
-      name: 'sidekick_unhandled_errors_total', help: 'Errors that escaped every handler (bugs)',
-    }, false);
-    this.metrics.family<Gauge<string>>('gauge', { name: 'sidekick_build_info', help: 'Always 1; the version label says which build runs', labelNames: ['version'] }, false)
-      .labels({ version: VERSION }).set(1);
-    const host = this.host;
-    // Computed when scraped, from the same reports /readyz uses.
-    new Gauge({
-      name: 'sidekick_plugin_ready',
-      help: '1 when the plugin instance is running and ready',
-      labelNames: ['instance', 'type'],
-      registers: [this.metrics.registry],
-      collect() {
-        this.reset();
-        for (const [name, s] of Object.entries(host.status())) this.labels({ instance: name, type: s.type }).set(s.ready ? 1 : 0);
-      },
-    });
+    this.coreMetrics = registerCoreMetrics(this.metrics, () => this.host.status());
   }
 
   /** Load and validate the config. Throws ConfigError for a bad file. */
@@ -128,7 +108,7 @@ export class Agent {
   }
 
   reportUnhandled(reason: unknown, fatal = false): void {
-    this.unhandledCounter.inc();
+    this.coreMetrics.unhandledErrors.inc();
     const err = reason instanceof Error ? reason : new Error(String(reason));
     if (fatal) this.logger.fatal({ err }, 'uncaught exception; exiting');
     else this.logger.error({ err }, 'unhandled promise rejection (a bug: please report it); continuing');
@@ -142,7 +122,7 @@ export class Agent {
     if (this.shuttingDown) return;
     const record = (result: ReloadRecord['result'], error?: string) => {
       this.lastReload = { at: new Date().toISOString(), result, trigger, ...(error ? { error: redactUrlCredentials(error) } : {}) };
-      this.reloadCounter.labels({ result }).inc();
+      this.coreMetrics.reloads.labels({ result }).inc();
     };
     let next: LoadedConfig;
     try {
