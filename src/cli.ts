@@ -113,6 +113,8 @@ async function run(file: string, env: NodeJS.ProcessEnv): Promise<number> {
   try {
     await agent.start();
   } catch (err) {
+    // A signal during start-up: the shutdown under way drains what started and exits 0.
+    if (signals > 0) return new Promise<number>(() => {});
     return reportError(err);
   }
   return new Promise<number>(() => {}); // runs until a signal

@@ -48,6 +48,7 @@ export class InstanceSupervisor {
   private readonly life = new AbortController(); // aborted by stop(): ends the restart loop
   private stopping?: Promise<void>;
   private launching = false;
+  private launchDone?: Promise<void>;
   private launchFailure?: Error;
   private readonly restartCounter;
 
@@ -110,7 +111,13 @@ export class InstanceSupervisor {
     return this.state;
   }
 
-  private async launch(): Promise<void> {
+  private launch(): Promise<void> {
+    const done = this.doLaunch();
+    this.launchDone = done.then(() => {}, () => {});
+    return done;
+  }
+
+  private async doLaunch(): Promise<void> {
     const controller = new AbortController();
     this.controller = controller;
     const dataDir = join(this.deps.dataDir, this.spec.name);
@@ -194,6 +201,9 @@ export class InstanceSupervisor {
   private async doStop(deadline: number): Promise<void> {
     this.life.abort();
     this.setState('stopping');
+    // Let a start in progress settle first (up to the deadline): stopping a half-started
+    // instance would race its own start().
+    if (this.launchDone) await Promise.race([this.launchDone, sleep(Math.max(0, deadline - Date.now()))]);
     const instance = this.instance;
     if (instance && this.controller) await this.stopInstance(instance, this.controller, deadline);
     this.setState('stopped');

@@ -22,6 +22,9 @@ type Deps = Omit<SupervisorDeps, 'dataDir' | 'configDir' | 'restart' | 'stopTime
 
 export class PluginHost {
   private supervisors: InstanceSupervisor[] = [];
+  /** Started by an apply() still in progress: a shutdown must stop these too. */
+  private readonly pending = new Set<InstanceSupervisor>();
+  private closed = false;
   private readonly deps: Deps;
   private config?: LoadedConfig;
 
@@ -54,16 +57,20 @@ export class PluginHost {
     const started: InstanceSupervisor[] = [];
     for (const spec of toStart) {
       const sup = this.supervise(spec, config);
+      this.pending.add(sup);
       try {
+        if (this.closed) throw Object.assign(new Error('shutting down'), { code: 'ERR_SIDEKICK_SHUTTING_DOWN' });
         await sup.start();
         started.push(sup);
       } catch (err) {
+        this.pending.clear();
         await this.stopAll(started, Date.now() + config.core.shutdownTimeout);
         await sup.stop(Date.now());
         if (this.config) await this.restore(toStop, this.config);
         throw new PluginStartError(spec.name, err as Error);
       }
     }
+    this.pending.clear();
     const startedByName = new Map(started.map((s) => [s.name, s]));
     this.supervisors = config.instances.map((spec) => keep.get(spec.name) ?? startedByName.get(spec.name)!);
     for (const s of toStop) if (!config.instances.some((i) => i.name === s.name)) this.deps.metrics.forget(s.name);
@@ -73,7 +80,8 @@ export class PluginHost {
 
   /** Stop everything within the deadline (in parallel: they share one budget). */
   async stop(deadline: number): Promise<void> {
-    const all = this.supervisors;
+    this.closed = true;
+    const all = [...this.supervisors, ...this.pending];
     this.supervisors = [];
     await this.stopAll(all, deadline);
   }

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type AgentProcess, agentSandbox } from '../helpers/agent-process.ts';
-import { RECORDER, events } from '../helpers/recorder.ts';
+import { RECORDER, events, eventually } from '../helpers/recorder.ts';
 
 const box = agentSandbox();
 
@@ -39,5 +39,16 @@ describe('shutdown', () => {
     expect(agent.stderr()).toContain('second SIGTERM, exiting at once');
     // the drain never finished
     expect(await events(join(box.dir, 'events.log'))).toEqual(['slow create 1', 'slow start']);
+  });
+
+  it('a signal during start-up stops what started, starts nothing more, and exits 0', async () => {
+    const yaml = `admin:\n  listen: 127.0.0.1:0\ndataDir: ./data\nplugins:\n` +
+      `  slow:\n    type: ${RECORDER}\n    events: events.log\n    startDelayMs: 800\n` +
+      `  never:\n    type: ${RECORDER}\n    events: events.log\n`;
+    const agent = await box.start(yaml, { waitReady: false });
+    await eventually(async () => expect(await events(join(box.dir, 'events.log'))).toEqual(['slow create 1']));
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited).toBe(0);
+    expect(await events(join(box.dir, 'events.log'))).toEqual(['slow create 1', 'slow start', 'slow stop']);
   });
 });
