@@ -42,9 +42,10 @@ export const coreSchema = z.strictObject({
     .strictObject({
       initialDelay: duration().prefault('1s').describe('Delay before the first restart of a failed plugin'),
       maxDelay: duration().prefault('1m').describe('Longest delay between restarts; the delay doubles up to it'),
+      startTimeout: duration().prefault('1m').describe("A plugin whose start has not finished by then counts as failed to start"),
     })
     .prefault({})
-    .describe('Restart of plugins that fail at run time (exponential backoff with jitter)'),
+    .describe('Start and restart of plugins: a start that hangs fails; a run-time failure restarts with exponential backoff and jitter'),
   watchConfig: z
     .boolean()
     .default(true)

@@ -20,6 +20,8 @@ export interface SupervisorDeps {
   restart: { initialDelay: number; maxDelay: number };
   /** Budget for stopping a failed instance before its restart. */
   stopTimeout: number;
+  /** A start() that has not settled by then counts as failed: one plugin must not hang start-up. */
+  startTimeout: number;
 }
 
 export interface InstanceStatus {
@@ -147,7 +149,7 @@ export class InstanceSupervisor {
       const instance = await this.spec.descriptor.create(this.spec.config, ctx);
       this.instance = instance;
       try {
-        await instance.start();
+        await withTimeout(instance.start(), this.deps.startTimeout, `start() did not finish within ${this.deps.startTimeout} ms (restart.startTimeout)`);
         if (this.launchFailure) throw this.launchFailure;
       } catch (err) {
         this.instance = undefined; // stopped here; stop() must not stop it twice
@@ -236,4 +238,16 @@ export class InstanceSupervisor {
 function codeOf(err: Error): { code?: string } {
   const code = (err as NodeJS.ErrnoException).code;
   return typeof code === 'string' ? { code } : {};
+}
+
+async function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(message), { code: 'ERR_SIDEKICK_START_TIMEOUT' })), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -18,7 +18,7 @@ export interface ApplyResult {
   kept: string[];
 }
 
-type Deps = Omit<SupervisorDeps, 'dataDir' | 'configDir' | 'restart' | 'stopTimeout'>;
+type Deps = Omit<SupervisorDeps, 'dataDir' | 'configDir' | 'restart' | 'stopTimeout' | 'startTimeout'>;
 
 export class PluginHost {
   private supervisors: InstanceSupervisor[] = [];
@@ -97,6 +97,7 @@ export class PluginHost {
       configDir: config.dir,
       restart: config.core.restart,
       stopTimeout: Math.min(config.core.shutdownTimeout, 5000),
+      startTimeout: config.core.restart.startTimeout,
     });
   }
 

@@ -40,7 +40,7 @@ describe('a valid config', () => {
       log: { level: 'info' },
       shutdownTimeout: 25_000,
       dataDir: '/var/lib/sidekick',
-      restart: { initialDelay: 1000, maxDelay: 60_000 },
+      restart: { initialDelay: 1000, maxDelay: 60_000, startTimeout: 60_000 },
       watchConfig: true,
     });
     expect(config.instances).toEqual([]);

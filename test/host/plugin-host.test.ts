@@ -29,6 +29,16 @@ describe('start', () => {
     ]);
   });
 
+  it('a start that hangs counts as failed after restart.startTimeout, and rolls back', async () => {
+    const agent = await box.start(
+      header().replace('  maxDelay: 400ms\n', '  maxDelay: 400ms\n  startTimeout: 300ms\n') + recorder('first') + recorder('stuck', '    startDelayMs: 600000\n'),
+      { waitReady: false },
+    );
+    expect(await agent.exited).toBe(1);
+    expect(agent.stderr()).toContain('plugin "stuck" failed to start: start() did not finish within 300 ms (restart.startTimeout)');
+    expect(await events(join(box.dir, 'events.log'))).toEqual(['first create 1', 'first start', 'stuck create 1', 'stuck stop', 'first stop']);
+  });
+
   it('exits non-zero when the admin port is taken', async () => {
     const agent = await box.start(header() + recorder('first'));
     const port = new URL(agent.adminUrl).port;
