@@ -2,6 +2,7 @@
 // retries transient failures forever with backoff + jitter (Retry-After wins), dead-letters
 // permanent rejections, and only then advances the files' acknowledged offsets.
 // Events are encoded into the batch's bytes as they arrive: the buffer holds wire bytes.
+import { backoffDelay } from '../../src/host/backoff.ts';
 import { ByteWriter } from './byte-writer.ts';
 import type { DeadLetter } from './dead-letter.ts';
 import type { LogEvent, Payload, SendResult, Sink } from './event.ts';
@@ -174,9 +175,7 @@ export class Delivery {
       this.hooks.sent(payload.count - retry - rejected);
       if (retry === 0) return true;
       if (!retryAll) payload = this.subset(payload, result!.retry!);
-      const backoff = Math.min(this.opts.maxDelay, this.opts.initialDelay * 2 ** Math.min(attempt, 30));
-      // Jitter on the upper half: spreads the retries of many sidecars, never retries at once.
-      const delay = result?.retryAfterMs ?? backoff / 2 + Math.random() * (backoff / 2);
+      const delay = result?.retryAfterMs ?? backoffDelay(attempt, this.opts.initialDelay, this.opts.maxDelay);
       this.noteError(error);
       this.hooks.retried(error, delay);
       if (!(await sleep(delay, signal))) return false;

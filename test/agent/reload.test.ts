@@ -3,7 +3,7 @@
 import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type AgentProcess, agentSandbox } from '../helpers/agent-process.ts';
+import { type AgentProcess, agentSandbox, freePort } from '../helpers/agent-process.ts';
 import { RECORDER, events, eventually } from '../helpers/recorder.ts';
 
 const box = agentSandbox();
@@ -111,12 +111,7 @@ describe('a change on disk', () => {
   it('applies admin.listen and log.level changes', async () => {
     const agent = await box.start(config(recorder('one')));
     const oldUrl = agent.adminUrl;
-    const free = await import('node:net').then(({ createServer }) => new Promise<number>((res) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = s.address() as { port: number };
-        s.close(() => res(port));
-      });
-    }));
+    const free = await freePort();
     await writeFile(join(box.dir, 'sidekick.yaml'), config(recorder('one')).replace('127.0.0.1:0', `127.0.0.1:${free}`) + 'log:\n  level: warn\n');
     const before = agent.logs.length;
     agent.child.kill('SIGHUP');

@@ -3,10 +3,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/agent-process.ts';
 import { eventually } from '../helpers/recorder.ts';
 
 const HERE = resolve(import.meta.dirname, '../../examples/local');
@@ -14,15 +14,6 @@ let demo: ChildProcess;
 let output = '';
 let runDir: string;
 const ports = { admin: 0, app: 0, https: 0 };
-
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
-}
 
 // The demo certificate is self-signed: this client trusts it, as `curl -k` does.
 const insecure = new Agent({ rejectUnauthorized: false });

@@ -83,22 +83,20 @@ export class Packer {
   }
 
   arrayHeader(n: number): void {
-    const w = this.w;
-    w.ensure(5);
-    if (n < 16) w.buf[w.len++] = 0x90 | n;
-    else {
-      w.buf[w.len++] = 0xdd;
-      w.buf.writeUInt32BE(n, w.len);
-      w.len += 4;
-    }
+    this.header(n, 0x90, 0xdd);
   }
 
   mapHeader(n: number): void {
+    this.header(n, 0x80, 0xdf);
+  }
+
+  /** fixarray/fixmap below 16 entries, else array32/map32. */
+  private header(n: number, fix: number, long: number): void {
     const w = this.w;
     w.ensure(5);
-    if (n < 16) w.buf[w.len++] = 0x80 | n;
+    if (n < 16) w.buf[w.len++] = fix | n;
     else {
-      w.buf[w.len++] = 0xdf;
+      w.buf[w.len++] = long;
       w.buf.writeUInt32BE(n, w.len);
       w.len += 4;
     }

@@ -1,17 +1,16 @@
 // Shared by the log-shipper tests: a real NDJSON HTTP receiver, a shipper started on a
 // real PluginContext, and content checks that every line arrived.
 import { once } from 'node:events';
-import { appendFile, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import plugin from '../../../plugins/log-shipper/index.ts';
 import type { PluginInstance } from '../../../src/plugin-api.ts';
 import { type TestContext, createTestContext } from '../../helpers/plugin-context.ts';
+import { tempDir as sharedTempDir } from '../../helpers/agent-process.ts';
 import { eventually } from '../../helpers/recorder.ts';
 
 export { eventually };
@@ -104,10 +103,7 @@ export async function startShipper(config: Record<string, unknown>, opts: { data
   };
 }
 
-export async function tempDir(): Promise<{ path: string; cleanup: () => Promise<void> }> {
-  const path = await mkdtemp(join(tmpdir(), 'log-shipper-test-'));
-  return { path, cleanup: () => rm(path, { recursive: true, force: true }) };
-}
+export const tempDir = () => sharedTempDir('log-shipper-test-');
 
 /** Appends lines (each followed by "\n"). */
 export function writeLines(file: string, lines: string[]): Promise<void> {
