@@ -3,7 +3,8 @@
 // old one keeps serving and the refusal is logged and counted.
 import { X509Certificate, createHash, createPrivateKey, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { type SecureContext, type SecureContextOptions, createSecureContext } from 'node:tls';
+import type { SecureContext, SecureContextOptions } from 'node:tls';
+import { tls } from '../../src/builtin-modules.ts';
 import type { PluginContext } from '../../src/plugin-api.ts';
 import type { TlsTerminatorConfig } from './config-schema.ts';
 import type { TerminatorMetrics } from './metrics.ts';
@@ -193,7 +194,7 @@ export class CertificateStore {
     };
     let context: SecureContext;
     try {
-      context = createSecureContext(opts);
+      context = tls.createSecureContext(opts);
     } catch (e) {
       throw new CertificateError(`${source.label}: ${(e as Error).message}`);
     }

@@ -1,7 +1,8 @@
 // http mode: decrypted client connections are handed to an HTTP/1.1 server or an HTTP/2
 // server (chosen by ALPN) that never listen themselves, and every request is proxied to the
 // app over a keep-alive pool. Bodies are piped both ways, so backpressure holds end to end.
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { http } from '../../src/builtin-modules.ts';
 import http2, { type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -24,7 +25,7 @@ const NO_INFO: ConnectionInfo = {
 };
 
 export class HttpFront {
-  private readonly h1: http.Server;
+  private readonly h1: HttpServer;
   private readonly h2: http2.Http2Server;
   private readonly pool: UpstreamPool;
   private readonly sessions = new Set<ServerHttp2Session>();

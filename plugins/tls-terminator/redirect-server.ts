@@ -1,7 +1,8 @@
 // Optional plain-HTTP listener: every request is answered with a 308 to the same URL on https.
-import http from 'node:http';
+import type { Server } from 'node:http';
+import { http } from '../../src/builtin-modules.ts';
 
-export function createRedirectServer(httpsPort: number): http.Server {
+export function createRedirectServer(httpsPort: number): Server {
   const suffix = httpsPort === 443 ? '' : `:${httpsPort}`;
   return http.createServer({ headersTimeout: 10_000, requestTimeout: 10_000 }, (req, res) => {
     const host = (req.headers.host ?? 'localhost').replace(/:\d+$/, '');

@@ -2,8 +2,9 @@
 // optional PROXY header and the whole ClientHello (fingerprint, allow/deny), then hand the
 // socket to a non-listening tls.Server for the handshake, then to the HTTP front or the TCP pipe.
 import { BlockList, type Server, type Socket, createServer, isIP } from 'node:net';
-import type http from 'node:http';
-import { Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { Server as HttpServer } from 'node:http';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import { tls } from '../../src/builtin-modules.ts';
 import type { HealthReport, PluginContext, PluginInstance, StopOptions } from '../../src/plugin-api.ts';
 import { type AccessLog, createAccessLog } from './access-log.ts';
 import { CertWatcher } from './cert-watcher.ts';
@@ -55,7 +56,7 @@ export class TlsTerminator implements PluginInstance {
   private net?: Server;
   private tls?: TlsServer;
   private front?: HttpFront;
-  private redirect?: http.Server;
+  private redirect?: HttpServer;
   private watcher?: CertWatcher;
   private access?: AccessLog;
   private address?: { host: string; port: number };
@@ -78,7 +79,7 @@ export class TlsTerminator implements PluginInstance {
     await this.store.load();
     const t = this.cfg.tls;
     const clientAuth = t.clientAuth ?? (t.clientCa ? 'require' : 'none');
-    this.tls = new TlsServer({
+    this.tls = new tls.Server({
       ...this.store.defaultOptions,
       SNICallback: this.store.sniCallback,
       ...(this.cfg.mode === 'http' ? { ALPNProtocols: ['h2', 'http/1.1'] } : {}),
@@ -239,7 +240,7 @@ export class TlsTerminator implements PluginInstance {
   }
 }
 
-function listen(server: Server | http.Server, host: string, port: number): Promise<{ host: string; port: number }> {
+function listen(server: Server | HttpServer, host: string, port: number): Promise<{ host: string; port: number }> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

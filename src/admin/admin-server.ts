@@ -1,5 +1,6 @@
 // GET /healthz /readyz /metrics /status for kubelet probes, Prometheus and humans.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { http } from '../builtin-modules.ts';
 import type { AddressInfo } from 'node:net';
 import type { ListenAddress } from '../config/listen-address.ts';
 
@@ -17,7 +18,7 @@ export class AdminServer {
 
   constructor(sources: AdminSources) {
     this.sources = sources;
-    this.server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => {
+    this.server = http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => {
       this.handle(req, res).catch((err) => send(res, 500, 'text/plain', `internal error: ${(err as Error).message}\n`));
     });
     this.server.keepAliveTimeout = 5_000;

@@ -2,7 +2,8 @@
 // every HTTP sink shares: 2xx ok; 408, 429 and 5xx transient (Retry-After honoured);
 // any other status permanent.
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
+import type { Agent } from 'node:http';
+import { http } from '../../../src/builtin-modules.ts';
 import https from 'node:https';
 import { gzipSync } from 'node:zlib';
 import type { PluginContext } from '../../../src/plugin-api.ts';
@@ -25,7 +26,7 @@ export interface HttpResponse {
 }
 
 export class HttpPoster {
-  private readonly agent: http.Agent;
+  private readonly agent: Agent;
   private readonly headers: Record<string, string>;
   private readonly opts: HttpOptions;
   private readonly secure: boolean;

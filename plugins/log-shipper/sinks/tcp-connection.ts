@@ -2,7 +2,8 @@
 // A failed write destroys the socket; the next send reconnects.
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import tls from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
+import { tls } from '../../../src/builtin-modules.ts';
 import type { PluginContext } from '../../../src/plugin-api.ts';
 import type { TlsConfig } from '../config-schema.ts';
 import { SinkError } from '../event.ts';
@@ -10,7 +11,7 @@ import { SinkError } from '../event.ts';
 export class TcpConnection {
   private readonly host: string;
   private readonly port: number;
-  private readonly tlsOptions: tls.ConnectionOptions | undefined;
+  private readonly tlsOptions: ConnectionOptions | undefined;
   private readonly timeout: number;
   private socket: net.Socket | undefined;
 
