@@ -36,6 +36,18 @@ export class ByteWriter {
     this.len += end - start;
   }
 
+  /** A non-negative integer in decimal, without making a string of it. */
+  decimal(v: number): void {
+    let digits = 1;
+    for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
+    this.ensure(digits);
+    for (let i = this.len + digits - 1; i >= this.len; i--) {
+      this.buf[i] = 48 + (v % 10);
+      v = Math.floor(v / 10);
+    }
+    this.len += digits;
+  }
+
   byte(v: number): void {
     this.ensure(1);
     this.buf[this.len++] = v;
@@ -76,5 +88,28 @@ export class ByteWriter {
 
   view(): Buffer {
     return this.buf.subarray(0, this.len);
+  }
+}
+
+/**
+ * Where each event of a batch starts. A typed array reused with its batch's writer: a JS
+ * array grown by push() for every event reallocated its backing store all the way up, once
+ * per batch (about 60 MB of garbage per 300 MiB shipped, which grew the young generation).
+ */
+export class OffsetList {
+  a = new Uint32Array(1024);
+  n = 0;
+
+  push(v: number): void {
+    if (this.n === this.a.length) {
+      const next = new Uint32Array(this.a.length * 2);
+      next.set(this.a);
+      this.a = next;
+    }
+    this.a[this.n++] = v;
+  }
+
+  view(): Uint32Array {
+    return this.a.subarray(0, this.n);
   }
 }

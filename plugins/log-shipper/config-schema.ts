@@ -110,8 +110,8 @@ export const configSchema = z.strictObject({
   rotateWait: duration().prefault('5s').describe('Keep reading a renamed or deleted file this long after its last growth'),
   pollInterval: duration().prefault('250ms').describe('How often files are checked for growth, rotation and truncation besides watch events'),
   fingerprintSize: size().prefault('1KiB').describe('Bytes at the start of a file hashed (with device and inode) to identify it'),
-  readBufferSize: size().prefault('1MiB').describe('Bytes read from a file at once'),
-  buffer: size().prefault('16MiB').describe('Memory for encoded events not yet acknowledged; when full, reading pauses (files on disk are the buffer)'),
+  readBufferSize: size().prefault('256KiB').describe('Bytes read from a file at once'),
+  buffer: size().prefault('2MiB').describe('Memory for encoded events not yet acknowledged; when full, reading pauses (files on disk are the buffer)'),
   batch: z
     .strictObject({
       maxBytes: size().prefault('1MiB').describe('Send a batch once its encoded payload holds this many bytes'),

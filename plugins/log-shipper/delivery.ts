@@ -3,14 +3,14 @@
 // permanent rejections, and only then advances the files' acknowledged offsets.
 // Events are encoded into the batch's bytes as they arrive: the buffer holds wire bytes.
 import { backoffDelay } from '../../src/host/backoff.ts';
-import { ByteWriter } from './byte-writer.ts';
+import { ByteWriter, OffsetList } from './byte-writer.ts';
 import type { DeadLetter } from './dead-letter.ts';
 import type { LogEvent, Payload, SendResult, Sink } from './event.ts';
 import type { FileTracker } from './file-tracker.ts';
 
 export interface Batch {
   w: ByteWriter;
-  starts: number[];
+  starts: OffsetList;
   /** Highest end offset per file in this batch: acknowledged together. */
   marks: Map<FileTracker, number>;
   payload?: Payload;
@@ -22,6 +22,8 @@ export interface DeliveryOptions {
   maxWait: number;
   initialDelay: number;
   maxDelay: number;
+  /** The memory buffer: writers enough to fill it are kept for reuse (see newBatch). */
+  buffer?: number;
 }
 
 export interface DeliveryHooks {
@@ -31,14 +33,17 @@ export interface DeliveryHooks {
   sent(count: number): void;
 }
 
-const POOL = 4;
+
+/** A batch is sealed once past maxBytes: room for the last event's overshoot without growing. */
+const SLACK = 64 * 1024;
 
 export class Delivery {
   private readonly sink: Sink;
   private readonly opts: DeliveryOptions;
   private readonly hooks: DeliveryHooks;
   private readonly deadLetter: DeadLetter;
-  private readonly pool: ByteWriter[] = [];
+  private readonly pool: Array<{ w: ByteWriter; starts: OffsetList }> = [];
+  private readonly poolMax: number;
   private current: Batch;
   private readonly queue: Batch[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -60,6 +65,7 @@ export class Delivery {
     };
     this.hooks = hooks;
     this.deadLetter = deadLetter;
+    this.poolMax = Math.ceil((opts.buffer ?? 4 * this.opts.maxBytes) / this.opts.maxBytes) + 1;
     this.current = this.newBatch();
   }
 
@@ -67,12 +73,12 @@ export class Delivery {
     const b = this.current;
     const w = b.w;
     const before = w.len;
-    if (b.starts.length === 0) this.sink.begin?.(w);
+    if (b.starts.n === 0) this.sink.begin?.(w);
     b.starts.push(w.len);
     this.sink.encode(event, w);
     b.marks.set(tracker, endOffset);
     this.buffered += w.len - before;
-    if (w.len >= this.opts.maxBytes || b.starts.length >= this.opts.maxEvents) this.seal();
+    if (w.len >= this.opts.maxBytes || b.starts.n >= this.opts.maxEvents) this.seal();
     else if (this.timer === undefined) this.timer = setTimeout(() => this.seal(), this.opts.maxWait);
   }
 
@@ -81,13 +87,13 @@ export class Delivery {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     const b = this.current;
-    if (b.starts.length === 0) return;
-    const count = b.starts.length;
+    if (b.starts.n === 0) return;
+    const count = b.starts.n;
     b.starts.push(b.w.len);
     const before = b.w.len;
     this.sink.end?.(b.w);
     this.buffered += b.w.len - before;
-    b.payload = { bytes: b.w.view(), count, starts: b.starts };
+    b.payload = { bytes: b.w.view(), count, starts: b.starts.view() };
     this.queue.push(b);
     this.current = this.newBatch();
     this.running ??= this.drain().finally(() => {
@@ -102,7 +108,7 @@ export class Delivery {
    * rather than waiting out maxWait (under load batches still fill up while one is in flight).
    */
   caughtUp(): void {
-    if (this.running === undefined && this.current.starts.length > 0) this.seal();
+    if (this.running === undefined && this.current.starts.n > 0) this.seal();
   }
 
   /** Resolves when buffered bytes fall below `limit` (or delivery is aborted). */
@@ -126,13 +132,19 @@ export class Delivery {
   }
 
   get pendingBatches(): number {
-    return this.queue.length + (this.current.starts.length > 0 ? 1 : 0);
+    return this.queue.length + (this.current.starts.n > 0 ? 1 : 0);
   }
 
+  /**
+   * Writers come back to the pool once acknowledged, up to as many as the buffer can hold: a
+   * writer dropped instead is garbage V8 only frees once external memory grows by tens of MB,
+   * and that garbage, not the buffer, was most of the peak RSS while shipping.
+   */
   private newBatch(): Batch {
-    const w = this.pool.pop() ?? new ByteWriter(Math.min(this.opts.maxBytes + (this.opts.maxBytes >> 2), 8 << 20));
+    const { w, starts } = this.pool.pop() ?? { w: new ByteWriter(Math.min(this.opts.maxBytes + SLACK, 8 << 20)), starts: new OffsetList() };
     w.len = 0;
-    return { w, starts: [], marks: new Map() };
+    starts.n = 0;
+    return { w, starts, marks: new Map() };
   }
 
   private async drain(): Promise<void> {
@@ -144,7 +156,7 @@ export class Delivery {
       this.buffered -= batch.w.len;
       this.hooks.acked(batch);
       batch.payload = undefined;
-      if (this.pool.length < POOL) this.pool.push(batch.w);
+      if (this.pool.length < this.poolMax) this.pool.push({ w: batch.w, starts: batch.starts });
       if (this.spaceWaiters.length) for (const w of this.spaceWaiters.splice(0)) w();
     }
   }

@@ -63,7 +63,7 @@ export interface Payload {
   bytes: Buffer;
   count: number;
   /** Byte offset in `bytes` where each event starts; starts[count] is where end() begins. */
-  starts: number[];
+  starts: ArrayLike<number>;
 }
 
 /**

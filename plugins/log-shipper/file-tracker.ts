@@ -118,7 +118,12 @@ export class FileTracker implements FileIdentity {
   /** Emits [start, start+max) cut back to a UTF-8 character boundary; returns the new start. */
   private split(buf: Buffer, start: number, max: number, base: number, handler: LineHandler): number {
     let cut = start + max;
-    while (cut > start + 1 && (buf[cut]! & 0xc0) === 0x80) cut--;
+    // Back up to the first byte of a character that would be cut in half. Only bytes before
+    // the cut are looked at: with maxLineSize equal to readBufferSize the cut is the buffer's end.
+    let lead = cut - 1;
+    while (lead > start && cut - lead < 4 && (buf[lead]! & 0xc0) === 0x80) lead--;
+    const b = buf[lead]!;
+    if (lead > start && lead + (b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1) > cut) cut = lead;
     handler.line(this, buf, start, cut, FLAG_SPLIT, base + cut);
     this.inSplit = true;
     return cut;

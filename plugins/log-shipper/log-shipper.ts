@@ -72,7 +72,7 @@ export class LogShipper implements PluginInstance {
     this.sink = await createSink(config.sink, { ctx, encoder: this.encoder, labels: config.labels });
     const deadLetter = new DeadLetter(config.deadLetterFile ? ctx.resolvePath(config.deadLetterFile) : `${ctx.dataDir}/dead-letter.ndjson`);
     const m = this.metrics;
-    this.delivery = new Delivery(this.sink, { ...config.batch, ...config.retry }, deadLetter, {
+    this.delivery = new Delivery(this.sink, { ...config.batch, ...config.retry, buffer: config.buffer }, deadLetter, {
       acked: (batch) => {
         for (const [t, off] of batch.marks) if (off > t.ackedOffset) t.ackedOffset = off;
         m.batchesAcked.inc();

@@ -54,7 +54,8 @@ export class SyslogSink implements Sink {
     const sdEnd = flags ? ` flags="${flags.join(',')}"] ` : '] ';
     const raw = e.raw;
     const len = this.prefixBytes + sdEnd.length + (raw ? e.rawEnd - e.rawStart : Buffer.byteLength(e.message));
-    w.ascii(`${len} `);
+    w.decimal(len);
+    w.byte(32);
     w.utf8(this.prefix);
     w.ascii(sdEnd);
     if (raw) w.bytes(raw, e.rawStart, e.rawEnd);

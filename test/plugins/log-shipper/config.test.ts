@@ -19,7 +19,7 @@ describe('log-shipper config', () => {
       sink: { type: 'loki', url: 'http://loki.monitoring:3100' },
     });
     expect(c.multiline.timeout).toBe(1000);
-    expect(c.buffer).toBe(16 * 1024 * 1024);
+    expect(c.buffer).toBe(2 * 1024 * 1024);
     expect(c.batch).toMatchObject({ maxBytes: 1024 * 1024, maxEvents: 10_000, maxWait: 1000 });
     expect(c.readFrom).toBe('beginning');
   });
