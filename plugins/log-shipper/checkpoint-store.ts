@@ -1,7 +1,7 @@
 // Acknowledged read positions, persisted in the instance's data directory the safe way:
 // write a temp file, fsync it, rename it over the old one, fsync the directory.
 // Writes are coalesced: at most one in flight, and one more if something changed meanwhile.
-import { open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface Checkpoint {
@@ -25,6 +25,8 @@ export class CheckpointStore {
   private writing: Promise<void> | undefined;
   private again = false;
   private readonly collect: () => Checkpoint[];
+  /** When the loaded checkpoints were written (the file's mtime, ms), if there was a file. */
+  savedAt: number | undefined;
 
   constructor(dataDir: string, collect: () => Checkpoint[]) {
     this.file = join(dataDir, 'checkpoints.json');
@@ -35,6 +37,7 @@ export class CheckpointStore {
     let text: string;
     try {
       text = await readFile(this.file, 'utf8');
+      this.savedAt = (await stat(this.file)).mtimeMs;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;

@@ -26,6 +26,10 @@ export class FileDiscovery {
     return this.include.some((g) => matchesGlob(path, g)) && !this.exclude.some((g) => matchesGlob(path, g));
   }
 
+  excluded(path: string): boolean {
+    return this.exclude.some((g) => matchesGlob(path, g));
+  }
+
   /** Resolves after the initial scan, once `seen` was called for every file already there. */
   start(events: DiscoveryEvents): Promise<void> {
     const roots = [...new Set(this.include.map(globBase))];

@@ -152,8 +152,10 @@ export class LogShipper implements PluginInstance {
 
   /** Resume every checkpointed file, and find where files rotated while we were down went. */
   private async restore(checkpoints: Checkpoint[]): Promise<void> {
-    const plan = await planRestore(this.takeSeen(), checkpoints, this.config.readFrom, this.fpScratch);
+    const opts = { readFrom: this.config.readFrom, savedAt: this.store.savedAt, excluded: (p: string) => this.discovery.excluded(p) };
+    const plan = await planRestore(this.takeSeen(), checkpoints, opts, this.fpScratch);
     for (const r of plan.rotated) this.ctx.logger.info(r, 'file rotated while stopped; reading the rest');
+    for (const file of plan.missed) this.ctx.logger.info({ file }, 'file created and rotated while stopped; reading it');
     for (const l of plan.lost) this.lost(l.path, l.bytes);
     for (const o of plan.open) await this.track(o.file, o.offset === 'end' ? o.file.st.size : o.offset, o.state);
   }

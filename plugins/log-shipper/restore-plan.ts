@@ -4,17 +4,29 @@
 // directory, or to files that are gone.
 import type { Checkpoint } from './checkpoint-store.ts';
 import { type OpenFile, fingerprint, openFile } from './file-identity.ts';
+import { findMissedRotations } from './missed-rotations.ts';
 import { findRotated } from './rotated-file-finder.ts';
 
 export interface RestorePlan {
   open: Array<{ file: OpenFile; offset: number | 'end'; state: 'active' | 'draining' }>;
   rotated: Array<{ file: string; now: string; kind: string; offset: number }>;
   lost: Array<{ path: string; bytes: number }>;
+  /** Files created and rotated away while the agent was down, read from 0. */
+  missed: string[];
+}
+
+export interface RestoreOptions {
+  readFrom: 'beginning' | 'end';
+  /** When the checkpoints were saved (ms since the epoch), if there were any. */
+  savedAt: number | undefined;
+  /** Paths the agent would never tail (the exclude globs). */
+  excluded: (path: string) => boolean;
 }
 
 /** `paths`: the files the globs match now. Every file in the plan is open. */
-export async function planRestore(paths: string[], checkpoints: Checkpoint[], readFrom: 'beginning' | 'end', scratch: Buffer): Promise<RestorePlan> {
-  const plan: RestorePlan = { open: [], rotated: [], lost: [] };
+export async function planRestore(paths: string[], checkpoints: Checkpoint[], opts: RestoreOptions, scratch: Buffer): Promise<RestorePlan> {
+  const { readFrom } = opts;
+  const plan: RestorePlan = { open: [], rotated: [], lost: [], missed: [] };
   const used = new Set<Checkpoint>();
   const fresh: Array<{ file: OpenFile; known: boolean }> = [];
   for (const path of paths) {
@@ -47,6 +59,14 @@ export async function planRestore(paths: string[], checkpoints: Checkpoint[], re
       if (i >= 0) await fresh.splice(i, 1)[0]!.file.fh.close();
       plan.open.push({ file: found.file, offset: cp.offset, state: i >= 0 ? 'active' : 'draining' });
     } else if (cp.size > cp.offset) plan.lost.push({ path: cp.path, bytes: cp.size - cp.offset });
+  }
+  if (opts.savedAt !== undefined && checkpoints.length > 0) {
+    const matched = new Set(paths);
+    const skip2 = (p: string) => skip.has(p) || matched.has(p) || opts.excluded(p);
+    for (const file of await findMissedRotations(checkpoints, { since: opts.savedAt, skip: skip2, scratch })) {
+      plan.missed.push(file.path);
+      plan.open.push({ file, offset: 0, state: 'draining' });
+    }
   }
   // A file never seen starts at its beginning (or end, if so configured); a known inode with new content at 0.
   for (const f of fresh) plan.open.push({ file: f.file, offset: f.known || readFrom === 'beginning' ? 0 : 'end', state: 'active' });

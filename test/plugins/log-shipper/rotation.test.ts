@@ -5,6 +5,7 @@ import { copyFile, open, readFile, rename, stat, truncate, unlink, writeFile } f
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isRotatedName } from '../../../plugins/log-shipper/missed-rotations.ts';
 import { Receiver, type Shipper, eventually, expectAllOnce, lines, startShipper, tempDir, writeLines } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -165,6 +166,42 @@ describe('log-shipper rotation', () => {
     await writeLines(file, c);
     shipper = await start();
     await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c]));
+  });
+
+  it('a file created and rotated away entirely while stopped (logrotate twice) is read too; older rotations are not', async () => {
+    const old = lines('old', 20);
+    await writeLines(`${file}.3`, old); // rotated before the shipper ever ran: not to be shipped
+    const a = lines('a', 50);
+    await writeLines(file, a);
+    shipper = await start();
+    await eventually(() => expectAllOnce(rx.messages(), a));
+    await shipper.stop();
+    const b = lines('b', 50);
+    await writeLines(file, b);
+    await logrotate(dir.path, file, 'create'); // app.log (A) -> app.log.1, new app.log (B)
+    const c = lines('c', 50);
+    await writeLines(file, c);
+    await logrotate(dir.path, file, 'create'); // A -> app.log.2, B -> app.log.1, new app.log
+    const d = lines('d', 50);
+    await writeLines(file, d);
+    shipper = await start();
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c, ...d]));
+    // Another restart reads none of it again (B is known by identity now).
+    await shipper.stop();
+    shipper = await start();
+    const e = lines('e', 10);
+    await writeLines(file, e);
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c, ...d, ...e]));
+  });
+
+  it('finds rotated names with dateext and extension, and skips compressed ones', () => {
+    expect(isRotatedName('app.log', 'app.log.1')).toBe(true);
+    expect(isRotatedName('app.log', 'app.log-20261124')).toBe(true);
+    expect(isRotatedName('app.log', 'app-20261124.log')).toBe(true);
+    expect(isRotatedName('app.log', 'app.log.2.gz')).toBe(false);
+    expect(isRotatedName('app.log', 'app.log')).toBe(false);
+    expect(isRotatedName('app.log', 'other.log.1')).toBe(false);
+    expect(isRotatedName('app.log', 'application.log')).toBe(false);
   });
 
   it('copytruncate while stopped: the unread tail is read from the copy', async () => {
