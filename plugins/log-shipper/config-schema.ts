@@ -104,6 +104,13 @@ export const configSchema = z.strictObject({
     .describe('Join continuation lines (stack traces) into one event'),
   parse: z.enum(['raw', 'json', 'regex']).default('raw').describe('raw: the line is the message; json: fields from a JSON line; regex: named groups of `regex`'),
   regex: z.string().optional().describe('With parse: regex, a regex with named groups that become fields'),
+  timestamp: z
+    .strictObject({
+      field: z.string().min(1).describe('Parsed field holding the event time (a.b for a nested JSON field)'),
+      format: z.enum(['iso8601', 'unix', 'unix_ms', 'unix_us', 'unix_ns']).default('iso8601').describe('iso8601 (RFC 3339; no zone means UTC) or epoch seconds / ms / µs / ns, as a number or a string'),
+    })
+    .optional()
+    .describe('With parse: json or regex, take the event time from a parsed field; events without it keep the read time'),
   labels: z.record(z.string(), z.string()).default({}).describe('Constant labels added to every event (${ENV} is expanded); keep them low-cardinality'),
   maxLineSize: size().prefault('256KiB').describe('Longer lines are split into pieces flagged "split", never dropped'),
   partialLineTimeout: duration().prefault('5s').describe('Emit a last line without newline after this long (flagged "partial")'),
@@ -141,6 +148,7 @@ export const configSchema = z.strictObject({
   };
   if (c.parse === 'regex' && !c.regex) ctx.addIssue({ code: 'custom', path: ['regex'], message: 'parse: regex needs a `regex` with named groups' });
   check(c.regex, ['regex']);
+  if (c.timestamp && c.parse === 'raw') ctx.addIssue({ code: 'custom', path: ['timestamp'], message: 'needs parse: json or regex (the time comes from a parsed field)' });
   check(c.multiline?.start, ['multiline', 'start']);
   if (c.maxLineSize > c.readBufferSize) ctx.addIssue({ code: 'custom', path: ['maxLineSize'], message: 'must not exceed readBufferSize' });
 });

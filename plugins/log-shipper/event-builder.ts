@@ -3,6 +3,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { LogShipperConfig } from './config-schema.ts';
 import { FLAG_INVALID_UTF8, FLAG_MULTILINE, LogEvent } from './event.ts';
+import { TimeParser } from './event-time.ts';
 import type { FileTracker, LineHandler } from './file-tracker.ts';
 
 export interface EventSink {
@@ -23,6 +24,7 @@ export class EventBuilder implements LineHandler {
   private readonly start: RegExp | undefined;
   private readonly multilineTimeout: number;
   private readonly maxLines: number;
+  private readonly time: TimeParser | undefined;
   private readonly pending = new Map<FileTracker, Pending>();
   /** Set by the caller once per read, so no clock call per line. */
   now = Date.now();
@@ -39,6 +41,7 @@ export class EventBuilder implements LineHandler {
     this.start = config.multiline ? new RegExp(config.multiline.start) : undefined;
     this.multilineTimeout = config.multiline?.timeout ?? 0;
     this.maxLines = config.multiline?.maxLines ?? 1;
+    this.time = config.timestamp ? new TimeParser(config.timestamp.field, config.timestamp.format) : undefined;
   }
 
   /** The read buffer region [0, end) holds only valid UTF-8: no per-line check needed. */
@@ -106,14 +109,25 @@ export class EventBuilder implements LineHandler {
 
   private emit(tracker: FileTracker, p: Pending): void {
     this.pending.delete(tracker);
-    if (this.parse !== 'raw') p.event.fields = this.fields(p.event.message);
+    if (this.parse !== 'raw') this.setFields(p.event);
     this.out.push(p.event, tracker, p.endOffset);
   }
 
   private event(tracker: FileTracker, message: string, flags: number, bytes: number): LogEvent {
     const e = new LogEvent(tracker.path, this.now, flags, bytes, message);
-    if (this.parse !== 'raw' && this.start === undefined) e.fields = this.fields(message);
+    if (this.parse !== 'raw' && this.start === undefined) this.setFields(e);
     return e;
+  }
+
+  /** Parsed fields, and the event time from one of them if so configured (else the read time stays). */
+  private setFields(e: LogEvent): void {
+    const fields = this.fields(e.message);
+    e.fields = fields;
+    const t = this.time;
+    if (fields !== undefined && t !== undefined && t.parse(fields)) {
+      e.time = t.ms;
+      e.nanos = t.nanos;
+    }
   }
 
   /** Parsed fields; a line that does not parse is kept as a plain message. */

@@ -22,8 +22,10 @@ const FLAG_NAMES: Array<[number, string]> = [
 export class LogEvent {
   /** The path the file had when it was discovered (shared string, not copied per event). */
   file: string;
-  /** Epoch ms when the line was read. */
+  /** Epoch ms when the line was read, or from a parsed field (`timestamp`). */
   time: number;
+  /** Nanoseconds below `time`'s millisecond (from a parsed field; 0 for read times). */
+  nanos = 0;
   /** Parsed fields (json / regex parsing), if any. */
   fields: Record<string, unknown> | undefined = undefined;
   flags: number;

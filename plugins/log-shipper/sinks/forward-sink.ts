@@ -39,7 +39,7 @@ export class ForwardSink implements Sink {
   encode(e: LogEvent, w: ByteWriter): void {
     const p = new Packer(w);
     p.arrayHeader(2);
-    p.eventTime(e.time);
+    p.eventTime(e.time, e.nanos);
     const flags = flagNames(e.flags);
     const fields = e.fields ? Object.entries(e.fields) : [];
     p.mapHeader(2 + this.labels.length + fields.length + (flags ? 1 : 0));

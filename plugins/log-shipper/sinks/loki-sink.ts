@@ -38,7 +38,8 @@ export class LokiSink implements Sink {
     }
     w.ascii(this.first ? '["' : ',["');
     this.first = false;
-    w.ascii(`${e.time}000000",`);
+    // Nanoseconds as a string: ms followed by the 6 digits below it.
+    w.ascii(e.nanos === 0 ? `${e.time}000000",` : `${e.time}${String(e.nanos).padStart(6, '0')}",`);
     if (e.raw) w.jsonBytes(e.raw, e.rawStart, e.rawEnd);
     else w.utf8(JSON.stringify(e.message));
     const meta = metadata(e);

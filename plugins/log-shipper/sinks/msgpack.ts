@@ -103,13 +103,13 @@ export class Packer {
   }
 
   /** Fluentd EventTime: ext type 0, 8 bytes = uint32 seconds + uint32 nanoseconds (big endian). */
-  eventTime(ms: number): void {
+  eventTime(ms: number, nanos = 0): void {
     const w = this.w;
     w.ensure(10);
     w.buf[w.len++] = 0xd7;
     w.buf[w.len++] = 0x00;
     w.buf.writeUInt32BE(Math.floor(ms / 1000), w.len);
-    w.buf.writeUInt32BE((ms % 1000) * 1_000_000, w.len + 4);
+    w.buf.writeUInt32BE((ms % 1000) * 1_000_000 + nanos, w.len + 4);
     w.len += 8;
   }
 
