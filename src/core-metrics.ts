@@ -1,5 +1,5 @@
 // The agent's own series, beside the ones plugins register through their context.
-import { type Counter, Gauge } from 'prom-client';
+import { type Counter, Gauge } from './prom-client.ts';
 import type { InstanceStatus } from './host/instance-supervisor.ts';
 import type { MetricsRegistry } from './metrics.ts';
 import { VERSION } from './version.ts';

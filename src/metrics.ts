@@ -1,6 +1,6 @@
 // One Prometheus registry for the process. Plugins get helpers that add the
 // `instance` label for them, so two instances of a type share one metric family.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from './prom-client.ts';
 import type {
   CounterMetric, GaugeMetric, HistogramMetric, LabelValues, MetricOptions, PluginMetrics,
 } from './plugin-api.ts';
@@ -12,7 +12,7 @@ export class MetricsRegistry {
   private readonly families = new Map<string, { kind: string; metric: AnyMetric }>();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (opts.defaultMetrics !== false) collectDefaultMetrics(this.registry);
   }
 
   /** Create a family once; later calls with the same name return it (replaced instances keep counting). */

@@ -46,6 +46,12 @@ describe('admin endpoint', () => {
     const text = await res.text();
     expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
     expect(text).toMatch(/^nodejs_eventloop_lag_seconds /m);
+    // Made by the agent, not prom-client (whose version pulls in @opentelemetry/api).
+    const cpu = Number(/^process_cpu_seconds_total (\S+)$/m.exec(text)?.[1]);
+    const user = Number(/^process_cpu_user_seconds_total (\S+)$/m.exec(text)?.[1]);
+    const system = Number(/^process_cpu_system_seconds_total (\S+)$/m.exec(text)?.[1]);
+    expect(cpu).toBeGreaterThan(0);
+    expect(cpu).toBeCloseTo(user + system, 6);
     expect(text).toContain('sidekick_recorder_requests_total{instance="web"} 2');
     expect(text).toContain('sidekick_plugin_ready{instance="web",type="');
     expect(text).toMatch(/sidekick_plugin_ready\{instance="lazy",type="[^"]+"\} 0/);
