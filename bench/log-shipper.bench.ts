@@ -2,7 +2,9 @@
 // shipped by the real agent (checkpoints on) to a local HTTP NDJSON receiver and to a
 // syslog TCP receiver, side by side with rsyslog imfile -> omfwd in the same run; then an
 // outage: the receiver down for 30 s while the app keeps writing.
-// Run: node_modules/.bin/node bench/log-shipper.bench.ts [--lines N] [--outage-seconds S] [--skip-outage]
+// Run: node_modules/.bin/node bench/log-shipper.bench.ts [--lines N] [--outage-seconds S] [--skip-outage] [--bin PATH]
+// --bin runs another build of the agent, e.g. a compiled copy (what the image ships: no type
+// stripping at start, ~30 MB less idle RSS than this checkout run from its .ts sources).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
@@ -20,7 +22,8 @@ const OUTAGE_S = arg('outage-seconds', 30);
 const SKIP_OUTAGE = process.argv.includes('--skip-outage');
 const ONLY = process.argv.includes('--only-http') ? 'http' : undefined;
 const EXTRA = process.env.LS_BENCH_EXTRA ?? ''; // extra plugin keys for experiments, e.g. "    buffer: 8MiB\n"
-const BIN = resolve(import.meta.dirname, '../bin/sidekick.js');
+const binArg = process.argv.indexOf('--bin');
+const BIN = binArg > 0 ? resolve(process.argv[binArg + 1]!) : resolve(import.meta.dirname, '../bin/sidekick.js');
 const work = mkdtempSync(join(tmpdir(), 'ls-bench-'));
 const children = new Set<ChildProcess>();
 process.on('exit', () => {
@@ -245,7 +248,7 @@ async function main(): Promise<void> {
   const file = join(work, 'access.log');
   console.log(`Generating ${LINES.toLocaleString()} lines in ${file} ...`);
   const bytes = generate(file, LINES);
-  console.log(`${(bytes / 2 ** 20).toFixed(0)} MiB, ${(bytes / LINES).toFixed(0)} bytes a line; node ${process.version}\n`);
+  console.log(`${(bytes / 2 ** 20).toFixed(0)} MiB, ${(bytes / LINES).toFixed(0)} bytes a line; node ${process.version}; agent ${BIN}; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? 'unset'}\n`);
 
   const results: Result[] = [];
   const sys = syslogReceiver();

@@ -109,6 +109,9 @@ export class Delivery {
    */
   caughtUp(): void {
     if (this.running === undefined && this.current.starts.n > 0) this.seal();
+    // Idle again after a burst: give back the writers a big buffer needed, keeping the two
+    // that steady tailing cycles through (one filling, one in flight).
+    else if (this.running === undefined && this.pool.length > 2) this.pool.length = 2;
   }
 
   /** Resolves when buffered bytes fall below `limit` (or delivery is aborted). */

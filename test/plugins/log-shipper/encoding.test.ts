@@ -1,6 +1,6 @@
 // The byte-level encoders agree with the reference implementations on every kind of input.
 import { describe, expect, it } from 'vitest';
-import { ByteWriter } from '../../../plugins/log-shipper/byte-writer.ts';
+import { ByteWriter, OffsetList } from '../../../plugins/log-shipper/byte-writer.ts';
 
 /** Deterministic pseudo-random strings mixing ASCII, controls, quotes, backslashes and multi-byte UTF-8. */
 function* samples(n: number): Generator<string> {
@@ -24,6 +24,25 @@ describe('ByteWriter', () => {
       const json = w.view().toString('utf8');
       expect(JSON.parse(json)).toBe(s);
     }
+  });
+
+  it('decimal writes the same digits as String(n)', () => {
+    const w = new ByteWriter(1);
+    const nums = [0, 7, 9, 10, 99, 100, 12_345, 1_048_576, 4_294_967_295, 2 ** 40 + 3];
+    for (const n of nums) {
+      w.decimal(n);
+      w.byte(32);
+    }
+    expect(w.view().toString()).toBe(nums.map((n) => `${n} `).join(''));
+  });
+
+  it('OffsetList keeps every offset across growth and is reusable', () => {
+    const l = new OffsetList();
+    for (let i = 0; i < 5000; i++) l.push(i * 170);
+    expect(Array.from(l.view())).toEqual(Array.from({ length: 5000 }, (_, i) => i * 170));
+    l.n = 0;
+    l.push(3);
+    expect(Array.from(l.view())).toEqual([3]);
   });
 
   it('grows as needed and mixes ascii, utf8 and bytes', () => {
