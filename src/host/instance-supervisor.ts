@@ -12,11 +12,15 @@ import { backoffDelay, sleep } from './backoff.ts';
 
 export type InstanceState = 'new' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
 
-export interface SupervisorDeps {
+export interface SupervisorDeps extends SupervisorSettings {
   log: RootLogger;
   metrics: MetricsRegistry;
   dataDir: string;
   configDir: string;
+}
+
+/** The core's `restart` and `shutdownTimeout` settings; a reload can change them. */
+export interface SupervisorSettings {
   restart: { initialDelay: number; maxDelay: number };
   /** Budget for stopping a failed instance before its restart. */
   stopTimeout: number;
@@ -37,7 +41,7 @@ export interface InstanceStatus {
 
 export class InstanceSupervisor {
   readonly spec: InstanceSpec;
-  private readonly deps: SupervisorDeps;
+  private deps: SupervisorDeps;
   private readonly logger: Logger;
   private state: InstanceState = 'new';
   private since = new Date();
@@ -83,6 +87,11 @@ export class InstanceSupervisor {
   stop(deadline: number): Promise<void> {
     this.stopping ??= this.doStop(deadline);
     return this.stopping;
+  }
+
+  /** New restart settings from a reload that kept this instance; a backoff already waiting keeps its delay. */
+  retune(settings: SupervisorSettings): void {
+    this.deps = { ...this.deps, ...settings };
   }
 
   status(): InstanceStatus {

@@ -1,7 +1,7 @@
 // The set of running instances. Starting and reloading are transactions: either
 // the new set runs, or the old one is put back as it was.
 import type { InstanceSpec, LoadedConfig } from '../config/load-config.ts';
-import { InstanceSupervisor, type InstanceStatus, type SupervisorDeps } from './instance-supervisor.ts';
+import { InstanceSupervisor, type InstanceStatus, type SupervisorDeps, type SupervisorSettings } from './instance-supervisor.ts';
 
 export class PluginStartError extends Error {
   readonly code = 'ERR_SIDEKICK_PLUGIN_START';
@@ -18,7 +18,7 @@ export interface ApplyResult {
   kept: string[];
 }
 
-type Deps = Omit<SupervisorDeps, 'dataDir' | 'configDir' | 'restart' | 'stopTimeout' | 'startTimeout'>;
+type Deps = Omit<SupervisorDeps, 'dataDir' | 'configDir' | keyof SupervisorSettings>;
 
 export class PluginHost {
   private supervisors: InstanceSupervisor[] = [];
@@ -74,6 +74,8 @@ export class PluginHost {
     const startedByName = new Map(started.map((s) => [s.name, s]));
     this.supervisors = config.instances.map((spec) => keep.get(spec.name) ?? startedByName.get(spec.name)!);
     for (const s of toStop) if (!config.instances.some((i) => i.name === s.name)) this.deps.metrics.forget(s.name);
+    // Kept instances take the new restart settings too: they are core settings, not the plugin's.
+    for (const s of keep.values()) s.retune(settingsOf(config));
     this.config = config;
     return { started: started.map((s) => s.name), stopped: toStop.map((s) => s.name), kept: [...keep.keys()] };
   }
@@ -95,9 +97,7 @@ export class PluginHost {
       ...this.deps,
       dataDir: config.core.dataDir,
       configDir: config.dir,
-      restart: config.core.restart,
-      stopTimeout: Math.min(config.core.shutdownTimeout, 5000),
-      startTimeout: config.core.restart.startTimeout,
+      ...settingsOf(config),
     });
   }
 
@@ -111,4 +111,12 @@ export class PluginHost {
   private async stopAll(list: InstanceSupervisor[], deadline: number): Promise<void> {
     await Promise.all(list.map((s) => s.stop(deadline)));
   }
+}
+
+function settingsOf(config: LoadedConfig): SupervisorSettings {
+  return {
+    restart: config.core.restart,
+    stopTimeout: Math.min(config.core.shutdownTimeout, 5000),
+    startTimeout: config.core.restart.startTimeout,
+  };
 }

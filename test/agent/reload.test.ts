@@ -77,6 +77,18 @@ describe('SIGHUP', () => {
     expect(line).toMatchObject({ started: [], stopped: [], kept: ['one'] });
     expect(await events(join(box.dir, 'events.log'))).toEqual(['one create 1', 'one start']);
   });
+
+  it('applies new restart settings to the instances it keeps', async () => {
+    const restart = (delay: string) => `watchConfig: false\nrestart:\n  initialDelay: ${delay}\n  maxDelay: ${delay}\n`;
+    const flaky = recorder('flaky', '    failAfterMs: 3000\n    failTimes: 1\n');
+    const agent = await box.start(config(flaky, restart('1h')));
+    await writeFile(join(box.dir, 'sidekick.yaml'), config(flaky, restart('50ms')));
+    expect(await hup(agent, reloaded)).toMatchObject({ started: [], kept: ['flaky'] });
+    // With the old settings this restart would wait an hour.
+    const line = await agent.waitForLog((l) => l.msg === 'restarting plugin after delay');
+    expect(line.delayMs).toBeLessThanOrEqual(50);
+    await agent.waitForLog((l) => l.msg === 'plugin restarted');
+  });
 });
 
 describe('a change on disk', () => {
