@@ -10,10 +10,11 @@ import type { Logger } from 'pino';
 import type { AccessLog } from './access-log.ts';
 import type { TlsTerminatorConfig } from './config-schema.ts';
 import { type ConnectionInfo, infoOf } from './connection-info.ts';
-import { responseHeadersH2, upstreamHeaders } from './forwarding-headers.ts';
-import { type BodyFraming, forward } from './proxy-exchange.ts';
+import { upstreamHeaders } from './forwarding-headers.ts';
+import { type BodyFraming, type ExchangeLimits, forward } from './proxy-exchange.ts';
 import { UpstreamPool } from './upstream-pool.ts';
-import { type TerminatorMetrics, statusClass } from './metrics.ts';
+import type { TerminatorMetrics } from './metrics.ts';
+import { type FrontContext, ProxiedRequest } from './proxied-request.ts';
 import type { UpstreamTarget } from './upstream-target.ts';
 import { proxyUpgrade } from './upgrade-proxy.ts';
 
@@ -30,26 +31,26 @@ export class HttpFront {
   private readonly pool: UpstreamPool;
   private readonly sessions = new Set<ServerHttp2Session>();
   private readonly target: UpstreamTarget;
-  private readonly cfg: TlsTerminatorConfig;
   private readonly log: Logger;
   private readonly metrics: TerminatorMetrics;
-  private readonly extraResponseHeaders?: string[];
   private readonly fingerprintHeaders: boolean;
-  private readonly access?: AccessLog;
   inFlight = 0;
   private draining = false;
+  private readonly context: FrontContext;
+  private readonly limits: ExchangeLimits;
 
   constructor(cfg: TlsTerminatorConfig, target: UpstreamTarget, log: Logger, metrics: TerminatorMetrics, access: AccessLog | undefined) {
-    this.cfg = cfg;
-    this.access = access;
     this.target = target;
     this.log = log;
     this.metrics = metrics;
     this.fingerprintHeaders = cfg.fingerprint.headers;
-    if (cfg.hsts) {
-      const value = `max-age=${Math.floor(cfg.hsts.maxAge / 1000)}${cfg.hsts.includeSubDomains ? '; includeSubDomains' : ''}`;
-      this.extraResponseHeaders = ['strict-transport-security', value];
-    }
+    const hsts = cfg.hsts && `max-age=${Math.floor(cfg.hsts.maxAge / 1000)}${cfg.hsts.includeSubDomains ? '; includeSubDomains' : ''}`;
+    this.context = {
+      metrics, access, log, upstreamLabel: target.label, upstreamTimeoutMs: cfg.timeouts.upstream,
+      ...(hsts ? { extraResponseHeaders: ['strict-transport-security', hsts] } : {}),
+      requestDone: () => void this.inFlight--,
+    };
+    this.limits = { timeoutMs: cfg.timeouts.upstream, stallTimeoutMs: cfg.timeouts.idle };
     this.pool = new UpstreamPool(target, cfg.limits.upstreamConnections, cfg.limits.upstreamIdleConnections);
     const t = cfg.timeouts;
     this.h1 = http.createServer({
@@ -118,49 +119,19 @@ export class HttpFront {
   }
 
   private handle(req: Req, res: Res): void {
-    const started = performance.now();
     const info = infoOf(req.socket) ?? NO_INFO;
     const h2 = req.httpVersionMajor === 2;
     if (this.draining && !h2) (res as ServerResponse).shouldKeepAlive = false; // "Connection: close", then close
     this.inFlight++;
-    let bytes = 0;
-    let status = 0;
-    let logged = false;
-    const finish = (note?: string) => {
-      if (logged) return;
-      logged = true;
-      this.inFlight--;
-      const seconds = (performance.now() - started) / 1000;
-      this.metrics.requestsByClass[statusClass(status || 499)]!.inc();
-      this.metrics.duration.observe(seconds);
-      if (this.access?.enabled()) {
-        this.access.logger.info({
-          method: req.method, path: req.url, status: status || 499, bytes, ms: Math.round(seconds * 10000) / 10,
-          client: info.clientAddress, sni: info.sni, tls: info.tlsVersion, ja4: info.ja4, http: req.httpVersion,
-          ...(note ? { note } : {}),
-        }, 'request');
-      }
-    };
-    const reply = (code: number, body: string, reason: string) => {
-      status = code;
-      if (!res.headersSent) {
-        (res as ServerResponse).writeHead(code, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...(h2 ? {} : { connection: 'close' }) });
-        res.end(body);
-      } else {
-        res.destroy();
-      }
-      bytes = Buffer.byteLength(body);
-      finish(reason);
-    };
+    const p = new ProxiedRequest(this.context, req, res, info, h2);
     if (info.forbidden) {
       this.metrics.rejected.labels({ reason: 'client_not_allowed' }).inc();
       req.resume();
-      return reply(403, 'client certificate not allowed\n', 'client not in allowClients');
+      return p.reply(403, 'client certificate not allowed\n', 'client not in allowClients');
     }
-
     if (h2 && !isPlainTarget(req.url ?? '')) {
       this.metrics.rejected.labels({ reason: 'bad_request' }).inc();
-      return reply(400, 'bad request target\n', 'bad :path');
+      return p.reply(400, 'bad request target\n', 'bad :path');
     }
     // HTTP/1.0 clients may omit Host; the app gets the SNI name (or localhost) rather than none.
     const host = (h2 ? ((req.headers[':authority'] as string | undefined) ?? req.headers.host) : req.headers.host) ?? (info.sni || 'localhost');
@@ -171,38 +142,7 @@ export class HttpFront {
       req.headers['content-length'] !== undefined ? 'length'
       : h2 ? ((req as Http2ServerRequest).stream.endAfterHeaders ? 'none' : 'chunked')
       : req.headers['transfer-encoding'] !== undefined ? 'chunked' : 'none';
-    forward({
-      pool: this.pool,
-      req,
-      res,
-      head,
-      body,
-      timeoutMs: this.cfg.timeouts.upstream,
-      stallTimeoutMs: this.cfg.timeouts.idle,
-      onHead: (h) => {
-        status = h.status;
-        if (h2) (res as Http2ServerResponse).writeHead(status, responseHeadersH2(h.headers, this.extraResponseHeaders));
-        else (res as ServerResponse).writeHead(status, h.reason || undefined, this.extraResponseHeaders ? h.headers.concat(this.extraResponseHeaders) : h.headers);
-      },
-      onBytes: (n) => (bytes += n),
-      onDone: () => finish(),
-      onError: (kind, err, afterHead) => {
-        if (afterHead) {
-          res.destroy();
-          return finish(`${err.code ?? 'error'} mid-response`);
-        }
-        this.metrics.upstreamErrors.labels({ reason: kind }).inc();
-        if (kind === 'timeout') {
-          this.log.warn({ method: req.method, path: req.url, upstream: this.target.label, timeoutMs: this.cfg.timeouts.upstream }, 'app too slow: 504');
-          return reply(504, 'upstream timed out\n', 'upstream timeout');
-        }
-        this.log.warn({ method: req.method, path: req.url, upstream: this.target.label, err: err.code ?? err.message }, 'app unreachable: 502');
-        reply(502, 'upstream unavailable\n', `upstream ${err.code ?? 'error'}`);
-      },
-    });
-    res.once('close', () => {
-      if (!res.writableFinished) finish('client went away');
-    });
+    p.exchange = forward(this.pool, p, head, body, this.limits);
   }
 
   private clientError(err: Error & { code?: string }, socket: Duplex): void {

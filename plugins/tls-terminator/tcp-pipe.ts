@@ -22,10 +22,8 @@ export function pipeToApp(client: TLSSocket, target: UpstreamTarget, log: Logger
     app.destroy();
     if (access?.enabled()) {
       const info = infoOf(client);
-      access.logger.info({
-        client: info?.clientAddress, sni: info?.sni, tls: info?.tlsVersion, ja4: info?.ja4,
-        bytesIn: client.bytesRead, bytesOut: client.bytesWritten, ms: Math.round(performance.now() - started),
-      }, 'connection');
+      access.connection(info?.clientAddress ?? '', info?.sni ?? '', info?.tlsVersion ?? '', info?.ja4 ?? '',
+        client.bytesRead, client.bytesWritten, Math.round(performance.now() - started));
     }
   });
   app.once('close', () => client.end());

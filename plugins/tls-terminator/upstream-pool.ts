@@ -3,6 +3,11 @@
 import { type Socket, connect } from 'node:net';
 import type { UpstreamTarget } from './upstream-target.ts';
 
+/** Whoever waits for a connection: an object rather than a callback, so a request allocates no closure for it. */
+export interface Waiter {
+  leased(lease: Lease | Error): void;
+}
+
 export interface Lease {
   socket: Socket;
   /** The socket served a request before: a failure with no response byte may be a stale connection. */
@@ -17,7 +22,7 @@ const onIdleClose = function (this: Socket & { pool?: UpstreamPool }) {
 
 export class UpstreamPool {
   private readonly idle: Socket[] = [];
-  private readonly waiting: Array<(lease: Lease | Error) => void> = [];
+  private readonly waiting: Waiter[] = [];
   private open = 0;
   private closed = false;
   private readonly target: UpstreamTarget;
@@ -34,18 +39,18 @@ export class UpstreamPool {
     return { open: this.open, idle: this.idle.length, waiting: this.waiting.length };
   }
 
-  acquire(cb: (lease: Lease | Error) => void, fresh = false): void {
-    if (this.closed) return cb(Object.assign(new Error('upstream pool closed'), { code: 'ERR_TLS_TERMINATOR_CLOSED' }));
+  acquire(w: Waiter, fresh = false): void {
+    if (this.closed) return w.leased(Object.assign(new Error('upstream pool closed'), { code: 'ERR_TLS_TERMINATOR_CLOSED' }));
     if (!fresh) {
       const s = this.idle.pop();
       if (s) {
         s.removeListener('close', onIdleClose);
         s.removeListener('end', onIdleClose);
-        return cb({ socket: s, reused: true });
+        return w.leased({ socket: s, reused: true });
       }
     }
     if (this.open >= this.max) {
-      this.waiting.push(cb);
+      this.waiting.push(w);
       return;
     }
     this.open++;
@@ -53,13 +58,13 @@ export class UpstreamPool {
     const s = t.kind === 'unix' ? connect({ path: t.path }) : connect({ host: t.host, port: t.port, noDelay: true, keepAlive: true });
     s.on('error', noop); // an idle socket's reset must not crash the process; exchanges add their own listener
     s.once('close', () => this.open--);
-    cb({ socket: s, reused: false });
+    w.leased({ socket: s, reused: false });
   }
 
   /** Back to the pool after a complete exchange; the next waiter gets it directly. */
   release(s: Socket): void {
     const next = this.waiting.shift();
-    if (next) return next({ socket: s, reused: true });
+    if (next) return next.leased({ socket: s, reused: true });
     if (this.closed || this.idle.length >= this.maxIdle || s.destroyed) return void s.destroy();
     (s as Socket & { pool?: UpstreamPool }).pool = this;
     s.once('close', onIdleClose);
@@ -86,6 +91,6 @@ export class UpstreamPool {
   close(): void {
     this.closed = true;
     for (const s of this.idle.splice(0)) s.destroy();
-    for (const w of this.waiting.splice(0)) w(Object.assign(new Error('upstream pool closed'), { code: 'ERR_TLS_TERMINATOR_CLOSED' }));
+    for (const w of this.waiting.splice(0)) w.leased(Object.assign(new Error('upstream pool closed'), { code: 'ERR_TLS_TERMINATOR_CLOSED' }));
   }
 }

@@ -1,0 +1,119 @@
+// The client side of one proxied request: status, byte count, metrics and the access-log line.
+// One object per request whose methods the exchange calls, instead of a closure per callback;
+// the response's 'close' listener is a shared function that finds the object on the response.
+import type { ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import type { AccessLog } from './access-log.ts';
+import type { ConnectionInfo } from './connection-info.ts';
+import { responseHeadersH2 } from './forwarding-headers.ts';
+import type { Exchange, ExchangeSink, FailureKind } from './proxy-exchange.ts';
+import type { ResponseHead } from './response-parser.ts';
+import { type TerminatorMetrics, statusClass } from './metrics.ts';
+
+/** What every request of one front shares. */
+export interface FrontContext {
+  readonly metrics: TerminatorMetrics;
+  readonly access?: AccessLog;
+  readonly log: Logger;
+  readonly upstreamLabel: string;
+  readonly upstreamTimeoutMs: number;
+  readonly extraResponseHeaders?: string[];
+  requestDone(): void;
+}
+
+const REQUEST = Symbol('sidekick.tls-terminator.request');
+type Tagged = { [REQUEST]?: ProxiedRequest };
+
+function onResponseClose(this: Tagged): void {
+  this[REQUEST]?.closed();
+}
+
+export class ProxiedRequest implements ExchangeSink {
+  readonly req: IncomingMessage | Http2ServerRequest;
+  readonly res: ServerResponse | Http2ServerResponse;
+  exchange?: Exchange;
+  private readonly front: FrontContext;
+  private readonly info: ConnectionInfo;
+  private readonly h2: boolean;
+  private readonly started = performance.now();
+  private status = 0;
+  private bytes = 0;
+  private logged = false;
+
+  constructor(front: FrontContext, req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, info: ConnectionInfo, h2: boolean) {
+    this.front = front;
+    this.req = req;
+    this.res = res;
+    this.info = info;
+    this.h2 = h2;
+    (res as Tagged)[REQUEST] = this;
+    res.once('close', onResponseClose);
+  }
+
+  onHead(h: ResponseHead): void {
+    this.status = h.status;
+    const extra = this.front.extraResponseHeaders;
+    if (this.h2) (this.res as Http2ServerResponse).writeHead(h.status, responseHeadersH2(h.headers, extra));
+    else (this.res as ServerResponse).writeHead(h.status, h.reason || undefined, extra ? h.headers.concat(extra) : h.headers);
+  }
+
+  onBytes(n: number): void {
+    this.bytes += n;
+  }
+
+  onDone(): void {
+    this.finish();
+  }
+
+  onError(kind: FailureKind, err: Error & { code?: string }, afterHead: boolean): void {
+    const { front, req } = this;
+    if (afterHead) {
+      this.res.destroy();
+      return this.finish(`${err.code ?? 'error'} mid-response`);
+    }
+    front.metrics.upstreamErrors.labels({ reason: kind }).inc();
+    if (kind === 'timeout') {
+      front.log.warn({ method: req.method, path: req.url, upstream: front.upstreamLabel, timeoutMs: front.upstreamTimeoutMs }, 'app too slow: 504');
+      return this.reply(504, 'upstream timed out\n', 'upstream timeout');
+    }
+    front.log.warn({ method: req.method, path: req.url, upstream: front.upstreamLabel, err: err.code ?? err.message }, 'app unreachable: 502');
+    this.reply(502, 'upstream unavailable\n', `upstream ${err.code ?? 'error'}`);
+  }
+
+  /** A short answer of our own (403, 400, 502, 504). */
+  reply(code: number, body: string, reason: string): void {
+    const { res } = this;
+    this.status = code;
+    if (!res.headersSent) {
+      (res as ServerResponse).writeHead(code, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...(this.h2 ? {} : { connection: 'close' }) });
+      res.end(body);
+    } else {
+      res.destroy();
+    }
+    this.bytes = Buffer.byteLength(body);
+    this.finish(reason);
+  }
+
+  closed(): void {
+    if (this.res.writableFinished) return;
+    this.exchange?.clientClosed();
+    this.finish('client went away');
+  }
+
+  private finish(note?: string): void {
+    if (this.logged) return;
+    this.logged = true;
+    const { front, info, req } = this;
+    front.requestDone();
+    const status = this.status || 499;
+    const seconds = (performance.now() - this.started) / 1000;
+    front.metrics.requestsByClass[statusClass(status)]!.inc();
+    front.metrics.duration.observe(seconds);
+    if (front.access?.enabled()) {
+      front.access.request(req.method ?? '', req.url ?? '', status, this.bytes, Math.round(seconds * 10000) / 10,
+        info.clientAddress, info.sni, info.tlsVersion, info.ja4, req.httpVersion, note);
+    }
+  }
+}
