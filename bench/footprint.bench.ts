@@ -104,7 +104,7 @@ async function main(): Promise<void> {
     const config = join(dir, 'all.yaml');
     // Type errors still emit JavaScript; the benchmark measures memory, not types.
     spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', DIST]);
-    const idleRss = async (entry: string[]) => {
+    const idleRssOnce = async (entry: string[]) => {
       const port = await freePort();
       writeFileSync(config, `admin:\n  listen: 127.0.0.1:${port}\ndataDir: ${join(dir, 'data')}\nplugins:\n${pluginConfigs(dir, appPort) || '  {}\n'}`);
       const agent = spawn(process.execPath, [...entry, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -119,6 +119,9 @@ async function main(): Promise<void> {
       await stop(agent);
       return median(samples);
     };
+    // One start's idle RSS moves by +-5 MB (when V8 and malloc happen to give memory back),
+    // so the figure is the median of three starts.
+    const idleRss = async (entry: string[]) => median([await idleRssOnce(entry), await idleRssOnce(entry), await idleRssOnce(entry)]);
     const idleDist = await idleRss(FROM_DIST);
     const idleSrc = await idleRss([BIN]);
     rmSync(DIST, { recursive: true, force: true });
