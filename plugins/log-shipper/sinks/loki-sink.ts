@@ -7,12 +7,19 @@ import { type LogEvent, type Payload, type Sink, flagNames } from '../event.ts';
 import type { SinkDeps } from './create-sink.ts';
 import { HttpPoster, type HttpOptions } from './http-post.ts';
 
+const OPEN_FIRST = Buffer.from('["');
+const OPEN_NEXT = Buffer.from(',["');
+
 export class LokiSink implements Sink {
   private readonly url: string;
   private readonly poster: HttpPoster;
   private readonly labelsJson: string;
   private file: string | undefined;
   private first = true;
+  /** `"<ns>",` for the current time, pre-encoded (no string per line). */
+  private ts = Buffer.alloc(0);
+  private tsTime = -1;
+  private tsNanos = -1;
 
   constructor(config: HttpOptions & { url: string; tenant?: string | undefined }, deps: SinkDeps) {
     this.url = config.url.endsWith('/loki/api/v1/push') ? config.url : `${config.url.replace(/\/$/, '')}/loki/api/v1/push`;
@@ -36,10 +43,15 @@ export class LokiSink implements Sink {
       w.utf8(`{"stream":{${this.labelsJson}"filename":${JSON.stringify(e.file)}},"values":[`);
       this.first = true;
     }
-    w.ascii(this.first ? '["' : ',["');
+    w.bytes(this.first ? OPEN_FIRST : OPEN_NEXT);
     this.first = false;
-    // Nanoseconds as a string: ms followed by the 6 digits below it.
-    w.ascii(e.nanos === 0 ? `${e.time}000000",` : `${e.time}${String(e.nanos).padStart(6, '0')}",`);
+    if (e.time !== this.tsTime || e.nanos !== this.tsNanos) {
+      // Nanoseconds as a string: ms followed by the 6 digits below it.
+      this.ts = Buffer.from(`${e.time}${String(e.nanos).padStart(6, '0')}",`);
+      this.tsTime = e.time;
+      this.tsNanos = e.nanos;
+    }
+    w.bytes(this.ts);
     if (e.raw) w.jsonBytes(e.raw, e.rawStart, e.rawEnd);
     else w.utf8(JSON.stringify(e.message));
     const meta = metadata(e);

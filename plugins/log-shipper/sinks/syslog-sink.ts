@@ -10,6 +10,7 @@ import { TcpConnection } from './tcp-connection.ts';
 
 // 32473 is the private enterprise number reserved for documentation (RFC 5612).
 const SD_ID = 'sidekick@32473';
+const SD_END = Buffer.from('] ');
 
 export interface SyslogConfig {
   address: string;
@@ -28,9 +29,8 @@ export class SyslogSink implements Sink {
   private readonly labelsSd: string;
   private lastFile: string | undefined;
   private lastTime = -1;
-  /** Everything before MSG for the current (time, file), and its length in bytes. */
-  private prefix = '';
-  private prefixBytes = 0;
+  /** Everything before MSG for the current (time, file), pre-encoded (bytes are copied per line, no string written). */
+  private prefix = Buffer.alloc(0);
 
   constructor(config: SyslogConfig, deps: SinkDeps) {
     this.conn = new TcpConnection(config.address, config.timeout, config.tls, deps.ctx);
@@ -47,17 +47,16 @@ export class SyslogSink implements Sink {
     if (e.file !== this.lastFile || e.time !== this.lastTime) {
       this.lastFile = e.file;
       this.lastTime = e.time;
-      this.prefix = `${this.head}${new Date(e.time).toISOString()}${this.headTail}[${SD_ID} file="${sdValue(e.file)}"${this.labelsSd}`;
-      this.prefixBytes = Buffer.byteLength(this.prefix);
+      this.prefix = Buffer.from(`${this.head}${new Date(e.time).toISOString()}${this.headTail}[${SD_ID} file="${sdValue(e.file)}"${this.labelsSd}`);
     }
     const flags = flagNames(e.flags);
-    const sdEnd = flags ? ` flags="${flags.join(',')}"] ` : '] ';
+    const sdEnd = flags ? Buffer.from(` flags="${flags.join(',')}"] `) : SD_END;
     const raw = e.raw;
-    const len = this.prefixBytes + sdEnd.length + (raw ? e.rawEnd - e.rawStart : Buffer.byteLength(e.message));
+    const len = this.prefix.length + sdEnd.length + (raw ? e.rawEnd - e.rawStart : Buffer.byteLength(e.message));
     w.decimal(len);
     w.byte(32);
-    w.utf8(this.prefix);
-    w.ascii(sdEnd);
+    w.bytes(this.prefix);
+    w.bytes(sdEnd);
     if (raw) w.bytes(raw, e.rawStart, e.rawEnd);
     else w.utf8(e.message);
   }
