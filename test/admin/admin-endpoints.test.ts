@@ -1,7 +1,7 @@
 // What kubelet, Prometheus and a human see on the admin endpoint.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentProcess, startAgent, tempDir } from '../helpers/agent-process.ts';
-import { RECORDER } from '../helpers/recorder.ts';
+import { RECORDER, eventually } from '../helpers/recorder.ts';
 
 let dir: { path: string; cleanup: () => Promise<void> };
 let agent: AgentProcess;
@@ -29,6 +29,18 @@ describe('admin endpoint', () => {
     const res = await get('/healthz');
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: 'ok', eventLoopDelayMs: expect.any(Number) });
+  });
+
+  it('/healthz does not answer a probe while the event loop is wedged, and answers again after', async () => {
+    const port = (await agent.status()).instances.web.details.port;
+    const wedged = fetch(`http://127.0.0.1:${port}/block?ms=3000`);
+    // The plugin's request is taken before the probe's: wait until the agent stops answering.
+    await eventually(async () => {
+      const answered = await get('/healthz', { signal: AbortSignal.timeout(1000) }).then(() => true, () => false);
+      expect(answered).toBe(false);
+    });
+    await wedged;
+    expect((await get('/healthz')).status).toBe(200);
   });
 
   it('/readyz is 503 with the reason while a plugin is not ready', async () => {
