@@ -1,8 +1,11 @@
 // Watches the directories holding the certificate files, not the files: Kubernetes renews a
 // Secret volume by re-pointing the `..data` symlink, which a watch on the file itself misses.
 // Bursts of events are coalesced into one reload; a periodic content check backs the watch up.
+// Only events naming a watched file or a Kubernetes `..`-entry (`..data`, `..2026_…`) count: a
+// certificate kept in a busy directory (next to a log file, say) must not cost a wake-up and a
+// timer reset per unrelated write.
 import { type FSWatcher, watch } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 
 export class CertWatcher {
@@ -17,9 +20,17 @@ export class CertWatcher {
   constructor(files: string[], reload: () => Promise<unknown>, log: Logger, pollMs: number) {
     this.reload = reload;
     this.log = log;
-    for (const dir of new Set(files.map((f) => dirname(f)))) {
+    const names = new Map<string, Set<string>>();
+    for (const f of files) {
+      const dir = dirname(f);
+      if (!names.has(dir)) names.set(dir, new Set());
+      names.get(dir)!.add(basename(f));
+    }
+    for (const [dir, watched] of names) {
       try {
-        const w = watch(dir, () => this.schedule());
+        const w = watch(dir, (_event, name) => {
+          if (relevant(name, watched)) this.schedule();
+        });
         w.on('error', (err) => log.warn({ dir, err: err.message }, 'certificate directory watch failed; relying on the periodic check'));
         this.watchers.push(w);
       } catch (err) {
@@ -57,4 +68,11 @@ export class CertWatcher {
     clearInterval(this.poll);
     for (const w of this.watchers) w.close();
   }
+}
+
+/** No name (some platforms omit it), a watched file, or one of the atomic writer's `..` entries. */
+export function relevant(name: string | Buffer | null, watched: Set<string>): boolean {
+  if (name === null) return true;
+  const n = name.toString();
+  return watched.has(n) || n.startsWith('..');
 }
