@@ -1,4 +1,4 @@
-// `sidekick run | validate | schema | version | --help`.
+// `sidekick run | validate | schema | inject | version | --help`.
 // Exit codes: 0 success, 1 could not start or run, 2 bad usage, 78 invalid config (EX_CONFIG).
 import { Agent } from './agent.ts';
 import { ConfigError } from './config/config-error.ts';
@@ -14,6 +14,7 @@ Usage:
   sidekick run [--config FILE]       run the agent
   sidekick validate [--config FILE]  check a config file (exit 0, or 78 with the problems)
   sidekick schema                    print the JSON Schema of the config file
+  sidekick inject [-f FILE] [...]    add Sidekick to Kubernetes manifests (see: sidekick inject --help)
   sidekick version                   print the version
   sidekick --help                    this text
 
@@ -25,6 +26,8 @@ Exit codes: 0 ok, 1 could not start, 2 bad usage, 78 invalid config.
 interface Args {
   command: string;
   config: string;
+  /** The arguments after `inject`, which has options of its own. */
+  rest?: string[];
 }
 
 function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args | string {
@@ -32,6 +35,7 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args | string {
   let config: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
+    if (a === 'inject' && !command) return { command: a, config: '', rest: argv.slice(i + 1) };
     if (a === '--help' || a === '-h') return { command: 'help', config: '' };
     if (a === '--version' || a === '-v') return { command: 'version', config: '' };
     if (a === '--config' || a === '-c') {
@@ -70,12 +74,28 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       } catch (err) {
         return reportError(err);
       }
+    case 'inject':
+      return inject(args.rest ?? [], env);
     case 'run':
       return run(args.config, env);
     default:
       process.stderr.write(`sidekick: unknown command "${args.command}"\n\n${HELP}`);
       return EXIT.usage;
   }
+}
+
+async function inject(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { INJECT_HELP, parseInjectArgs, runInject } = await import('./inject/inject-command.ts');
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(INJECT_HELP);
+    return EXIT.ok;
+  }
+  const opts = parseInjectArgs(argv, env);
+  if (typeof opts === 'string') {
+    process.stderr.write(`sidekick inject: ${opts}\n\n${INJECT_HELP}`);
+    return EXIT.usage;
+  }
+  return runInject(opts);
 }
 
 function reportError(err: unknown): number {
