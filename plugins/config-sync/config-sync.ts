@@ -35,6 +35,7 @@ export class ConfigSync implements PluginInstance {
   private readonly reloads?: ReloadLoop;
   private readonly pollAbort = new AbortController();
   private state: SyncState = {};
+  private checked?: { listing: Listing; id: string };
   private loop?: Promise<void>;
   private stopping?: Promise<void>;
   private lock: Promise<unknown> = Promise.resolve();
@@ -155,8 +156,14 @@ export class ConfigSync implements PluginInstance {
     try {
       listing = await this.source.list(this.state.cursor, signal);
       if (!listing) return this.pollDone('unchanged');
-      checkListing(listing.entries, this.config.limits);
-      const id = manifestId(listing.entries);
+      // A source that saw nothing change hands back the very listing it gave last time
+      // (S3: identical page bytes): its checks passed then, and its id is known.
+      let id = this.checked?.listing === listing ? this.checked.id : undefined;
+      if (id === undefined) {
+        checkListing(listing.entries, this.config.limits);
+        id = manifestId(listing.entries);
+        this.checked = { listing, id };
+      }
       if (id === this.state.current?.id || id === this.state.rejectedId) {
         if (listing.cursor) this.state.cursor = listing.cursor;
         return this.pollDone(id === this.state.current?.id ? 'unchanged' : 'unchanged (rejected version)');

@@ -1,7 +1,7 @@
 // S3 (or any S3-compatible store): one paginated ListObjectsV2 per poll; a download is a
 // GetObject pinned to the listed ETag, so an object replaced between list and get fails the
 // poll instead of mixing two versions.
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, S3Client, type ListObjectsV2CommandInput } from '@aws-sdk/client-s3';
 import type { ConfigSyncConfig } from '../config-schema.ts';
 import { ConfigSyncError } from '../errors.ts';
 import { checkRelativePath } from '../safe-path.ts';
@@ -10,16 +10,39 @@ import { writeBounded } from './write-bounded.ts';
 
 type S3Config = Extract<ConfigSyncConfig['source'], { s3: unknown }>['s3'];
 
+/** One listed page as last parsed: its exact bytes, what they meant, and the token after it. */
+interface Page {
+  bytes: Buffer;
+  entries: SourceEntry[];
+  next: string | undefined;
+}
+
+/**
+ * Thrown by the innermost middleware when a page's bytes equal the same page of the last
+ * good poll, so the SDK's XML parse and output building are skipped. Created once: it is
+ * control flow, not a failure, and a stack trace per idle poll would cost more than it saves.
+ */
+class UnchangedPage extends Error {}
+const UNCHANGED = new UnchangedPage('list page unchanged since the last poll');
+
 export class S3Source implements Source {
   readonly description: string;
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly prefix: string;
+  private readonly firstPage: ListObjectsV2CommandInput;
+  /** Pages of the last listing that was fully built, and that listing (returned as is when every page repeats). */
+  private pages: Page[] = [];
+  private listing?: Listing;
+  /** The page being fetched, for the middleware: polls never overlap (the sync loop runs one at a time). */
+  private expected?: Buffer;
+  private received?: Buffer;
 
   constructor(config: S3Config) {
     this.bucket = config.bucket;
     this.prefix = config.prefix;
     this.description = `s3://${config.bucket}/${config.prefix}`;
+    this.firstPage = { Bucket: config.bucket, Prefix: config.prefix };
     this.client = new S3Client({
       // An S3-compatible store rarely cares about the region, but the SDK insists on one.
       ...(config.region ? { region: config.region } : config.endpoint && !process.env.AWS_REGION ? { region: 'us-east-1' } : {}),
@@ -27,26 +50,71 @@ export class S3Source implements Source {
       forcePathStyle: config.forcePathStyle,
       // The sync loop retries with its own backoff; SDK retries would hide errors and stretch a poll.
       maxAttempts: 1,
+      // Nothing is uploaded. Downloads keep the default response checksum validation: they only
+      // happen on a change, and a checksum is the one end-to-end check of the bytes published.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
     });
+    // Innermost (after the deserializer and S3's 200-error check): sees the raw body of a
+    // listing page before anything parses it.
+    this.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        if (context.commandName !== 'ListObjectsV2Command') return out;
+        const response = out.response as { statusCode?: number; body?: NodeJS.ReadableStream | Uint8Array };
+        if (response.statusCode !== 200 || !response.body || response.body instanceof Uint8Array) return out;
+        const bytes = await collect(response.body);
+        if (this.expected?.equals(bytes)) throw UNCHANGED;
+        this.received = bytes;
+        response.body = bytes; // the deserializer takes bytes as they are
+        return out;
+      },
+      { step: 'deserialize', priority: 'low', name: 'configSyncUnchangedPage' },
+    );
   }
 
   async list(_cursor: unknown, signal: AbortSignal): Promise<Listing> {
-    const entries: SourceEntry[] = [];
+    const options = { abortSignal: signal };
+    const pages: Page[] = [];
     let token: string | undefined;
+    let repeated = true;
     do {
-      const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, ContinuationToken: token }),
-        { abortSignal: signal },
-      );
-      for (const object of page.Contents ?? []) {
-        const key = object.Key!;
-        if (key.endsWith('/')) continue; // "folder" marker objects made by consoles
-        const path = checkRelativePath(key.slice(this.prefix.length).replace(/^\/+/, ''));
-        entries.push({ path, fingerprint: `${object.ETag ?? ''}|${object.Size ?? 0}`, size: object.Size ?? 0 });
+      const index = pages.length;
+      this.expected = this.pages[index]?.bytes;
+      this.received = undefined;
+      let page: Page;
+      try {
+        const out = await this.client.send(
+          new ListObjectsV2Command(token === undefined ? this.firstPage : { ...this.firstPage, ContinuationToken: token }),
+          options,
+        );
+        page = { bytes: this.received ?? Buffer.alloc(0), entries: this.entriesOf(out.Contents), next: out.IsTruncated ? out.NextContinuationToken : undefined };
+        repeated = false;
+      } catch (err) {
+        if (err !== UNCHANGED) throw err;
+        page = this.pages[index]!;
+      } finally {
+        this.expected = this.received = undefined;
       }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      pages.push(page);
+      token = page.next;
     } while (token);
-    return { entries };
+    if (repeated && pages.length === this.pages.length && this.listing) return this.listing;
+    const listing: Listing = { entries: pages.length === 1 ? pages[0]!.entries : pages.flatMap((p) => p.entries) };
+    // Kept only once every page was accepted: a page that failed (an unsafe key) is parsed, and fails, again.
+    this.pages = pages;
+    this.listing = listing;
+    return listing;
+  }
+
+  private entriesOf(contents: Array<{ Key?: string; ETag?: string; Size?: number }> | undefined): SourceEntry[] {
+    const entries: SourceEntry[] = [];
+    for (const object of contents ?? []) {
+      const key = object.Key!;
+      if (key.endsWith('/')) continue; // "folder" marker objects made by consoles
+      const path = checkRelativePath(key.slice(this.prefix.length).replace(/^\/+/, ''));
+      entries.push({ path, fingerprint: `${object.ETag ?? ''}|${object.Size ?? 0}`, size: object.Size ?? 0 });
+    }
+    return entries;
   }
 
   async download(entry: SourceEntry, file: string, maxBytes: number, signal: AbortSignal): Promise<number> {
@@ -67,4 +135,14 @@ export class S3Source implements Source {
   close(): void {
     this.client.destroy();
   }
+}
+
+/** The whole body; events rather than `for await`, whose async iterator costs more than the read. */
+function collect(body: NodeJS.ReadableStream): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    body.on('data', (chunk: Buffer) => chunks.push(chunk));
+    body.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    body.once('error', reject);
+  });
 }
