@@ -1,7 +1,10 @@
 // The event time from a parsed field (`timestamp: { field, format }`), checked on the wire:
 // Loki's nanosecond strings, Elasticsearch's @timestamp, the NDJSON timestamp. Lines without
 // a usable field keep the read time.
+import { once } from 'node:events';
+import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Decoder } from '@msgpack/msgpack';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TimeParser } from '../../../plugins/log-shipper/event-time.ts';
 import { Receiver, type Shipper, eventually, startShipper, tempDir, writeLines } from './helpers.ts';
@@ -89,6 +92,43 @@ describe('log-shipper event time from a field', () => {
     shipper = await startShipper({ include: [f2], parse: 'json', timestamp: { field: 'ts', format: 'unix' }, sink: { type: 'http', url: rx.url } });
     await eventually(() => expect(rx.records).toHaveLength(1));
     expect(rx.records[0]!.timestamp).toBe(new Date(1795521600500).toISOString());
+  });
+
+  it('forward: EventTime carries the seconds and nanoseconds of the field', async () => {
+    const entries: any[] = [];
+    const server = net.createServer((sock) => {
+      const decoder = new Decoder();
+      let pending = Buffer.alloc(0);
+      sock.on('data', (d: Buffer) => {
+        pending = Buffer.concat([pending, d]);
+        let msgs: any[];
+        try {
+          msgs = [...decoder.decodeMulti(pending)];
+          pending = Buffer.alloc(0);
+        } catch {
+          return; // incomplete: wait for more
+        }
+        for (const [, bin, option] of msgs) {
+          entries.push(...new Decoder().decodeMulti(bin));
+          sock.write(Buffer.from([0x81, 0xa3, ...Buffer.from('ack'), 0xd9, option.chunk.length, ...Buffer.from(option.chunk)]));
+        }
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const file = join(dir.path, 'app.log');
+      await writeLines(file, ['{"t":"2026-11-24T12:00:00.123456789Z"}']);
+      shipper = await startShipper({ include: [file], parse: 'json', timestamp: { field: 't' }, sink: { type: 'forward', address: `127.0.0.1:${(server.address() as AddressInfo).port}` } });
+      await eventually(() => expect(entries).toHaveLength(1));
+      const time = Buffer.from((entries[0] as any[])[0].data as Uint8Array);
+      expect(time.readUInt32BE(0)).toBe(Date.parse('2026-11-24T12:00:00Z') / 1000);
+      expect(time.readUInt32BE(4)).toBe(123_456_789);
+      await shipper.stop();
+      shipper = undefined;
+    } finally {
+      server.close();
+    }
   });
 
   it('is refused without a parser to take the field from', async () => {
