@@ -10,6 +10,13 @@ const s3Source = z
     region: z.string().optional().describe('AWS region (default: the SDK default chain, e.g. AWS_REGION)'),
     endpoint: z.url().optional().describe('Endpoint of an S3-compatible store, e.g. http://minio:9000'),
     forcePathStyle: z.boolean().default(false).describe('Address the bucket in the path (most S3-compatible stores need this)'),
+    pageSize: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe('Keys per ListObjectsV2 page (MaxKeys; default: the store\'s, 1000 on AWS); the listing always follows every page'),
   })
   .describe('Mirror an S3 bucket prefix; credentials come from the SDK default chain (env, IRSA, pod identity, profile)');
 

@@ -42,7 +42,7 @@ export class S3Source implements Source {
     this.bucket = config.bucket;
     this.prefix = config.prefix;
     this.description = `s3://${config.bucket}/${config.prefix}`;
-    this.firstPage = { Bucket: config.bucket, Prefix: config.prefix };
+    this.firstPage = { Bucket: config.bucket, Prefix: config.prefix, ...(config.pageSize ? { MaxKeys: config.pageSize } : {}) };
     this.client = new S3Client({
       // An S3-compatible store rarely cares about the region, but the SDK insists on one.
       ...(config.region ? { region: config.region } : config.endpoint && !process.env.AWS_REGION ? { region: 'us-east-1' } : {}),

@@ -20,13 +20,36 @@ export interface S3Server {
   close(): Promise<void>;
 }
 
-export async function startS3(): Promise<S3Server> {
+/**
+ * A real S3 API server on an ephemeral port. `inChildProcess`: run it in a child process with
+ * --openssl-legacy-provider, where its DES-encrypted continuation tokens work (pagination).
+ */
+export async function startS3(opts: { inChildProcess?: boolean } = {}): Promise<S3Server> {
   const store = await tempDir('cs-s3rver-');
-  // s3rver ships no types; a computed specifier keeps tsc from asking for them.
-  const S3rver = (await import(S3RVER)).default;
-  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: store.path });
-  const info = (await server.run()) as unknown as { port: number };
-  const endpoint = `http://127.0.0.1:${info.port}`;
+  let port: number;
+  let stopServer: () => Promise<void>;
+  if (opts.inChildProcess) {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['--openssl-legacy-provider', join(import.meta.dirname, 'fixtures/s3rver-process.js'), store.path], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise((r) => child.once('exit', r));
+    port = await new Promise<number>((resolve, reject) => {
+      child.stdout!.once('data', (d) => resolve(Number(String(d).trim())));
+      child.once('exit', (code) => reject(new Error(`s3rver process exited (${code}) before listening`)));
+    });
+    stopServer = async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    };
+  } else {
+    // s3rver ships no types; a computed specifier keeps tsc from asking for them.
+    const S3rver = (await import(S3RVER)).default;
+    const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: store.path });
+    port = ((await server.run()) as unknown as { port: number }).port;
+    stopServer = () => server.close();
+  }
+  const endpoint = `http://127.0.0.1:${port}`;
   const client = new S3Client({ endpoint, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
   await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
   return {
@@ -37,7 +60,7 @@ export async function startS3(): Promise<S3Server> {
     del: async (key) => void (await client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }))),
     async close() {
       client.destroy();
-      await server.close();
+      await stopServer();
       await store.cleanup();
     },
   };
