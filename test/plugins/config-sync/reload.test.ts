@@ -92,6 +92,53 @@ describe('config-sync reload', () => {
     expect(byName.details().lastReload.detail).toMatch(/no process named "no-such-app-xyz".*shareProcessNamespace: true/);
   });
 
+  // The agent runs as root here, so a real EPERM needs the signalling side to be someone else:
+  // the runtime runs in a child process as nobody (65534) and targets an app owned by root.
+  // As non-root, any root-owned process (pid 1) is a real EPERM target.
+  const root = process.getuid?.() === 0;
+  it('explains a signal the kernel refuses (EPERM): run as the app\'s user', async () => {
+    const { chmod, mkdir, readFile: read } = await import('node:fs/promises');
+    await chmod(work.path, 0o777); // tempDir is 0700: nobody must reach the source and write the target
+    await writeConfigMap(src(), { 'app.conf': 'a=1\n' });
+    let detail: string;
+    if (root) {
+      const app = await startSignalRecorder(work.path); // owned by root
+      cleanups.push(() => app.stop());
+      await chmod(app.pidFile, 0o644);
+      await mkdir(target(), { mode: 0o777 });
+      await chmod(target(), 0o777);
+      const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures/sync-once.ts'), src(), target(), app.pidFile], {
+        uid: 65534,
+        gid: 65534,
+        env: { ...process.env, HOME: '/tmp' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+      child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
+      const code = await new Promise((r) => child.once('exit', r));
+      expect(code, err).toBe(0);
+      const last = JSON.parse(out.trim().split('\n').pop()!);
+      expect(last.uid).toBe(65534);
+      expect(last.result).toBe('error');
+      expect(last.code).toBe('CONFIG_SYNC_RELOAD');
+      detail = last.detail;
+      expect(await app.signals()).toEqual([]); // the kernel really refused it
+      expect(detail).toContain(`pid ${app.pid}`);
+    } else {
+      const owner = (await read('/proc/1/status', 'utf8')).match(/^Uid:\s+(\d+)/m)?.[1];
+      if (owner === String(process.getuid?.())) return; // pid 1 is ours: no EPERM target on this machine
+      const pidFile = join(work.path, 'init.pid');
+      await writeFile(pidFile, '1\n');
+      const r = await start({ signal: { name: 'SIGHUP', pidFile } });
+      detail = (await waitFor('reload error', () => r.details().lastReload)).detail;
+    }
+    expect(detail).toMatch(/permission denied \(EPERM\)/);
+    expect(detail).toMatch(/same securityContext\.runAsUser/);
+    expect(detail).toMatch(/shareProcessNamespace: true/);
+  });
+
   it('skips the reload while the pid file does not exist yet (the app starts after its sidecar), and signals once it does', async () => {
     const pidFile = join(work.path, 'later.pid');
     await writeConfigMap(src(), { 'app.conf': 'v1' });
