@@ -65,3 +65,75 @@ export function parseClientHello(hs: Buffer): { hello: TlsClientHelloMessage; fi
   }
   return { hello: { version, random, sessionId, cipherSuites, compressionMethods, extensions }, ...(firstAlpn ? { firstAlpn } : {}) };
 }
+
+const isGreaseValue = (v: number) => (v & 0x0f0f) === 0x0a0a && v >> 8 === (v & 0xff);
+
+/** 16-bit values of `b[from..to)` as one UTF-16 unit each, GREASE left out. */
+function u16s(b: Buffer, from: number, to: number): string {
+  let out = '';
+  for (let i = from; i + 1 < to; i += 2) {
+    const v = (b[i]! << 8) | b[i + 1]!;
+    if (!isGreaseValue(v)) out += String.fromCharCode(v);
+  }
+  return out;
+}
+
+/**
+ * A list of 16-bit values after its length prefix, GREASE out. The prefix itself is left out (it
+ * counts GREASE entries too) unless it disagrees with the extension's length: then the raw bytes
+ * go in, so a malformed list can never share a key (and a cached fingerprint) with a valid one.
+ */
+function list16(b: Buffer, off: number, len: number, prefix: 1 | 2): string {
+  const n = len < prefix ? -1 : prefix === 1 ? b[off]! : b.readUInt16BE(off);
+  if (n !== len - prefix || n % 2 !== 0) return `!${b.toString('latin1', off, off + len)}`;
+  return u16s(b, off + prefix, off + len);
+}
+
+/**
+ * Checks the same structure parseClientHello does (same errors) and returns a string holding
+ * exactly what JA3 and JA4 depend on: version, cipher and extension ids in order (GREASE out),
+ * the groups, point formats, signature algorithms, supported versions and first ALPN value.
+ * Random, session id, key shares, SNI name, padding and tickets, which change per connection,
+ * stay out, so a client's repeat connections map to one key and one cached fingerprint.
+ */
+export function helloKey(hs: Buffer): string {
+  let off = 4;
+  const need = (n: number) => {
+    if (off + n > hs.length) throw new MalformedHello('ClientHello shorter than its fields');
+  };
+  need(2 + 32 + 1);
+  const version = hs.readUInt16BE(off);
+  off += 34;
+  const sidLen = hs[off]!;
+  off += 1;
+  need(sidLen + 2);
+  off += sidLen;
+  const cipherLen = hs.readUInt16BE(off);
+  off += 2;
+  need(cipherLen + 1);
+  let key = String.fromCharCode(version) + u16s(hs, off, off + cipherLen) + '\0';
+  off += cipherLen;
+  const compLen = hs[off]!;
+  off += 1;
+  need(compLen);
+  off += compLen;
+  if (off + 2 > hs.length) return key;
+  const end = off + 2 + hs.readUInt16BE(off);
+  off += 2;
+  if (end > hs.length) throw new MalformedHello('extensions longer than the ClientHello');
+  let details = '';
+  while (off < end) {
+    if (off + 4 > end) throw new MalformedHello('truncated extension header');
+    const id = hs.readUInt16BE(off);
+    const len = hs.readUInt16BE(off + 2);
+    off += 4;
+    if (off + len > end) throw new MalformedHello('truncated extension');
+    if (!isGreaseValue(id)) {
+      key += String.fromCharCode(id);
+      if (id === 0x000a || id === 0x000d || id === 0x002b) details += `\0${String.fromCharCode(id)}${list16(hs, off, len, id === 0x002b ? 1 : 2)}`;
+      else if (id === 0x000b || id === 0x0010) details += `\0${String.fromCharCode(id)}${hs.toString('latin1', off, off + len)}`;
+    }
+    off += len;
+  }
+  return key + details;
+}

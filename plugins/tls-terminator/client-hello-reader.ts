@@ -3,7 +3,7 @@
 // size cap and a timeout of our own. The bytes are put back for the TLS layer to read.
 import type { Socket } from 'node:net';
 import type { TlsClientHelloMessage } from 'read-tls-client-hello';
-import { parseClientHello } from './client-hello-parser.ts';
+import { helloKey, parseClientHello } from './client-hello-parser.ts';
 
 const MAX_HELLO = 32 * 1024; // real ClientHellos are < 2 KiB, or ~ 8 KiB with post-quantum key shares
 
@@ -19,15 +19,34 @@ export class HelloError extends Error {
 }
 
 /**
- * Resolves with the parsed ClientHello once it has fully arrived; the socket is left paused
- * with every byte read so far unshifted. Rejects with a HelloError (socket untouched otherwise).
+ * A whole ClientHello, structurally checked. `key` is what its fingerprints depend on (see
+ * helloKey); the full parse into the library's structure happens only when asked for, which a
+ * fingerprint cache hit never does.
  */
-export interface ClientHello {
-  hello: TlsClientHelloMessage;
+export class ClientHello {
+  readonly handshake: Buffer;
+  readonly key: string;
+  private parsed?: { hello: TlsClientHelloMessage; firstAlpn?: Buffer };
+
+  constructor(handshake: Buffer) {
+    this.key = helloKey(handshake);
+    this.handshake = handshake;
+  }
+
+  get hello(): TlsClientHelloMessage {
+    return (this.parsed ??= parseClientHello(this.handshake)).hello;
+  }
+
   /** First ALPN value as raw bytes: the library decodes it as 7-bit ASCII, JA4 needs the bytes. */
-  firstAlpn?: Buffer;
+  get firstAlpn(): Buffer | undefined {
+    return (this.parsed ??= parseClientHello(this.handshake)).firstAlpn;
+  }
 }
 
+/**
+ * Resolves once the ClientHello has fully arrived; the socket is left paused with every byte
+ * read so far unshifted. Rejects with a HelloError (socket untouched otherwise).
+ */
 export function readClientHello(socket: Socket, timeoutMs: number): Promise<ClientHello> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -41,7 +60,7 @@ export function readClientHello(socket: Socket, timeoutMs: number): Promise<Clie
       if (err) return reject(err);
       socket.unshift(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
       try {
-        resolve(parseClientHello(handshake!));
+        resolve(new ClientHello(handshake!));
       } catch (e) {
         reject(new HelloError('malformed', `malformed ClientHello: ${(e as Error).message}`));
       }

@@ -14,7 +14,7 @@ import { identityOf, isAllowed } from './client-identity.ts';
 import type { TlsTerminatorConfig } from './config-schema.ts';
 import { type ConnectionInfo, attachInfo, infoOf, rawSocketOf } from './connection-info.ts';
 import { FingerprintCounts } from './fingerprint-counts.ts';
-import { computeJa3, computeJa4 } from './fingerprint.ts';
+import { FingerprintCache } from './fingerprint.ts';
 import { HttpFront } from './http-front.ts';
 import { createMetrics } from './metrics.ts';
 import { readProxyHeader } from './proxy-protocol.ts';
@@ -47,6 +47,7 @@ export class TlsTerminator implements PluginInstance {
   private readonly target: UpstreamTarget;
   private readonly store: CertificateStore;
   private readonly counts = new FingerprintCounts();
+  private readonly fingerprints = new FingerprintCache();
   private readonly trusted?: BlockList;
   private readonly proxyFrom?: BlockList;
   private readonly deny: Set<string>;
@@ -136,9 +137,7 @@ export class TlsTerminator implements PluginInstance {
         const real = await readProxyHeader(socket, timeout);
         if (real) ({ address: clientAddress, port: clientPort } = real);
       }
-      const { hello, firstAlpn } = await readClientHello(socket, timeout);
-      const ja3 = computeJa3(hello);
-      const { ja4 } = computeJa4(hello, firstAlpn);
+      const { ja3, ja4 } = this.fingerprints.of(await readClientHello(socket, timeout));
       this.counts.add(ja4);
       if (this.deny.has(ja4) || this.deny.has(ja3) || (this.allow && !this.allow.has(ja4) && !this.allow.has(ja3))) {
         this.metrics.rejected.labels({ reason: 'fingerprint' }).inc();
