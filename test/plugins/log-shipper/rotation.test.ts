@@ -194,6 +194,24 @@ describe('log-shipper rotation', () => {
     await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c, ...d, ...e]));
   });
 
+  it('logrotate copytruncate twice while stopped: the rest from the older copy, the whole newer copy, then the file', async () => {
+    const a = lines('a', 50);
+    await writeLines(file, a);
+    shipper = await start();
+    await eventually(() => expectAllOnce(rx.messages(), a));
+    await shipper.stop();
+    const b = lines('b', 50);
+    await writeLines(file, b);
+    await logrotate(dir.path, file, 'copytruncate'); // a+b copied to app.log.1, app.log emptied
+    const c = lines('c', 50);
+    await writeLines(file, c);
+    await logrotate(dir.path, file, 'copytruncate'); // a+b now app.log.2, c copied to app.log.1
+    const d = lines('d', 50);
+    await writeLines(file, d);
+    shipper = await start();
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c, ...d]));
+  });
+
   it('finds rotated names with dateext and extension, and skips compressed ones', () => {
     expect(isRotatedName('app.log', 'app.log.1')).toBe(true);
     expect(isRotatedName('app.log', 'app.log-20261124')).toBe(true);
