@@ -33,7 +33,6 @@ export interface DeliveryHooks {
   sent(count: number): void;
 }
 
-
 /** A batch is sealed once past maxBytes: room for the last event's overshoot without growing. */
 const SLACK = 64 * 1024;
 

@@ -62,8 +62,8 @@ export async function planRestore(paths: string[], checkpoints: Checkpoint[], op
   }
   if (opts.savedAt !== undefined && checkpoints.length > 0) {
     const matched = new Set(paths);
-    const skip2 = (p: string) => skip.has(p) || matched.has(p) || opts.excluded(p);
-    for (const file of await findMissedRotations(checkpoints, { since: opts.savedAt, skip: skip2, scratch })) {
+    const accounted = (p: string) => skip.has(p) || matched.has(p) || opts.excluded(p);
+    for (const file of await findMissedRotations(checkpoints, { since: opts.savedAt, skip: accounted, scratch })) {
       plan.missed.push(file.path);
       plan.open.push({ file, offset: 0, state: 'draining' });
     }
