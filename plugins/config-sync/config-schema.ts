@@ -93,7 +93,23 @@ const healthCheck = z
     url: z.url().describe('App health URL; must answer 2xx after the reload'),
     timeout: duration().prefault('10s').describe('How long the app may take to come back healthy before rollback'),
     interval: duration().prefault('500ms').describe('Time between health probes'),
+    delay: duration()
+      .prefault('0s')
+      .describe('Wait this long after the reload before the first probe (an app that reloads in the background still answers on the old config at first)'),
+    successThreshold: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(1)
+      .describe('Consecutive healthy probes needed (like a Kubernetes probe\'s successThreshold)'),
+    expectBody: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('A healthy answer must contain this text; "{file:PATH}" is the trimmed content of PATH in the version just published, e.g. "{file:VERSION}"'),
   })
+  .refine((h) => h.delay < h.timeout, { message: 'delay must be shorter than timeout (the timeout counts from the reload)' })
   .describe('After a reload, probe the app; if it does not come back healthy, roll back to the previous version and reload again');
 
 const reload = z

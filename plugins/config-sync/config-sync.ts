@@ -62,6 +62,7 @@ export class ConfigSync implements PluginInstance {
         logger: this.log,
         metrics: this.metrics,
         currentVersion: () => this.state.current?.generation ?? 0,
+        target,
         onUnhealthy: (version, why) => this.exclusive(() => this.rollback(version, why)),
       });
     }

@@ -2,13 +2,16 @@
 // function that resolves when the app was told, or throws CONFIG_SYNC_RELOAD with an error
 // that says what to change.
 import { readFile } from 'node:fs/promises';
-import { sleep } from '../../src/host/backoff.ts';
+import { backoffDelay, sleep } from '../../src/host/backoff.ts';
 import type { ReloadConfig } from './config-schema.ts';
 import { ConfigSyncError } from './errors.ts';
 import { findProcesses } from './find-process.ts';
 import { runCommand } from './run-command.ts';
 
 export type ReloadAction = (signal: AbortSignal) => Promise<string>;
+
+const RETRY_INITIAL_MS = 200;
+const RETRY_MAX_MS = 5000;
 
 export function createReloadAction(config: ReloadConfig, target: string, resolvePath: (p: string) => string): ReloadAction {
   if (config.signal) {
@@ -39,7 +42,8 @@ export function createReloadAction(config: ReloadConfig, target: string, resolve
     return async (signal) => {
       let lastError = '';
       for (let attempt = 0; attempt <= http.retries; attempt++) {
-        if (attempt > 0) await sleep(Math.min(5000, 200 * 2 ** (attempt - 1)), signal);
+        // The core's jittered backoff, so a fleet of pods does not retry its apps in step.
+        if (attempt > 0) await sleep(backoffDelay(attempt - 1, RETRY_INITIAL_MS, RETRY_MAX_MS), signal);
         if (signal.aborted) break;
         try {
           const res = await fetch(http.url, {

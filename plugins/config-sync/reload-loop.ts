@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { sleep } from '../../src/host/backoff.ts';
 import type { ReloadConfig } from './config-schema.ts';
 import { errorCode } from './errors.ts';
-import { waitHealthy } from './health-probe.ts';
+import { expectedBody, waitHealthy } from './health-probe.ts';
 import type { ReloadAction } from './reload-action.ts';
 import type { SyncMetrics } from './sync-metrics.ts';
 
@@ -26,6 +26,7 @@ export class ReloadLoop {
   private readonly logger: Logger;
   private readonly metrics: SyncMetrics;
   private readonly currentVersion: () => number;
+  private readonly target: string;
   private readonly onUnhealthy: (version: number, why: string) => Promise<void>;
   private readonly abort = new AbortController();
 
@@ -35,6 +36,8 @@ export class ReloadLoop {
     logger: Logger;
     metrics: SyncMetrics;
     currentVersion: () => number;
+    /** The published directory: healthCheck.expectBody reads {file:PATH} from it. */
+    target: string;
     onUnhealthy: (version: number, why: string) => Promise<void>;
   }) {
     this.config = opts.config;
@@ -42,6 +45,7 @@ export class ReloadLoop {
     this.logger = opts.logger;
     this.metrics = opts.metrics;
     this.currentVersion = opts.currentVersion;
+    this.target = opts.target;
     this.onUnhealthy = opts.onUnhealthy;
   }
 
@@ -68,6 +72,18 @@ export class ReloadLoop {
       if (this.config.debounce > 0) await sleep(this.config.debounce, signal);
       this.pending = false;
       const version = this.currentVersion();
+      const check = this.config.healthCheck;
+      // What the app must answer once it serves this version: read now, before a later
+      // publish can replace the files.
+      let expected: string | undefined;
+      let unverifiable: string | undefined;
+      if (check?.expectBody) {
+        try {
+          expected = await expectedBody(check.expectBody, this.target);
+        } catch (err) {
+          unverifiable = (err as Error).message;
+        }
+      }
       try {
         const detail = await this.action(signal);
         this.metrics.reloadOk.inc();
@@ -86,11 +102,15 @@ export class ReloadLoop {
         this.logger.error({ version, code, err }, 'reload failed');
         continue;
       }
-      const check = this.config.healthCheck;
       if (!check || signal.aborted) continue;
-      const { healthy, last } = await waitHealthy(check, signal);
-      if (healthy || signal.aborted) continue;
-      const why = `app not healthy at ${check.url} within ${check.timeout} ms after reload (last: ${last})`;
+      let why: string;
+      if (unverifiable) why = unverifiable;
+      else {
+        const { healthy, last } = await waitHealthy(check, signal, expected);
+        if (healthy && this.last?.version === version) this.last = { ...this.last, detail: `${this.last.detail}; then healthy (${last})` };
+        if (healthy || signal.aborted) continue;
+        why = `app not healthy at ${check.url} within ${check.timeout} ms after reload (last: ${last})`;
+      }
       this.last = { at: new Date().toISOString(), version, result: 'unhealthy', detail: why, code: 'CONFIG_SYNC_UNHEALTHY' };
       this.logger.error({ version, code: 'CONFIG_SYNC_UNHEALTHY' }, why);
       try {

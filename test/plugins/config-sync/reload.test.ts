@@ -226,4 +226,77 @@ describe('config-sync reload', () => {
     await waitFor('next good version', () => r.details().version?.generation === 3);
     expect(await readTarget(target())).toEqual({ 'app.conf': 'good 3' });
   });
+
+  /**
+   * An app that reloads in the background: POST /-/reload returns at once and the new files are
+   * read `loadMs` later; until then it keeps answering on the old config. A config with "bad" in
+   * app.conf makes it unhealthy. /healthz says which VERSION it runs.
+   */
+  async function asyncApp(loadMs: number) {
+    const state = { version: 'none', healthy: true, reloads: [] as string[] };
+    const load = async () => {
+      const conf = await readFile(join(target(), 'app.conf'), 'utf8');
+      state.version = (await readFile(join(target(), 'VERSION'), 'utf8').catch(() => 'none')).trim();
+      state.healthy = !conf.includes('bad');
+      state.reloads.push(state.version);
+    };
+    const base = await listen((req, res) => {
+      if (req.url === '/-/reload') {
+        setTimeout(() => void load(), loadMs);
+        return res.writeHead(202).end();
+      }
+      res.writeHead(state.healthy ? 200 : 503).end(`version=${state.version}\n`);
+    });
+    return { base, state };
+  }
+
+  it('expectBody: waits until the app serves the version just published; a bad one that never shows up is rolled back', async () => {
+    const app = await asyncApp(150);
+    await writeConfigMap(src(), { 'app.conf': 'good', VERSION: '1\n' });
+    const r = await start({
+      http: { url: `${app.base}/-/reload` },
+      healthCheck: { url: `${app.base}/healthz`, timeout: '1500ms', interval: '20ms', expectBody: 'version={file:VERSION}' },
+    });
+    await waitFor('v1 healthy', () => r.details().lastReload?.detail.includes('then healthy (HTTP 200)'));
+    expect(app.state.version).toBe('1');
+    await writeConfigMap(src(), { 'app.conf': 'bad', VERSION: '2\n' });
+    // The app answers 200 "version=1" for 150 ms after the reload: that must not count as healthy.
+    await waitFor('rollback', async () => (await r.metric('sidekick_config_sync_rollbacks_total')) === 1, 10_000);
+    // lastReload is already the reload back to v1; the failed check is the last error.
+    expect(r.details().lastError).toMatchObject({ code: 'CONFIG_SYNC_UNHEALTHY' });
+    expect(r.details().lastError.message).toMatch(/last: HTTP 503/);
+    await waitFor('app back on v1', () => app.state.reloads.join() === '1,2,1', 10_000);
+    expect(r.details().version.generation).toBe(1);
+    await writeConfigMap(src(), { 'app.conf': 'good', VERSION: '3\n' });
+    await waitFor('v3 healthy', () => r.details().lastReload?.version === 3 && r.details().lastReload.detail.includes('then healthy'), 10_000);
+    expect(app.state.version, app.state.reloads.join()).toBe('3');
+    expect(await r.metric('sidekick_config_sync_rollbacks_total')).toBe(1);
+  });
+
+  it('expectBody naming a file the version does not have: the version cannot be verified and is rolled back', async () => {
+    const app = await asyncApp(0);
+    await writeConfigMap(src(), { 'app.conf': 'good', VERSION: '1\n' });
+    const r = await start({
+      http: { url: `${app.base}/-/reload` },
+      healthCheck: { url: `${app.base}/healthz`, timeout: '1s', interval: '20ms', expectBody: 'version={file:VERSION}' },
+    });
+    await waitFor('v1 healthy', () => r.details().lastReload?.result === 'ok');
+    await writeConfigMap(src(), { 'app.conf': 'good too' });
+    await waitFor('rollback', async () => (await r.metric('sidekick_config_sync_rollbacks_total')) === 1, 10_000);
+    expect(r.details().lastError.message).toMatch(/\{file:VERSION\}.*does not have \(ENOENT\)/);
+  });
+
+  it('delay and successThreshold: a quick 2xx on the old config right after the reload does not pass the check', async () => {
+    const app = await asyncApp(150);
+    await writeConfigMap(src(), { 'app.conf': 'good', VERSION: '1\n' });
+    const r = await start({
+      http: { url: `${app.base}/-/reload` },
+      healthCheck: { url: `${app.base}/healthz`, timeout: '2s', interval: '50ms', delay: '400ms', successThreshold: 3 },
+    });
+    await waitFor('v1 healthy', () => r.details().lastReload?.result === 'ok' && app.state.version === '1', 10_000);
+    await writeConfigMap(src(), { 'app.conf': 'bad', VERSION: '2\n' });
+    await waitFor('rollback', async () => (await r.metric('sidekick_config_sync_rollbacks_total')) === 1, 10_000);
+    expect(r.details().lastError.message).toMatch(/within 2000 ms after reload \(last: HTTP 503\)/);
+    await waitFor('app back on v1', () => app.state.version === '1' && app.state.healthy, 10_000);
+  });
 });
