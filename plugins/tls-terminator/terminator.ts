@@ -82,7 +82,7 @@ export class TlsTerminator implements PluginInstance {
     const clientAuth = t.clientAuth ?? (t.clientCa ? 'require' : 'none');
     this.tls = new tls.Server({
       ...this.store.defaultOptions,
-      SNICallback: this.store.sniCallback,
+      ...(this.store.choosesBySni ? { SNICallback: this.store.sniCallback } : {}),
       ...(this.cfg.mode === 'http' ? { ALPNProtocols: ['h2', 'http/1.1'] } : {}),
       requestCert: clientAuth !== 'none',
       rejectUnauthorized: clientAuth === 'require',

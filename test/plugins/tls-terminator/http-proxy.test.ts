@@ -238,6 +238,19 @@ describe('http mode', () => {
     }
   });
 
+  it('picks the cipher in server order: AES-128-GCM, unless the client puts ChaCha20 first', async () => {
+    const negotiated = (opts: { ciphers?: string; maxVersion?: 'TLSv1.2' }) =>
+      new Promise<string>((resolve, reject) => {
+        const s = tlsConnect({ host: '127.0.0.1', port: term.port, rejectUnauthorized: false, ...opts });
+        s.on('secureConnect', () => (resolve(s.getCipher().standardName), s.destroy()));
+        s.on('error', reject);
+      });
+    // Node's own client lists TLS_AES_256_GCM_SHA384 first: the server's order wins.
+    expect(await negotiated({})).toBe('TLS_AES_128_GCM_SHA256');
+    expect(await negotiated({ ciphers: 'TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256' })).toBe('TLS_CHACHA20_POLY1305_SHA256');
+    expect(await negotiated({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256' })).toBe('TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256');
+  });
+
   it('offers only TLS 1.2 and up', async () => {
     const err = await new Promise<Error | undefined>((resolve) => {
       const s = tlsConnect({ host: '127.0.0.1', port: term.port, rejectUnauthorized: false, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
