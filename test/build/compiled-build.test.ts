@@ -1,10 +1,12 @@
 // The container image runs the compiled JavaScript, not the TypeScript sources: build it the
 // way the Dockerfile does and check that the result loads every built-in plugin and runs.
-import { spawnSync } from 'node:child_process';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_PLUGINS } from '../../src/plugins/builtin-plugins.ts';
+import { freePort, tempDir } from '../helpers/agent-process.ts';
+import { eventually } from '../helpers/recorder.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 // Inside the repository, so the compiled files resolve node_modules as they do in the image.
@@ -45,4 +47,48 @@ describe('the compiled build', () => {
     expect(r.status).toBe(0);
     for (const type of Object.keys(BUILTIN_PLUGINS)) expect(r.stdout).toContain(`(${type})`);
   });
+
+  // A container's PID 1 gets no default signal handlers, so a SIGTERM without the agent's own
+  // handler would be ignored; and the image must run with a read-only root filesystem.
+  // unshare (root only) gives the compiled agent both: a new PID namespace and a private mount
+  // namespace whose root is remounted read-only, with bind mounts as the pod's volumes.
+  const canUnshare = spawnSync('unshare', ['--mount', '--pid', '--fork', '--mount-proc', 'true']).status === 0;
+  it.skipIf(!canUnshare)('runs as PID 1 on a read-only root filesystem with every plugin, and drains on SIGTERM', async () => {
+    const volume = await tempDir('sidekick-volume-');
+    try {
+      const v = volume.path;
+      await mkdir(join(v, 'remote'));
+      await mkdir(join(v, 'logs'));
+      await writeFile(join(v, 'remote/app.json'), '{"v":1}\n');
+      await writeFile(join(v, 'logs/app.log'), 'line one\nline two\n');
+      const admin = await freePort();
+      await writeFile(join(v, 'sidekick.yaml'), `admin:\n  listen: 127.0.0.1:${admin}\ndataDir: ${v}/data\nplugins:\n` +
+        `  https:\n    type: tls-terminator\n    listen: 127.0.0.1:0\n    upstream: http://127.0.0.1:9\n` +
+        `  cfg:\n    type: config-sync\n    source:\n      dir:\n        path: ${v}/remote\n    target: ${v}/shared/config\n` +
+        `  logs:\n    type: log-shipper\n    include: ["${v}/logs/*.log"]\n    sink:\n      type: file\n      path: ${v}/shipped.ndjson\n`);
+      const entry = `const m = await import(${JSON.stringify(join(OUT, 'src/cli.js'))}); process.exitCode = await m.main(['run', '--config', ${JSON.stringify(join(v, 'sidekick.yaml'))}]);`;
+      const script = `mount --bind "$1" "$1" && mount -o remount,bind,ro / && if touch /sidekick-root-probe 2>/dev/null; then echo ROOT-WRITABLE; fi && exec "$2" --input-type=module -e "$3"`;
+      const child = spawn('unshare', ['--mount', '--pid', '--fork', '--kill-child', '--mount-proc', 'sh', '-c', script, 'sh', v, process.execPath, entry], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+      child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
+      const exited = new Promise<number | null>((r) => child.once('exit', r));
+      try {
+        await eventually(async () => expect((await fetch(`http://127.0.0.1:${admin}/readyz`)).status).toBe(200), 300);
+        await eventually(async () => expect(await readFile(join(v, 'shipped.ndjson'), 'utf8')).toContain('line two'));
+        expect(await readlink(join(v, 'shared/config/..data'))).toMatch(/^\.\./);
+        expect(out).not.toContain('ROOT-WRITABLE');
+        expect(out).toContain('"pid":1,');
+        // The agent is the child of unshare; kill(2) from outside reaches it as `docker stop` would.
+        const agentPid = Number(spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.trim());
+        process.kill(agentPid, 'SIGTERM');
+        expect(await exited).toBe(0);
+        expect(out).toContain('"msg":"shutdown complete"');
+      } finally {
+        child.kill('SIGKILL'); // --kill-child takes the agent with it
+      }
+    } finally {
+      await volume.cleanup();
+    }
+  }, 60_000);
 });
