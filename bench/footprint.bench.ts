@@ -1,19 +1,16 @@
 // Footprint of the agent: idle RSS with every built-in plugin configured, and time from
 // process start to /readyz 200 on the demo config. Bare Node is the peer.
 // Targets (issue 2): idle RSS <= 64 MB, start to ready <= 300 ms.
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BUILTIN_PLUGINS } from '../src/plugins/builtin-plugins.ts';
+import { type AgentBuild, imageAgent, sourceAgent } from './image-agent.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin/sidekick.js');
-// The container image runs compiled JavaScript; a checkout runs the TypeScript sources
-// (Node strips the types, which costs memory). Measure both.
-const DIST = join(ROOT, 'bench/.dist');
-const FROM_DIST = ['--input-type=module', '-e', `const m = await import(${JSON.stringify(join(DIST, 'src/cli.js'))}); process.exitCode = await m.main(process.argv.slice(1));`];
 const RUNS = 10;
 
 function freePort(): Promise<number> {
@@ -102,12 +99,10 @@ async function main(): Promise<void> {
 
     // Idle RSS, every built-in plugin configured.
     const config = join(dir, 'all.yaml');
-    // Type errors still emit JavaScript; the benchmark measures memory, not types.
-    spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', DIST]);
-    const idleRssOnce = async (entry: string[]) => {
+    const idleRssOnce = async (agentBuild: AgentBuild) => {
       const port = await freePort();
       writeFileSync(config, `admin:\n  listen: 127.0.0.1:${port}\ndataDir: ${join(dir, 'data')}\nplugins:\n${pluginConfigs(dir, appPort) || '  {}\n'}`);
-      const agent = spawn(process.execPath, [...entry, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const agent = spawn(process.execPath, [agentBuild.bin, 'run', '--config', config], { env: agentBuild.env, stdio: ['ignore', 'ignore', 'pipe'] });
       await waitReady(`http://127.0.0.1:${port}/readyz`, agent);
       // Idle means steady state: V8's memory reducer shrinks the heap some seconds after start-up.
       await new Promise((r) => setTimeout(r, 12_000));
@@ -121,14 +116,14 @@ async function main(): Promise<void> {
     };
     // One start's idle RSS moves by +-5 MB (when V8 and malloc happen to give memory back),
     // so the figure is the median of three starts.
-    const idleRss = async (entry: string[]) => median([await idleRssOnce(entry), await idleRssOnce(entry), await idleRssOnce(entry)]);
-    const idleDist = await idleRss(FROM_DIST);
-    const idleSrc = await idleRss([BIN]);
-    rmSync(DIST, { recursive: true, force: true });
+    const idleRss = async (a: AgentBuild) => median([await idleRssOnce(a), await idleRssOnce(a), await idleRssOnce(a)]);
+    const image = imageAgent();
+    const idleDist = await idleRss(image);
+    const idleSrc = await idleRss(sourceAgent());
 
     const rows = [
       ['bare node:http server (peer, not sidekick)', `${bareHttpRss.toFixed(1)} MB`, `${bareRss.toFixed(1)} MB`, `${(bareHttpRss / bareRss).toFixed(2)}x`, '', ''],
-      ['idle RSS, all built-in plugins (compiled, as in the image)', `${idleDist.toFixed(1)} MB`, `${bareRss.toFixed(1)} MB`, `${(idleDist / bareRss).toFixed(2)}x`, '<= 64 MB', idleDist <= 64 ? 'met' : 'MISSED'],
+      [`idle RSS, all built-in plugins (${image.label})`, `${idleDist.toFixed(1)} MB`, `${bareRss.toFixed(1)} MB`, `${(idleDist / bareRss).toFixed(2)}x`, '<= 64 MB', idleDist <= 64 ? 'met' : 'MISSED'],
       ['idle RSS, all built-in plugins (TypeScript sources, npm start)', `${idleSrc.toFixed(1)} MB`, `${bareRss.toFixed(1)} MB`, `${(idleSrc / bareRss).toFixed(2)}x`, '<= 64 MB', idleSrc <= 64 ? 'met' : 'MISSED'],
       ['start to /readyz 200 (demo), median', `${median(readyMs).toFixed(0)} ms`, `${median(bareStart).toFixed(0)} ms`, `${(median(readyMs) / median(bareStart)).toFixed(1)}x`, '<= 300 ms', median(readyMs) <= 300 ? 'met' : 'MISSED'],
       ['start to /readyz 200 (demo), max of 10', `${max(readyMs).toFixed(0)} ms`, `${max(bareStart).toFixed(0)} ms`, '', '<= 300 ms', max(readyMs) <= 300 ? 'met' : 'MISSED'],

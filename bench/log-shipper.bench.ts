@@ -2,9 +2,10 @@
 // shipped by the real agent (checkpoints on) to a local HTTP NDJSON receiver and to a
 // syslog TCP receiver, side by side with rsyslog imfile -> omfwd in the same run; then an
 // outage: the receiver down for 30 s while the app keeps writing.
-// Run: node_modules/.bin/node bench/log-shipper.bench.ts [--lines N] [--outage-seconds S] [--skip-outage] [--bin PATH]
-// --bin runs another build of the agent, e.g. a compiled copy (what the image ships: no type
-// stripping at start, ~30 MB less idle RSS than this checkout run from its .ts sources).
+// Run: node_modules/.bin/node bench/log-shipper.bench.ts [--lines N] [--outage-seconds S] [--skip-outage] [--sources | --bin PATH]
+// The agent measured is the compiled build with the image's environment (bench/image-agent.ts);
+// --sources runs this checkout from its .ts sources instead (type stripping at start: ~30 MB
+// more RSS), --bin another build.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
@@ -12,6 +13,7 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { type AgentBuild, imageAgent, sourceAgent } from './image-agent.ts';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,7 +25,11 @@ const SKIP_OUTAGE = process.argv.includes('--skip-outage');
 const ONLY = process.argv.includes('--only-http') ? 'http' : undefined;
 const EXTRA = process.env.LS_BENCH_EXTRA ?? ''; // extra plugin keys for experiments, e.g. "    buffer: 8MiB\n"
 const binArg = process.argv.indexOf('--bin');
-const BIN = binArg > 0 ? resolve(process.argv[binArg + 1]!) : resolve(import.meta.dirname, '../bin/sidekick.js');
+const AGENT: AgentBuild =
+  binArg > 0 ? { bin: resolve(process.argv[binArg + 1]!), env: process.env, label: 'given by --bin' }
+  : process.argv.includes('--sources') ? sourceAgent()
+  : imageAgent();
+const BIN = AGENT.bin;
 const work = mkdtempSync(join(tmpdir(), 'ls-bench-'));
 const children = new Set<ChildProcess>();
 process.on('exit', () => {
@@ -154,7 +160,7 @@ async function runShipper(name: string, dir: string, file: string, bytes: number
   writeFileSync(config, `admin: { listen: 127.0.0.1:0 }\nlog: { level: warn }\ndataDir: ${data}\nplugins:\n  logs:\n    type: log-shipper\n    include: ["${file}"]\n${EXTRA}    sink: ${sink}\n`);
   counter.lines = 0;
   const t0 = process.hrtime.bigint();
-  const child = spawn(process.execPath, [BIN, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [BIN, 'run', '--config', config], { env: AGENT.env, stdio: ['ignore', 'ignore', 'inherit'] });
   children.add(child);
   const complete = await waitFor(() => counter.lines >= LINES, 600_000);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -170,7 +176,7 @@ async function idleAgentRss(dir: string): Promise<number> {
   writeFileSync(file, '');
   const config = join(dir, 'idle.yaml');
   writeFileSync(config, `admin: { listen: 127.0.0.1:0 }\nlog: { level: warn }\ndataDir: ${join(dir, 'data-idle')}\nplugins:\n  logs:\n    type: log-shipper\n    include: ["${file}"]\n    sink: { type: file, path: /dev/null }\n`);
-  const child = spawn(process.execPath, [BIN, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [BIN, 'run', '--config', config], { env: AGENT.env, stdio: ['ignore', 'ignore', 'inherit'] });
   children.add(child);
   await new Promise((r) => setTimeout(r, 2000));
   const rss = rssMb(child.pid!);
@@ -215,7 +221,7 @@ async function outage(dir: string): Promise<void> {
   const config = join(dir, 'outage.yaml');
   const bufferMb = 16;
   writeFileSync(config, `admin: { listen: 127.0.0.1:0 }\nlog: { level: error }\ndataDir: ${data}\nplugins:\n  logs:\n    type: log-shipper\n    include: ["${file}"]\n    buffer: ${bufferMb}MiB\n    retry: { initialDelay: 200ms, maxDelay: 2s }\n    sink: { type: http, url: "http://127.0.0.1:${port}/" }\n`);
-  const child = spawn(process.execPath, [BIN, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [BIN, 'run', '--config', config], { env: AGENT.env, stdio: ['ignore', 'ignore', 'inherit'] });
   children.add(child);
   await new Promise((r) => setTimeout(r, 1500));
   const idle = rssMb(child.pid!);
@@ -248,7 +254,7 @@ async function main(): Promise<void> {
   const file = join(work, 'access.log');
   console.log(`Generating ${LINES.toLocaleString()} lines in ${file} ...`);
   const bytes = generate(file, LINES);
-  console.log(`${(bytes / 2 ** 20).toFixed(0)} MiB, ${(bytes / LINES).toFixed(0)} bytes a line; node ${process.version}; agent ${BIN}; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? 'unset'}\n`);
+  console.log(`${(bytes / 2 ** 20).toFixed(0)} MiB, ${(bytes / LINES).toFixed(0)} bytes a line; node ${process.version}; agent: ${AGENT.label}, ${BIN}; MALLOC_ARENA_MAX=${AGENT.env.MALLOC_ARENA_MAX ?? 'unset'}\n`);
 
   const results: Result[] = [];
   const sys = syslogReceiver();
