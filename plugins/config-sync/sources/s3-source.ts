@@ -54,6 +54,10 @@ export class S3Source implements Source {
       // happen on a change, and a checksum is the one end-to-end check of the bytes published.
       requestChecksumCalculation: 'WHEN_REQUIRED',
     });
+    // Per-request work that does nothing for this client: the logger middleware filters every
+    // input and output for a logger that is never set; recursion detection is for Lambda; there
+    // is no body to send with Expect: 100-continue (the plugin only reads).
+    for (const name of ['loggerMiddleware', 'recursionDetectionMiddleware', 'addExpectContinueMiddleware']) this.client.middlewareStack.remove(name);
     // Innermost (after the deserializer and S3's 200-error check): sees the raw body of a
     // listing page before anything parses it.
     this.client.middlewareStack.add(
