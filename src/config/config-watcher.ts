@@ -2,7 +2,7 @@
 // ConfigMap volume's `..data` symlink swap (which never touches the file itself).
 // Watching the directory catches all three; a slow poll covers filesystems without inotify.
 import { watch, type FSWatcher } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 
 export class ConfigWatcher {
   private watcher?: FSWatcher;
@@ -15,7 +15,12 @@ export class ConfigWatcher {
       this.debounce = setTimeout(onChange, 100); // a ..data swap is several events: act once
     };
     try {
-      this.watcher = watch(dirname(file), { persistent: false }, fire);
+      const name = basename(file);
+      // Only the file and Kubernetes' `..data` / `..<timestamp>` entries count: a log or any
+      // other file written in the same directory must not cost a re-read and hash per write.
+      this.watcher = watch(dirname(file), { persistent: false }, (_event, changed) => {
+        if (changed === null || changed === name || changed.startsWith('..')) fire();
+      });
       this.watcher.on('error', () => this.watcher?.close());
     } catch {
       // No inotify (or too many watches): the poll still notices changes.
