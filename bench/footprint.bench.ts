@@ -102,7 +102,7 @@ async function main(): Promise<void> {
     const idleRssOnce = async (agentBuild: AgentBuild) => {
       const port = await freePort();
       writeFileSync(config, `admin:\n  listen: 127.0.0.1:${port}\ndataDir: ${join(dir, 'data')}\nplugins:\n${pluginConfigs(dir, appPort) || '  {}\n'}`);
-      const agent = spawn(process.execPath, [agentBuild.bin, 'run', '--config', config], { env: agentBuild.env, stdio: ['ignore', 'ignore', 'pipe'] });
+      const agent = spawn(process.execPath, [...agentBuild.args, 'run', '--config', config], { env: agentBuild.env, stdio: ['ignore', 'ignore', 'pipe'] });
       await waitReady(`http://127.0.0.1:${port}/readyz`, agent);
       // Idle means steady state: V8's memory reducer shrinks the heap some seconds after start-up.
       await new Promise((r) => setTimeout(r, 12_000));

@@ -1,8 +1,8 @@
 // The container image runs compiled JavaScript (no type stripping at load: ~30 MB less RSS
-// than the .ts sources) with the Dockerfile's environment. Benchmarks measure that by default,
-// since it is what ships: this builds it into bench/.image, laid out as in the image (bin/,
-// dist/, package.json; node_modules found by walking up), and reads the runtime stage's
-// ENV from the Dockerfile so the two cannot drift apart.
+// than the .ts sources) with the Dockerfile's environment and node flags. Benchmarks measure
+// that by default, since it is what ships: this builds it into bench/.image, laid out as in the
+// image (bin/, dist/, package.json; node_modules found by walking up), and reads the runtime
+// stage's ENV and ENTRYPOINT from the Dockerfile so the two cannot drift apart.
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -11,8 +11,10 @@ const ROOT = resolve(import.meta.dirname, '..');
 const OUT = join(ROOT, 'bench/.image');
 
 export interface AgentBuild {
-  /** What to run with `node`: the image's `bin/sidekick.js`, or the checkout's. */
+  /** The image's `bin/sidekick.js`, or the checkout's. */
   bin: string;
+  /** Arguments for `node` before the agent's own: flags, then `bin`. */
+  args: string[];
   /** Environment the agent runs with (the process's own plus the image's ENV). */
   env: NodeJS.ProcessEnv;
   label: string;
@@ -20,7 +22,8 @@ export interface AgentBuild {
 
 /** The checkout, run from its TypeScript sources (what `npm start` does). */
 export function sourceAgent(): AgentBuild {
-  return { bin: join(ROOT, 'bin/sidekick.js'), env: { ...process.env }, label: 'TypeScript sources (npm start)' };
+  const bin = join(ROOT, 'bin/sidekick.js');
+  return { bin, args: [bin], env: { ...process.env }, label: 'TypeScript sources (npm start)' };
 }
 
 /** The compiled agent with the image's environment, built once per process. */
@@ -34,19 +37,26 @@ export function imageAgent(): AgentBuild {
   mkdirSync(join(OUT, 'bin'), { recursive: true });
   cpSync(join(ROOT, 'bin/sidekick.js'), join(OUT, 'bin/sidekick.js'));
   cpSync(join(ROOT, 'package.json'), join(OUT, 'package.json'));
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const [name, value] of dockerfileEnv()) env[name] = value;
-  built = { bin: join(OUT, 'bin/sidekick.js'), env, label: `compiled, as in the image (${[...dockerfileEnv()].map(([k, v]) => `${k}=${v}`).join(' ')})` };
+  const { env: imageEnv, nodeFlags } = dockerfileRuntime();
+  const env: NodeJS.ProcessEnv = { ...process.env, ...Object.fromEntries(imageEnv) };
+  const bin = join(OUT, 'bin/sidekick.js');
+  const settings = [...[...imageEnv].map(([k, v]) => `${k}=${v}`), ...nodeFlags].join(' ');
+  built = { bin, args: [...nodeFlags, bin], env, label: `compiled, as in the image: ${settings}` };
   return built;
 }
 
-/** `ENV` of the Dockerfile's last stage, e.g. MALLOC_ARENA_MAX=2 (paths like SIDEKICK_CONFIG left out). */
-function dockerfileEnv(): Map<string, string> {
+/**
+ * The runtime stage's `ENV` (e.g. MALLOC_ARENA_MAX=2; paths like SIDEKICK_CONFIG left out) and
+ * the node flags of its exec-form `ENTRYPOINT ["node", <flags>..., "/app/bin/sidekick.js"]`.
+ */
+function dockerfileRuntime(): { env: Map<string, string>; nodeFlags: string[] } {
   const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
   const lastStage = text.slice(text.lastIndexOf('\nFROM '));
   const env = new Map<string, string>();
   for (const line of lastStage.split('\n').filter((l) => l.startsWith('ENV '))) {
     for (const [, k, v] of line.slice(4).matchAll(/(\w+)=(\S+)/g)) if (!v!.startsWith('/')) env.set(k!, v!);
   }
-  return env;
+  const entry = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(lastStage);
+  const argv: string[] = entry ? JSON.parse(entry[1]!) : [];
+  return { env, nodeFlags: argv.slice(1).filter((a) => a.startsWith('--')) };
 }

@@ -26,7 +26,7 @@ const ONLY = process.argv.includes('--only-http') ? 'http' : undefined;
 const EXTRA = process.env.LS_BENCH_EXTRA ?? ''; // extra plugin keys for experiments, e.g. "    buffer: 8MiB\n"
 const binArg = process.argv.indexOf('--bin');
 const AGENT: AgentBuild =
-  binArg > 0 ? { bin: resolve(process.argv[binArg + 1]!), env: process.env, label: 'given by --bin' }
+  binArg > 0 ? { bin: resolve(process.argv[binArg + 1]!), args: [resolve(process.argv[binArg + 1]!)], env: process.env, label: 'given by --bin' }
   : process.argv.includes('--sources') ? sourceAgent()
   : imageAgent();
 const BIN = AGENT.bin;
@@ -160,7 +160,7 @@ async function runShipper(name: string, dir: string, file: string, bytes: number
   writeFileSync(config, `admin: { listen: 127.0.0.1:0 }\nlog: { level: warn }\ndataDir: ${data}\nplugins:\n  logs:\n    type: log-shipper\n    include: ["${file}"]\n${EXTRA}    sink: ${sink}\n`);
   counter.lines = 0;
   const t0 = process.hrtime.bigint();
-  const child = spawn(process.execPath, [BIN, 'run', '--config', config], { env: AGENT.env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...AGENT.args, 'run', '--config', config], { env: AGENT.env, stdio: ['ignore', 'ignore', 'inherit'] });
   children.add(child);
   const complete = await waitFor(() => counter.lines >= LINES, 600_000);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -176,7 +176,7 @@ async function idleAgentRss(dir: string): Promise<number> {
   writeFileSync(file, '');
   const config = join(dir, 'idle.yaml');
   writeFileSync(config, `admin: { listen: 127.0.0.1:0 }\nlog: { level: warn }\ndataDir: ${join(dir, 'data-idle')}\nplugins:\n  logs:\n    type: log-shipper\n    include: ["${file}"]\n    sink: { type: file, path: /dev/null }\n`);
-  const child = spawn(process.execPath, [BIN, 'run', '--config', config], { env: AGENT.env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...AGENT.args, 'run', '--config', config], { env: AGENT.env, stdio: ['ignore', 'ignore', 'inherit'] });
   children.add(child);
   await new Promise((r) => setTimeout(r, 2000));
   const rss = rssMb(child.pid!);
@@ -221,7 +221,7 @@ async function outage(dir: string): Promise<void> {
   const config = join(dir, 'outage.yaml');
   const bufferMb = 16;
   writeFileSync(config, `admin: { listen: 127.0.0.1:0 }\nlog: { level: error }\ndataDir: ${data}\nplugins:\n  logs:\n    type: log-shipper\n    include: ["${file}"]\n    buffer: ${bufferMb}MiB\n    retry: { initialDelay: 200ms, maxDelay: 2s }\n    sink: { type: http, url: "http://127.0.0.1:${port}/" }\n`);
-  const child = spawn(process.execPath, [BIN, 'run', '--config', config], { env: AGENT.env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...AGENT.args, 'run', '--config', config], { env: AGENT.env, stdio: ['ignore', 'ignore', 'inherit'] });
   children.add(child);
   await new Promise((r) => setTimeout(r, 1500));
   const idle = rssMb(child.pid!);

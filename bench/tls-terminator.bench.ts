@@ -7,7 +7,9 @@
 // Certificates and configs live in their own directory, apart from the peers' log files: both
 // the plugin and the agent watch the directory of what they load, and a log written next to
 // them (no deployment does that) made every access-log flush an inotify event for both.
-// BENCH_NODE_FLAGS (e.g. "--max-semi-space-size=4") is passed to the agent's node, for trying flags.
+// The agent is what the image runs (bench/image-agent.ts: compiled, with the Dockerfile's ENV and
+// node flags); --sources runs the checkout's .ts sources instead. BENCH_NODE_FLAGS (e.g.
+// "--max-semi-space-size=2") adds node flags, for trying them.
 // The steady 1,000 req/s run is made twice on the same Sidekick: first as the method says (a
 // fresh agent: JIT warm-up included), then again once warm, to show the steady-state cost.
 import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -15,9 +17,10 @@ import { promisify } from 'node:util';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { imageAgent, sourceAgent } from './image-agent.ts';
 
-const ROOT = resolve(import.meta.dirname, '..');
+const AGENT = process.argv.includes('--sources') ? sourceAgent() : imageAgent();
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const dir = mkdtempSync(join(tmpdir(), 'sidekick-tls-bench-'));
 const children: ChildProcess[] = [];
@@ -49,11 +52,11 @@ async function waitPort(port: number, child: ChildProcess): Promise<void> {
   throw new Error(`port ${port} never opened`);
 }
 
-function start(cpu: string, cmd: string, args: string[]): ChildProcess {
+function start(cpu: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
   // Output to files, not pipes: a pipe nobody drains during a run would stall a chatty peer.
   const log = join(dir, `${cmd.split('/').pop()}-${children.length}.log`);
   const fd = openSync(log, 'w');
-  const child = spawn('taskset', ['-c', cpu, cmd, ...args], { stdio: ['ignore', fd, fd] });
+  const child = spawn('taskset', ['-c', cpu, cmd, ...args], { env, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   child.on('exit', (code) => code && code !== 143 && console.error(`${cmd} exited ${code}: ${readFileSync(log, 'utf8').slice(-500)}`));
   children.push(child);
@@ -223,7 +226,7 @@ async function main(): Promise<void> {
     const file = join(etc, `sidekick-${mode}-${accessLog}.yaml`);
     writeFileSync(file, `admin: { listen: 127.0.0.1:0 }\ndataDir: ${dir}/data-${mode}\nplugins:\n  https:\n    type: tls-terminator\n    listen: 127.0.0.1:${port}\n    mode: ${mode}\n    upstream: ${mode === 'http' ? 'http' : 'tcp'}://127.0.0.1:${backendPort}\n    accessLog: ${accessLog}\n    tls: { cert: ${cert}, key: ${key} }\n`);
     const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-    return { port, child: start('0', process.execPath, [...flags, join(ROOT, 'bin/sidekick.js'), 'run', '--config', file]) };
+    return { port, child: start('0', process.execPath, [...flags, ...AGENT.args, 'run', '--config', file], AGENT.env) };
   };
   for (const [name, mode, log] of [
     ['Sidekick tls-terminator, http mode, access log on (default)', 'http', true],
@@ -248,7 +251,7 @@ async function main(): Promise<void> {
 
   const ref = rows[0]!;
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
-  console.log(`\nTLS termination, ${SECONDS}s per run, wrk -t1 -c32, front on 1 core (${new Date().toISOString()})`);
+  console.log(`\nTLS termination, ${SECONDS}s per run, wrk -t1 -c32, front on 1 core (${new Date().toISOString()}); Sidekick: ${AGENT.label}`);
   console.log('| front | keep-alive req/s | p50 | p99 | new conn/s | RSS under load | CPU per 1k req | errors |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
