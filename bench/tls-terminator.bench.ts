@@ -111,8 +111,9 @@ async function wrk(port: number, close: boolean): Promise<Run> {
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
   return {
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]),
-    p50: ms(/50%\s+(\S+)/.exec(out)![1]!),
-    p99: ms(/99%\s+(\S+)/.exec(out)![1]!),
+    // Anchored to wrk's "Latency Distribution" lines: a Thread Stats "+/- Stdev" such as 89.99% would match too.
+    p50: ms(/^\s+50%\s+(\S+)$/m.exec(out)![1]!),
+    p99: ms(/^\s+99%\s+(\S+)$/m.exec(out)![1]!),
     requests: Number(/(\d+) requests in/.exec(out)![1]),
     errors: (errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + (non2xx ? Number(non2xx[1]) : 0),
   };
