@@ -27,8 +27,10 @@ type Parsed = InjectOptions & { file: string };
 export function parseInjectArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed | string {
   const opts: Parsed = { file: '-', image: env.SIDEKICK_IMAGE || `sidekick:${VERSION}`, mounts: [], adminPort: 9901 };
   for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const value = argv[++i];
+    // --flag value, or --flag=value
+    const eq = argv[i]!.startsWith('--') ? argv[i]!.indexOf('=') : -1;
+    const flag = eq > 0 ? argv[i]!.slice(0, eq) : argv[i]!;
+    const value = eq > 0 ? argv[i]!.slice(eq + 1) : argv[++i];
     if (value === undefined) return `${flag} needs a value`;
     if (flag === '--file' || flag === '-f') opts.file = value;
     else if (flag === '--image') opts.image = value;

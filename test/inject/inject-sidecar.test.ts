@@ -44,7 +44,7 @@ spec: { ports: [{ port: 80 }] }
 describe('sidekick inject', () => {
   it('adds a native sidecar to a Deployment and leaves the other documents and comments as they were', async () => {
     await writeFile(join(dir.path, 'app.yaml'), APP);
-    const r = inject(['-f', 'app.yaml', '--image', 'registry.example/sidekick:1.2', '--mount', 'logs:/shared/logs']);
+    const r = inject(['-f', 'app.yaml', '--image=registry.example/sidekick:1.2', '--mount', 'logs:/shared/logs']);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('injected: Deployment/legacy-app\nleft as is: Service/legacy-app: no pod template\n');
     expect(r.stdout).toContain('# the app, as its team wrote it');
