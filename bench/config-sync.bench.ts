@@ -13,9 +13,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { imageAgent, sourceAgent } from './image-agent.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const BIN = join(ROOT, 'bin/sidekick.js');
+// What ships (compiled, the Dockerfile's ENV and node flags); --sources for the checkout.
+const AGENT = process.argv.includes('--sources') ? sourceAgent() : imageAgent();
 const READER = join(ROOT, 'test/plugins/config-sync/fixtures/set-reader.js');
 const RECORDER = join(ROOT, 'test/plugins/config-sync/fixtures/signal-recorder.js');
 const BUCKET = 'configs';
@@ -102,7 +104,7 @@ async function startAgent(dir: string, name: string, plugin: string) {
   });
   const config = join(dir, name, 'sidekick.yaml');
   writeFileSync(config, `admin: { listen: 127.0.0.1:${port} }\nlog: { level: warn }\ndataDir: ./data\nplugins:\n  app-config:\n    type: config-sync\n${plugin}`);
-  const child = spawn(process.execPath, [BIN, 'run', '--config', config], { env: { ...process.env, ...CREDS }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...AGENT.args, 'run', '--config', config], { env: { ...AGENT.env, ...CREDS }, stdio: ['ignore', 'ignore', 'inherit'] });
   const admin = `http://127.0.0.1:${port}`;
   await waitUntil('agent ready', async () => (await fetch(`${admin}/readyz`).then((r) => r.status, () => 0)) === 200, 30_000, 20);
   const metric = async (re: RegExp) => Number(re.exec(await (await fetch(`${admin}/metrics`)).text())?.[1] ?? NaN);
