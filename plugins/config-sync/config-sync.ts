@@ -227,6 +227,8 @@ export class ConfigSync implements PluginInstance {
       ...(current ? { previous: current } : {}),
       ...(listing.cursor ? { cursor: listing.cursor } : {}),
     };
+    // In the same tick as the new version: /status must never show it beside the old error.
+    this.lastError = undefined;
     await saveState(this.ctx.dataDir, this.state);
     this.metrics.publishes.inc();
     this.metrics.added.inc(diff.added);
