@@ -227,8 +227,10 @@ export class ConfigSync implements PluginInstance {
       ...(current ? { previous: current } : {}),
       ...(listing.cursor ? { cursor: listing.cursor } : {}),
     };
-    // In the same tick as the new version: /status must never show it beside the old error.
+    // In the same tick as the new version: /status must never show it beside the old error
+    // or failure count (the poll loop's own reset comes after the awaits below).
     this.lastError = undefined;
+    this.failures = 0;
     await saveState(this.ctx.dataDir, this.state);
     this.metrics.publishes.inc();
     this.metrics.added.inc(diff.added);
