@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { freePort } from '../test/helpers/free-port.ts';
 import { imageAgent, sourceAgent } from './image-agent.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -96,12 +97,7 @@ type Store = Awaited<ReturnType<typeof startStore>>;
 
 async function startAgent(dir: string, name: string, plugin: string) {
   mkdirSync(join(dir, name), { recursive: true });
-  const port = await new Promise<number>((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as AddressInfo).port;
-      s.close(() => res(p));
-    });
-  });
+  const port = await freePort();
   const config = join(dir, name, 'sidekick.yaml');
   writeFileSync(config, `admin: { listen: 127.0.0.1:${port} }\nlog: { level: warn }\ndataDir: ./data\nplugins:\n  app-config:\n    type: config-sync\n${plugin}`);
   const child = spawn(process.execPath, [...AGENT.args, 'run', '--config', config], { env: { ...AGENT.env, ...CREDS }, stdio: ['ignore', 'ignore', 'inherit'] });

@@ -3,24 +3,16 @@
 // Targets (issue 2): idle RSS <= 64 MB, start to ready <= 300 ms.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BUILTIN_PLUGINS } from '../src/plugins/builtin-plugins.ts';
+import { freePort } from '../test/helpers/free-port.ts';
 import { type AgentBuild, imageAgent, sourceAgent } from './image-agent.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin/sidekick.js');
 const RUNS = 10;
 
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

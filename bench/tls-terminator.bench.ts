@@ -15,9 +15,10 @@
 import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../test/helpers/free-port.ts';
 import { imageAgent, sourceAgent } from './image-agent.ts';
 
 const AGENT = process.argv.includes('--sources') ? sourceAgent() : imageAgent();
@@ -30,14 +31,6 @@ function has(cmd: string): boolean {
 }
 const bin = (name: string) => (has(name) ? name : has(`/usr/sbin/${name}`) ? `/usr/sbin/${name}` : undefined);
 
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 async function waitPort(port: number, child: ChildProcess): Promise<void> {
   for (let i = 0; i < 300; i++) {

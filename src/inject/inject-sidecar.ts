@@ -26,9 +26,9 @@ export class InjectError extends Error {
   readonly code = 'ERR_SIDEKICK_INJECT';
 }
 
-export const CONTAINER = 'sidekick';
+const CONTAINER = 'sidekick';
 /** `sidekick.dev/inject: "false"` on a workload or its pod template leaves it alone. */
-export const OPT_OUT = 'sidekick.dev/inject';
+const OPT_OUT = 'sidekick.dev/inject';
 const CONFIG_VOLUME = 'sidekick-config';
 const STATE_VOLUME = 'sidekick-state';
 const ADMIN_PORT = 'sidekick-admin';

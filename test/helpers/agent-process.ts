@@ -4,7 +4,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { afterEach, beforeEach } from 'vitest';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
 export const BIN = resolve(import.meta.dirname, '../../bin/sidekick.js');
@@ -24,15 +23,7 @@ export interface AgentProcess {
   status(): Promise<any>;
 }
 
-/** A loopback port that was free a moment ago (for configs that need a fixed port). */
-export function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
-}
+export { freePort } from './free-port.ts';
 
 export async function tempDir(prefix = 'sidekick-test-'): Promise<{ path: string; cleanup: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));

@@ -11,30 +11,20 @@ export class Packer {
   }
 
   str(s: string): void {
-    const w = this.w;
     const len = Buffer.byteLength(s);
-    w.ensure(len + 5);
-    const b = w.buf;
-    if (len < 32) b[w.len++] = 0xa0 | len;
-    else if (len < 0x100) {
-      b[w.len++] = 0xd9;
-      b[w.len++] = len;
-    } else if (len < 0x10000) {
-      b[w.len++] = 0xda;
-      b.writeUInt16BE(len, w.len);
-      w.len += 2;
-    } else {
-      b[w.len++] = 0xdb;
-      b.writeUInt32BE(len, w.len);
-      w.len += 4;
-    }
-    w.len += b.write(s, w.len, 'utf8');
+    this.strHead(len);
+    this.w.len += this.w.buf.write(s, this.w.len, 'utf8');
   }
 
   /** A str of bytes known to be valid UTF-8, copied without decoding. */
   strBytes(src: Buffer, start: number, end: number): void {
+    this.strHead(end - start);
+    this.w.bytes(src, start, end);
+  }
+
+  /** The str header for `len` bytes, with room made for them to follow. */
+  private strHead(len: number): void {
     const w = this.w;
-    const len = end - start;
     w.ensure(len + 5);
     const b = w.buf;
     if (len < 32) b[w.len++] = 0xa0 | len;
@@ -50,7 +40,6 @@ export class Packer {
       b.writeUInt32BE(len, w.len);
       w.len += 4;
     }
-    w.bytes(src, start, end);
   }
 
   bin(data: Buffer): void {
