@@ -130,6 +130,10 @@ export const configSchema = z
       })
       .optional()
       .describe('A plain-HTTP listener that redirects every request to HTTPS'),
+    http1FastPath: z
+      .boolean()
+      .default(true)
+      .describe("HTTP/1.1 requests with nothing unusual (no Upgrade, Expect or Transfer-Encoding) are proxied by Sidekick's own lean server; false: all by Node's http server"),
     accessLog: z.boolean().default(true).describe('Log one line per request (per connection in tcp mode)'),
   })
   .superRefine((c, ctx) => {

@@ -13,6 +13,7 @@ import { type ConnectionInfo, infoOf } from './connection-info.ts';
 import { upstreamHeaders } from './forwarding-headers.ts';
 import { type BodyFraming, type ExchangeLimits, forward } from './proxy-exchange.ts';
 import { UpstreamPool } from './upstream-pool.ts';
+import { type FastFront, FastConnection } from './fast-connection.ts';
 import type { TerminatorMetrics } from './metrics.ts';
 import { type FrontContext, ProxiedRequest } from './proxied-request.ts';
 import type { UpstreamTarget } from './upstream-target.ts';
@@ -25,19 +26,29 @@ const NO_INFO: ConnectionInfo = {
   clientAddress: '', clientPort: 0, peerAddress: '', trusted: false, ja3: '', ja4: '', sni: '', tlsVersion: '', forbidden: false,
 };
 
-export class HttpFront {
+export class HttpFront implements FastFront {
   private readonly h1: HttpServer;
   private readonly h2: http2.Http2Server;
-  private readonly pool: UpstreamPool;
+  readonly pool: UpstreamPool;
   private readonly sessions = new Set<ServerHttp2Session>();
   private readonly target: UpstreamTarget;
   private readonly log: Logger;
   private readonly metrics: TerminatorMetrics;
-  private readonly fingerprintHeaders: boolean;
+  readonly fingerprintHeaders: boolean;
   inFlight = 0;
-  private draining = false;
-  private readonly context: FrontContext;
-  private readonly limits: ExchangeLimits;
+  draining = false;
+  readonly context: FrontContext;
+  readonly limits: ExchangeLimits;
+  // The HTTP/1.1 fast path (fast-connection.ts) and its one timeout sweep.
+  private readonly fast = new Set<FastConnection>();
+  private readonly handOffs = new Map<string, { inc(): void }>();
+  private readonly sweep?: NodeJS.Timeout;
+  readonly fastPath: boolean;
+  readonly maxHeaderSize: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly extraHeadText: string;
 
   constructor(cfg: TlsTerminatorConfig, target: UpstreamTarget, log: Logger, metrics: TerminatorMetrics, access: AccessLog | undefined) {
     this.target = target;
@@ -53,12 +64,25 @@ export class HttpFront {
     this.limits = { timeoutMs: cfg.timeouts.upstream, stallTimeoutMs: cfg.timeouts.idle };
     this.pool = new UpstreamPool(target, cfg.limits.upstreamConnections, cfg.limits.upstreamIdleConnections);
     const t = cfg.timeouts;
+    this.fastPath = cfg.http1FastPath;
+    this.maxHeaderSize = cfg.limits.maxHeaderSize;
+    this.headersTimeoutMs = t.headers;
+    this.requestTimeoutMs = t.request;
+    this.idleTimeoutMs = t.idle;
+    this.extraHeadText = hsts ? `strict-transport-security: ${hsts}\r\n` : '';
+    const checkEvery = Math.min(1000, Math.max(100, Math.floor(t.headers / 4)));
+    if (this.fastPath) {
+      this.sweep = setInterval(() => {
+        const now = performance.now();
+        for (const c of this.fast) c.check(now);
+      }, checkEvery).unref();
+    }
     this.h1 = http.createServer({
       maxHeaderSize: cfg.limits.maxHeaderSize,
       headersTimeout: t.headers,
       requestTimeout: t.request,
       keepAliveTimeout: t.idle,
-      connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(t.headers / 4))),
+      connectionsCheckingInterval: checkEvery,
       noDelay: true,
     });
     // Bounded streams per session (Node's default is unlimited); Node itself mitigates rapid-reset floods.
@@ -87,8 +111,32 @@ export class HttpFront {
 
   /** A finished handshake: route by ALPN. */
   accept(socket: TLSSocket): void {
-    if (socket.alpnProtocol === 'h2') this.h2.emit('connection', socket);
+    if (socket.alpnProtocol === 'h2') return void this.h2.emit('connection', socket);
+    const info = infoOf(socket);
+    if (this.fastPath && info && !info.forbidden && !this.draining) this.fast.add(new FastConnection(this, socket, info));
     else this.h1.emit('connection', socket);
+  }
+
+  // FastFront
+  requestStarted(): void {
+    this.inFlight++;
+  }
+
+  clientRejected(socket: TLSSocket, code: string): void {
+    this.metrics.rejected.labels({ reason: code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'timeout' : 'bad_request' }).inc();
+    this.log.info({ err: code, client: infoOf(socket)?.clientAddress }, 'bad or slow client request rejected');
+  }
+
+  handOff(socket: TLSSocket, reason: string): void {
+    let c = this.handOffs.get(reason);
+    if (!c) this.handOffs.set(reason, (c = this.metrics.handOffs.labels({ reason })));
+    c.inc();
+    this.h1.emit('connection', socket);
+    socket.resume();
+  }
+
+  forget(c: FastConnection): void {
+    this.fast.delete(c);
   }
 
   activeSessions(): number {
@@ -108,12 +156,15 @@ export class HttpFront {
       s.goaway(); // NO_ERROR, last stream id = the last one processed: those finish, the client opens no more
       s.close();
     }
+    for (const c of this.fast) c.closeIfIdle();
     this.h1.closeIdleConnections();
   }
 
   destroy(): void {
     this.h1.close(() => {}); // stops the headers/request timeout checker
     this.h1.closeAllConnections();
+    clearInterval(this.sweep);
+    for (const c of this.fast) c.socket.destroy();
     for (const s of this.sessions) s.destroy();
     this.pool.close();
   }

@@ -17,6 +17,11 @@ export function createMetrics(m: PluginMetrics) {
     certReloads: m.counter({ name: 'sidekick_tls_terminator_cert_reloads_total', help: 'Certificate reloads by result (ok, refused)', labelNames: ['result'] }),
     certExpiry: m.gauge({ name: 'sidekick_tls_terminator_cert_expiry_timestamp_seconds', help: 'notAfter of each served certificate, Unix seconds', labelNames: ['cert'] }),
     upstreamErrors: m.counter({ name: 'sidekick_tls_terminator_upstream_errors_total', help: 'Requests answered 502/504 because of the app, by reason', labelNames: ['reason'] }),
+    handOffs: m.counter({
+      name: 'sidekick_tls_terminator_http1_handoffs_total',
+      help: "HTTP/1.1 connections the fast path gave to Node's http server, by the first unusual thing seen (upgrade, expect, transfer_encoding, content_length, head_size, method, other)",
+      labelNames: ['reason'],
+    }),
     rejected: m.counter({ name: 'sidekick_tls_terminator_rejected_total', help: 'Requests or connections refused by policy, by reason', labelNames: ['reason'] }),
   };
 }

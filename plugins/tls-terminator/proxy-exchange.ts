@@ -6,8 +6,8 @@
 // (plus its parser) rather than a dozen closures, and adds/removes no listener on the socket.
 // At a steady 1,000 req/s the per-request listener and timer churn this replaced was a
 // measurable share of the proxy's CPU (Node re-creates a socket's timer on every setTimeout).
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { Socket } from 'node:net';
 import { ParseError, type ParserEvents, type ResponseHead, ResponseParser } from './response-parser.ts';
 import type { Lease, UpstreamPool, Waiter } from './upstream-pool.ts';
@@ -15,10 +15,29 @@ import type { Lease, UpstreamPool, Waiter } from './upstream-pool.ts';
 export type BodyFraming = 'none' | 'length' | 'chunked';
 export type FailureKind = 'timeout' | 'refused' | 'error';
 
-/** The client side of an exchange (http-front's request). */
+/** What the exchange needs of the client's request: Node's messages, or the fast path's connection. */
+export interface ClientRequestSide {
+  readonly method?: string;
+  pause(): unknown;
+  resume(): unknown;
+}
+
+/** What the exchange needs of the client's response (ServerResponse, the h2 compat response, or the fast path). */
+export interface ClientResponseSide {
+  write(chunk: Buffer): boolean;
+  end(): unknown;
+  end(last: Buffer): unknown;
+  writeContinue(): void;
+  once(event: 'drain', fn: () => void): unknown;
+  removeListener(event: 'drain', fn: () => void): unknown;
+}
+
+/** The client side of an exchange (http-front's request, or a fast-path connection). */
 export interface ExchangeSink {
-  readonly req: IncomingMessage | Http2ServerRequest;
-  readonly res: ServerResponse | Http2ServerResponse;
+  readonly req: ClientRequestSide;
+  readonly res: ClientResponseSide;
+  /** Set when the sink feeds the request body itself (bodyChunk/bodyEnd) instead of a Node request stream. */
+  pumpBody?(x: Exchange): void;
   onHead(head: ResponseHead): void;
   onBytes(n: number): void;
   onDone(): void;
@@ -79,8 +98,8 @@ export function forward(pool: UpstreamPool, sink: ExchangeSink, head: string, bo
 }
 
 export class Exchange implements Waiter, ParserEvents {
-  readonly req: IncomingMessage | Http2ServerRequest;
-  private readonly out: ServerResponse; // write/once/writeContinue: same shape for the h2 compat response
+  readonly req: ClientRequestSide;
+  private readonly out: ClientResponseSide;
   private readonly pool: UpstreamPool;
   private readonly sink: ExchangeSink;
   private readonly headText: string;
@@ -100,7 +119,7 @@ export class Exchange implements Waiter, ParserEvents {
     this.pool = pool;
     this.sink = sink;
     this.req = sink.req;
-    this.out = sink.res as ServerResponse;
+    this.out = sink.res;
     this.headText = head;
     this.body = body;
     this.limits = limits;
@@ -123,7 +142,8 @@ export class Exchange implements Waiter, ParserEvents {
     if (this.body === 'chunked') s.write(`${this.headText}transfer-encoding: chunked\r\n\r\n`, 'latin1');
     else s.write(`${this.headText}\r\n`, 'latin1');
     if (this.body === 'none') return void this.req.resume();
-    this.streamBody();
+    if (this.sink.pumpBody) this.sink.pumpBody(this);
+    else this.streamBody();
   }
 
   // ParserEvents
@@ -221,25 +241,30 @@ export class Exchange implements Waiter, ParserEvents {
     s.resume();
   }
 
+  /** One piece of the request body; false: the app connection is full, pause the client until its drain. */
+  bodyChunk(chunk: Buffer): boolean {
+    if (this.finished) return true;
+    const s = this.socket!;
+    if (this.body !== 'chunked') return s.write(chunk);
+    s.cork();
+    s.write(chunk.length.toString(16) + CRLF);
+    s.write(chunk);
+    const ok = s.write(CRLF);
+    s.uncork();
+    return ok;
+  }
+
+  bodyEnd(): void {
+    if (this.finished) return;
+    if (this.body === 'chunked') this.socket!.write(LAST_CHUNK);
+    this.requestSent = true;
+  }
+
   private streamBody(): void {
-    const { req } = this;
+    const req = this.req as IncomingMessage | Http2ServerRequest;
     req.on('data', (chunk: Buffer) => {
-      if (this.finished) return;
-      const s = this.socket!;
-      let ok: boolean;
-      if (this.body === 'chunked') {
-        s.cork();
-        s.write(chunk.length.toString(16) + CRLF);
-        s.write(chunk);
-        ok = s.write(CRLF);
-        s.uncork();
-      } else ok = s.write(chunk);
-      if (!ok) req.pause(); // the socket's drain listener resumes it
+      if (!this.bodyChunk(chunk)) req.pause(); // the socket's drain listener resumes it
     });
-    req.once('end', () => {
-      if (this.finished) return;
-      if (this.body === 'chunked') this.socket!.write(LAST_CHUNK);
-      this.requestSent = true;
-    });
+    req.once('end', () => this.bodyEnd());
   }
 }

@@ -13,6 +13,8 @@ export interface ResponseHead {
   /** Flat [name, value, ...], as received, hop-by-hop and framing headers removed. */
   headers: string[];
   keepAlive: boolean;
+  /** How the body is delimited: the fast path re-frames it for its client from this. */
+  framing: 'none' | 'length' | 'chunked' | 'close';
 }
 
 export interface ParserEvents {
@@ -31,6 +33,10 @@ type Mode = (typeof Mode)[keyof typeof Mode];
 export class ParseError extends Error {
   readonly code = 'ERR_TLS_TERMINATOR_UPSTREAM_RESPONSE';
 }
+
+// A CR or LF that is not part of a CRLF, or a NUL: split on CRLF, such a head could smuggle a
+// header line into what we write to the client.
+const STRAY = /\r(?!\n)|(?<!\r)\n|\0/;
 
 const SKIP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
 
@@ -143,6 +149,7 @@ export class ResponseParser {
   }
 
   private head(text: string): void {
+    if (STRAY.test(text)) throw new ParseError('bare CR, LF or NUL in the response head');
     const lines = text.split('\r\n');
     const m = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: (.*))?$/.exec(lines[0]!);
     if (!m) throw new ParseError('bad status line');
@@ -179,8 +186,9 @@ export class ResponseParser {
       return; // stay in Head mode: the final response follows
     }
     this.keepAlive = keepAlive;
-    this.events.head({ status, reason: m[3] ?? '', headers, keepAlive });
-    if (this.noBody || status === 204 || status === 304) return this.finish();
+    const framing = this.noBody || status === 204 || status === 304 ? 'none' : chunked ? 'chunked' : length !== undefined ? 'length' : 'close';
+    this.events.head({ status, reason: m[3] ?? '', headers, keepAlive, framing });
+    if (framing === 'none') return this.finish();
     if (chunked) this.mode = Mode.ChunkSize;
     else if (length !== undefined) {
       this.left = length;

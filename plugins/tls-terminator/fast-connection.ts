@@ -1,0 +1,374 @@
+// The HTTP/1.1 fast path: one object per client connection that parses request heads itself
+// and proxies plain requests over the shared app pool, without Node's http server (which builds
+// a headers object, IncomingMessage/ServerResponse, timers and stream state per request).
+// Anything unusual is handed, bytes and all, to Node's server at a request boundary, so every
+// edge case stays in the tested path. What still applies here, as on Node's path: the shared
+// header stripping (upstreamHeaders), max header size (oversized heads go to Node for its 431),
+// headers/request/idle timeouts (one sweep per front, no timer per connection or request),
+// 502/504, metrics, the access log, and draining. Requests on a connection are served one at a
+// time; pipelined bytes wait, bounded, until the previous response is complete.
+import type { TLSSocket } from 'node:tls';
+import type { ConnectionInfo } from './connection-info.ts';
+import { upstreamHeaders } from './forwarding-headers.ts';
+import { statusClass } from './metrics.ts';
+import type { FrontContext } from './proxied-request.ts';
+import { type Exchange, type ExchangeLimits, type ExchangeSink, type FailureKind, forward } from './proxy-exchange.ts';
+import { type PlainRequest, parsePlainHead } from './request-head.ts';
+import type { ResponseHead } from './response-parser.ts';
+import type { UpstreamPool } from './upstream-pool.ts';
+
+/** What every fast connection of one front shares. */
+export interface FastFront {
+  readonly context: FrontContext;
+  readonly pool: UpstreamPool;
+  readonly limits: ExchangeLimits;
+  readonly fingerprintHeaders: boolean;
+  readonly maxHeaderSize: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  /** extraResponseHeaders as header lines, built once. */
+  readonly extraHeadText: string;
+  readonly draining: boolean;
+  requestStarted(): void;
+  /** A slow or bad client is being answered 408/400: the metric and log line Node's path emits. */
+  clientRejected(socket: TLSSocket, code: string): void;
+  /** Give the connection to Node's http server (bytes already read are unshifted first). */
+  handOff(socket: TLSSocket, reason: string): void;
+  forget(c: FastConnection): void;
+}
+
+const Phase = { Head: 0, Idle: 1, Body: 2, Busy: 3, Closed: 4 } as const;
+type Phase = (typeof Phase)[keyof typeof Phase];
+
+const CRLF2 = Buffer.from('\r\n\r\n');
+const LAST_CHUNK = Buffer.from('0\r\n\r\n');
+const REASONS: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 408: 'Request Timeout', 502: 'Bad Gateway', 504: 'Gateway Timeout' };
+const CONN = Symbol('sidekick.tls-terminator.fast');
+type Tagged = TLSSocket & { [CONN]?: FastConnection };
+
+// Shared listeners (no closure per connection); `this` is the socket.
+function onData(this: Tagged, buf: Buffer): void {
+  this[CONN]?.data(buf);
+}
+function onClose(this: Tagged): void {
+  this[CONN]?.closed();
+}
+
+function hasBareLf(buf: Buffer): boolean {
+  for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) if (i === 0 || buf[i - 1] !== 13) return true;
+  return false;
+}
+
+export class FastConnection implements ExchangeSink {
+  readonly req = this;
+  readonly res = this;
+  readonly socket: TLSSocket;
+  private readonly front: FastFront;
+  private readonly info: ConnectionInfo;
+  private phase: Phase = Phase.Head; // a new connection is held to the headers timeout, as on Node's path
+  private since = performance.now();
+  private pending?: Buffer;
+  private paused = false;
+  // The request being served.
+  private active = false;
+  method = '';
+  private target = '';
+  private version = '';
+  private keepAlive = true;
+  private started = 0;
+  private status = 0;
+  private bytes = 0;
+  private bodyLeft = 0;
+  private bodyReady = false;
+  private exchange?: Exchange;
+  private respHead?: string; // built by onHead, written with the first body bytes (one TLS record)
+  private headWritten = false;
+  private chunked = false;
+
+  constructor(front: FastFront, socket: TLSSocket, info: ConnectionInfo) {
+    this.front = front;
+    this.socket = socket;
+    this.info = info;
+    (socket as Tagged)[CONN] = this;
+    socket.on('data', onData);
+    socket.on('close', onClose);
+  }
+
+  data(buf: Buffer): void {
+    switch (this.phase) {
+      case Phase.Body:
+        if (this.bodyReady) return void this.feedBody(buf);
+        this.stash(buf);
+        return this.pause(); // the app connection is not there yet
+      case Phase.Busy:
+        this.stash(buf); // pipelined: parsed when the current response is complete
+        if (this.pending!.length > this.front.maxHeaderSize) this.pause();
+        return;
+      case Phase.Closed:
+        return;
+      case Phase.Idle:
+        this.phase = Phase.Head;
+        this.since = performance.now();
+      // falls through
+      case Phase.Head:
+        this.stash(buf);
+        this.parseHead();
+    }
+  }
+
+  private stash(buf: Buffer): void {
+    this.pending = this.pending ? Buffer.concat([this.pending, buf]) : buf;
+  }
+
+  private parseHead(): void {
+    const buf = this.pending;
+    if (!buf) return;
+    const end = buf.indexOf(CRLF2);
+    const max = this.front.maxHeaderSize;
+    if (end < 0) {
+      if (buf.length > max) this.handOff('head_size'); // Node answers 431
+      else if (hasBareLf(buf)) this.handOff('other'); // never ends in CRLFCRLF: Node decides, not our timeout
+      return;
+    }
+    const req = end + 4 <= max ? parsePlainHead(buf.toString('latin1', 0, end)) : 'head_size';
+    if (typeof req === 'string') return this.handOff(req);
+    this.pending = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
+    this.start(req);
+  }
+
+  private start(req: PlainRequest): void {
+    const { front, info } = this;
+    front.requestStarted();
+    this.active = true;
+    this.method = req.method;
+    this.target = req.target;
+    this.version = req.version;
+    this.keepAlive = req.keepAlive;
+    this.started = this.since = performance.now();
+    this.status = this.bytes = 0;
+    this.respHead = undefined;
+    this.headWritten = this.chunked = false;
+    const headers = upstreamHeaders(req.raw, req.host ?? (info.sni || 'localhost'), info, { fingerprintHeaders: front.fingerprintHeaders });
+    let head = `${req.method} ${req.target} HTTP/1.1\r\n`;
+    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    this.bodyLeft = req.contentLength;
+    this.bodyReady = false;
+    this.phase = this.bodyLeft > 0 ? Phase.Body : Phase.Busy;
+    this.exchange = forward(front.pool, this, head, this.bodyLeft > 0 ? 'length' : 'none', front.limits);
+  }
+
+  /** The exchange has its app connection: body bytes may flow. */
+  pumpBody(x: Exchange): void {
+    this.exchange = x;
+    this.bodyReady = true;
+    const p = this.pending;
+    this.pending = undefined;
+    if (!p || this.feedBody(p)) this.resume();
+  }
+
+  /** false: the app connection is full and the client is paused until it drains. */
+  private feedBody(buf: Buffer): boolean {
+    const n = Math.min(this.bodyLeft, buf.length);
+    const chunk = n === buf.length ? buf : buf.subarray(0, n);
+    this.bodyLeft -= n;
+    const x = this.exchange!;
+    const ok = x.bodyChunk(chunk);
+    if (this.bodyLeft === 0) {
+      x.bodyEnd();
+      this.phase = Phase.Busy;
+    }
+    if (n < buf.length) this.stash(buf.subarray(n));
+    if (!ok) this.pause(); // the app connection's drain resumes us (Exchange -> req.resume)
+    return ok;
+  }
+
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.socket.resume();
+  }
+
+  // The response side, as the exchange writes it.
+  onHead(h: ResponseHead): void {
+    this.status = h.status;
+    // HTTP/1.0 clients cannot take chunked: their body ends with the connection.
+    this.chunked = h.framing === 'chunked' && this.version === '1.1';
+    if (h.framing === 'close' || (h.framing === 'chunked' && !this.chunked) || this.front.draining) this.keepAlive = false;
+    let text = `HTTP/1.1 ${h.status} ${h.reason}\r\n`;
+    const hs = h.headers;
+    for (let i = 0; i < hs.length; i += 2) text += `${hs[i]}: ${hs[i + 1]}\r\n`;
+    text += this.front.extraHeadText;
+    if (this.chunked) text += 'transfer-encoding: chunked\r\n';
+    if (!this.keepAlive) text += 'connection: close\r\n';
+    else if (this.version === '1.0') text += 'connection: keep-alive\r\n';
+    this.respHead = `${text}\r\n`;
+  }
+
+  write(chunk: Buffer): boolean {
+    const s = this.socket;
+    s.cork();
+    this.writeHeadIfPending();
+    let ok: boolean;
+    if (this.chunked) {
+      s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      s.write(chunk);
+      ok = s.write('\r\n', 'latin1');
+    } else ok = s.write(chunk);
+    s.uncork();
+    return ok;
+  }
+
+  end(last?: Buffer): void {
+    const s = this.socket;
+    s.cork();
+    this.writeHeadIfPending();
+    if (last) {
+      if (this.chunked) s.write(`${last.length.toString(16)}\r\n`, 'latin1');
+      s.write(last);
+      if (this.chunked) s.write('\r\n', 'latin1');
+    }
+    if (this.chunked) s.write(LAST_CHUNK);
+    s.uncork();
+  }
+
+  private writeHeadIfPending(): void {
+    if (this.respHead === undefined) return;
+    this.socket.write(this.respHead, 'latin1');
+    this.respHead = undefined;
+    this.headWritten = true;
+  }
+
+  writeContinue(): void {} // Expect never takes the fast path; an unsolicited 100 from the app is dropped
+
+  once(event: 'drain', fn: () => void): this {
+    this.socket.once(event, fn);
+    return this;
+  }
+
+  removeListener(event: 'drain', fn: () => void): this {
+    this.socket.removeListener(event, fn);
+    return this;
+  }
+
+  onBytes(n: number): void {
+    this.bytes += n;
+  }
+
+  onDone(): void {
+    this.finish();
+  }
+
+  onError(kind: FailureKind, err: Error & { code?: string }, afterHead: boolean): void {
+    const ctx = this.front.context;
+    if (afterHead) {
+      this.socket.destroy();
+      return this.finish(`${err.code ?? 'error'} mid-response`);
+    }
+    ctx.metrics.upstreamErrors.labels({ reason: kind }).inc();
+    if (kind === 'timeout') {
+      ctx.log.warn({ method: this.method, path: this.target, upstream: ctx.upstreamLabel, timeoutMs: ctx.upstreamTimeoutMs }, 'app too slow: 504');
+      return this.reply(504, 'upstream timed out\n', 'upstream timeout');
+    }
+    ctx.log.warn({ method: this.method, path: this.target, upstream: ctx.upstreamLabel, err: err.code ?? err.message }, 'app unreachable: 502');
+    this.reply(502, 'upstream unavailable\n', `upstream ${err.code ?? 'error'}`);
+  }
+
+  /** A short answer of our own, then the connection closes. */
+  private reply(code: number, body: string, note: string): void {
+    this.status = code;
+    this.keepAlive = false;
+    if (this.headWritten) this.socket.destroy();
+    else {
+      this.respHead = undefined;
+      this.bytes = body.length;
+      this.socket.end(`HTTP/1.1 ${code} ${REASONS[code]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`, 'latin1');
+    }
+    this.finish(note);
+  }
+
+  private finish(note?: string): void {
+    if (!this.active) return;
+    this.active = false;
+    const ctx = this.front.context;
+    ctx.requestDone();
+    const now = performance.now();
+    const status = this.status || 499;
+    const seconds = (now - this.started) / 1000;
+    ctx.metrics.requestsByClass[statusClass(status)]!.inc();
+    ctx.metrics.duration.observe(seconds);
+    if (ctx.access?.enabled()) {
+      const i = this.info;
+      ctx.access.request(this.method, this.target, status, this.bytes, Math.round(seconds * 10000) / 10, i.clientAddress, i.sni, i.tlsVersion, i.ja4, this.version, note);
+    }
+    if (this.phase === Phase.Closed) return;
+    // Unread request body bytes would be parsed as the next head: such a connection ends here.
+    if (!this.keepAlive || this.bodyLeft > 0 || !this.socket.writable) {
+      this.phase = Phase.Closed;
+      this.socket.end();
+      return;
+    }
+    this.phase = Phase.Idle;
+    this.since = now;
+    if (this.pending) {
+      this.phase = Phase.Head;
+      this.parseHead();
+    }
+    if ((this.phase as Phase) !== Phase.Body) this.resume(); // parseHead may have started a request with a body
+  }
+
+  closed(): void {
+    this.phase = Phase.Closed;
+    this.front.forget(this);
+    if (!this.active) return;
+    this.exchange?.clientClosed();
+    this.finish('client went away');
+  }
+
+  /** The front's sweep: headers, request and idle timeouts. */
+  check(now: number): void {
+    const f = this.front;
+    if (this.phase === Phase.Head && now - this.since > f.headersTimeoutMs) this.timeOut();
+    else if (this.phase === Phase.Body && f.requestTimeoutMs > 0 && now - this.started > f.requestTimeoutMs) this.timeOut();
+    else if (this.phase === Phase.Idle && now - this.since > f.idleTimeoutMs) this.close();
+  }
+
+  private timeOut(): void {
+    this.front.clientRejected(this.socket, 'ERR_HTTP_REQUEST_TIMEOUT');
+    if (this.active) {
+      this.exchange?.clientClosed();
+      return this.reply(408, '', 'request timeout');
+    }
+    this.phase = Phase.Closed;
+    this.socket.end('HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n', 'latin1');
+  }
+
+  /** Draining: a connection between requests closes now; a busy one after its response. */
+  closeIfIdle(): void {
+    if (this.phase === Phase.Idle || (this.phase === Phase.Head && !this.pending)) this.close();
+  }
+
+  private close(): void {
+    this.phase = Phase.Closed;
+    this.socket.end();
+  }
+
+  private handOff(reason: string): void {
+    const s = this.socket as Tagged;
+    this.phase = Phase.Closed;
+    this.front.forget(this);
+    s.pause(); // before the data listener goes: a flowing socket with no listener loses bytes
+    s.removeListener('data', onData);
+    s.removeListener('close', onClose);
+    s[CONN] = undefined;
+    if (this.pending) s.unshift(this.pending);
+    this.pending = undefined;
+    this.front.handOff(s, reason);
+  }
+}

@@ -1,0 +1,95 @@
+// The fast path's request-head parser. It accepts a strict subset of HTTP/1.1 and answers
+// `undefined` for everything else, so that anything unusual (Upgrade, Expect, Transfer-Encoding,
+// duplicate or odd Content-Length, obs-fold, bare LF, absolute-form targets, rare methods, ...)
+// is handed to Node's http server, whose behaviour for those is the tested one. A request this
+// parser accepts must be one Node would accept and frame the same way: it never has to reject.
+// The answer for a request it declines is why (a metric label: how much traffic takes Node's path).
+
+export interface PlainRequest {
+  method: string;
+  target: string;
+  /** '1.1' or '1.0', as the access log and the client's framing need it. */
+  version: string;
+  /** Flat [name, value, ...] in the client's order, values without surrounding whitespace. */
+  raw: string[];
+  /** undefined: HTTP/1.0 without Host. */
+  host: string | undefined;
+  contentLength: number;
+  keepAlive: boolean;
+}
+
+// The methods llhttp accepts that need nothing special (CONNECT and the WebDAV/RTSP zoo go to Node).
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']);
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Field values: visible ASCII, space, tab and obs-text; no CR, LF, NUL or other controls.
+const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const TARGET = /^\/[\x21-\x7e]*$/;
+const LENGTH = /^\d{1,15}$/;
+// Any of these names sends the request to Node's server (or, for `te`, keeps it off the fast path
+// because Node's handling of `TE: trailers` with a body is the tested one).
+const UNUSUAL = new Map([['transfer-encoding', 'transfer_encoding'], ['expect', 'expect'], ['upgrade', 'upgrade'], ['http2-settings', 'upgrade'], ['te', 'other']]);
+
+/** `text`: the head as latin1, without its final CRLFCRLF. */
+export function parsePlainHead(text: string): PlainRequest | string {
+  let eol = text.indexOf('\r\n');
+  const line = eol < 0 ? text : text.slice(0, eol);
+  const sp1 = line.indexOf(' ');
+  const sp2 = line.indexOf(' ', sp1 + 1);
+  if (sp1 < 0 || sp2 < 0 || line.indexOf(' ', sp2 + 1) >= 0) return 'other';
+  const method = line.slice(0, sp1);
+  const target = line.slice(sp1 + 1, sp2);
+  const proto = line.slice(sp2 + 1);
+  if (!METHODS.has(method)) return 'method';
+  if (!TARGET.test(target)) return 'other';
+  const version = proto === 'HTTP/1.1' ? '1.1' : proto === 'HTTP/1.0' ? '1.0' : '';
+  if (!version) return 'other';
+  const raw: string[] = [];
+  let host: string | undefined;
+  let contentLength = -1;
+  let close = false;
+  let keepAliveToken = false;
+  while (eol >= 0) {
+    const start = eol + 2;
+    eol = text.indexOf('\r\n', start);
+    const h = eol < 0 ? text.slice(start) : text.slice(start, eol);
+    const colon = h.indexOf(':');
+    if (colon <= 0) return 'other';
+    const name = h.slice(0, colon);
+    if (!TOKEN.test(name)) return 'other';
+    const value = trimOws(h, colon + 1);
+    if (!VALUE.test(value)) return 'other';
+    const lower = name.toLowerCase();
+    const unusual = UNUSUAL.get(lower);
+    if (unusual) return unusual;
+    if (lower === 'content-length') {
+      if (contentLength >= 0 || !LENGTH.test(value)) return 'content_length';
+      contentLength = Number(value);
+    } else if (lower === 'host') {
+      if (host !== undefined) return 'other';
+      host = value;
+    } else if (lower === 'connection') {
+      for (const token of value.toLowerCase().split(',')) {
+        const t = token.trim();
+        if (t === 'close') close = true;
+        else if (t === 'keep-alive') keepAliveToken = true;
+        else if (t === 'upgrade') return 'upgrade';
+      }
+    }
+    raw.push(name, value);
+  }
+  if (host === undefined && version === '1.1') return 'other'; // Node answers 400
+  return {
+    method, target, version, raw, host,
+    contentLength: contentLength < 0 ? 0 : contentLength,
+    keepAlive: !close && (version === '1.1' || keepAliveToken),
+  };
+}
+
+/** Without leading/trailing spaces and tabs only (String#trim would also eat 0xA0 and friends). */
+function trimOws(s: string, from: number): string {
+  let a = from;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
+  return s.slice(a, b);
+}
