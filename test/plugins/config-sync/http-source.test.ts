@@ -84,11 +84,22 @@ describe('config-sync http source', () => {
       requests.push({ status: 503 });
       res.writeHead(503).end('busy');
     };
-    const first = await waitFor('first failure', () => r.details().consecutiveFailures >= 1 && r.details().retryInMs);
-    const later = await waitFor('four failures', () => r.details().consecutiveFailures >= 4 && r.details().retryInMs);
+    // Read the delay together with the failure count it belongs to: on a loaded machine the
+    // first sample can come after the second failure already.
+    const sample = () => {
+      const d = r.details();
+      return d.consecutiveFailures >= 1 && d.retryInMs ? { n: d.consecutiveFailures as number, ms: d.retryInMs as number } : undefined;
+    };
+    const first = (await waitFor('first failure', sample))!;
+    const later = (await waitFor('four failures', () => {
+      const s = sample();
+      return s && s.n >= 4 ? s : undefined;
+    }))!;
     // Full jitter keeps each delay within [ceiling/2, ceiling], and the ceiling doubles per failure.
-    expect(first).toBeLessThanOrEqual(100);
-    expect(later).toBeGreaterThanOrEqual(400);
+    expect(first.ms).toBeLessThanOrEqual(100 * 2 ** (first.n - 1));
+    expect(first.ms).toBeGreaterThanOrEqual(50 * 2 ** (first.n - 1));
+    expect(later.ms).toBeGreaterThanOrEqual(Math.min(50 * 2 ** (later.n - 1), 5_000));
+    expect(later.ms).toBeLessThanOrEqual(Math.min(100 * 2 ** (later.n - 1), 10_000));
     expect(r.details().lastError).toMatchObject({ code: 'CONFIG_SYNC_SOURCE' });
     expect(r.details().lastError.message).toContain('HTTP 503');
     expect(r.instance.health!().ready).toBe(true); // last good version keeps serving

@@ -34,6 +34,8 @@ describe('config-sync publish', () => {
     await writeConfigMap(src(), { 'app.json': '{"ok":true}', 'db.yaml': 'a: 1\n' });
     const r = await start({ reload: { exec: { command: ['/bin/sh', '-c', `echo r >> ${log}`] } } });
     await waitFor('publish', () => r.details().version?.generation === 1);
+    // The reload runs a process after the publish: let it finish before counting reloads below.
+    await waitFor('first reload', async () => (await r.metric('sidekick_config_sync_reloads_total', { result: 'ok' })) === 1);
     await writeConfigMap(src(), { 'app.json': '{"ok":true}', 'db.yaml': 'a: [1\n' });
     await waitFor('validation failure', () => r.details().lastValidationError);
     expect(r.details().lastValidationError.message).toMatch(/^db\.yaml does not parse/);
@@ -81,10 +83,14 @@ describe('config-sync publish', () => {
     await writeFile(join(src(), 'sub/b.conf'), 'b');
     const r = await start();
     await waitFor('publish', () => r.details().version?.generation === 1);
-    await writeFile(join(src(), 'a.conf'), 'bbbb'); // same inode, same size
+    // Same inode, same size, one write(2) at offset 0 and no truncation: writeFile would empty
+    // the file first, and a poll in between would publish the empty file as a version.
+    const { open, rm } = await import('node:fs/promises');
+    const fh = await open(join(src(), 'a.conf'), 'r+');
+    await fh.write('bbbb', 0);
+    await fh.close();
     await waitFor('publish 2', () => r.details().version?.generation === 2);
     expect(await readTarget(target())).toEqual({ 'a.conf': 'bbbb', 'sub/b.conf': 'b' });
-    const { rm } = await import('node:fs/promises');
     await rm(join(src(), 'sub'), { recursive: true });
     await waitFor('publish 3', () => r.details().version?.generation === 3);
     expect(await readTarget(target())).toEqual({ 'a.conf': 'bbbb' });

@@ -49,14 +49,18 @@ describe('config-sync s3 listings', () => {
     await waitFor('three unchanged polls', async () => (await polls(r)) >= before + 3);
     expect(r.details().version.generation).toBe(1);
 
-    // One change on the first page, one on the last, one deletion in the middle.
+    // One change on the first page, one on the last, one deletion in the middle: three
+    // requests, so a poll may land between them and publish an intermediate version first.
     await s3.put('paged/a0.conf', 'v2 0\n');
     await s3.put('paged/sub/dir/b6.conf', 'v2 6\n');
     await s3.del('paged/sub/dir/b4.conf');
     const want = { ...files, 'a0.conf': 'v2 0\n', 'sub/dir/b6.conf': 'v2 6\n' };
     delete (want as Record<string, string>)['sub/dir/b4.conf'];
-    await waitFor('second publish', async () => JSON.stringify(await readTarget(target)) === JSON.stringify(want));
-    expect(r.details().version.generation).toBe(2);
+    // A walk that straddles a publish can meet a path that just went away: look again.
+    await waitFor('final version', async () => JSON.stringify(await readTarget(target).catch(() => null)) === JSON.stringify(want));
+    expect(r.details().version.generation).toBeGreaterThanOrEqual(2);
+    expect(r.details().version.generation).toBeLessThanOrEqual(4);
+    // Whatever the intermediate versions were, each change is counted once.
     expect(await r.metric('sidekick_config_sync_changes_total', { kind: 'modified' })).toBe(2);
     expect(await r.metric('sidekick_config_sync_changes_total', { kind: 'deleted' })).toBe(1);
   });
