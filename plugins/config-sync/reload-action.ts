@@ -72,16 +72,27 @@ export function createReloadAction(config: ReloadConfig, target: string, resolve
   };
 }
 
+// An app writes its pid file with open(O_TRUNC) + write(): a read in between finds it empty.
+const EMPTY_PID_FILE_RETRIES = 5;
+const EMPTY_PID_FILE_WAIT_MS = 20;
+
 async function readPid(file: string): Promise<number> {
-  let text: string;
+  let text = '';
   try {
-    text = await readFile(file, 'utf8');
+    for (let attempt = 0; ; attempt++) {
+      text = await readFile(file, 'utf8');
+      if (text.trim() !== '' || attempt === EMPTY_PID_FILE_RETRIES) break;
+      await sleep(EMPTY_PID_FILE_WAIT_MS);
+    }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       // A native sidecar publishes the first version before the app starts: nothing to tell yet.
       throw new ConfigSyncError('CONFIG_SYNC_APP_NOT_STARTED', `pidFile ${file} does not exist yet: the app has not started, and will read this version when it does`);
     }
     throw new ConfigSyncError('CONFIG_SYNC_RELOAD', `cannot read pidFile ${file}: ${(err as Error).message} (is the app running and writing it to a shared volume?)`);
+  }
+  if (text.trim() === '') {
+    throw new ConfigSyncError('CONFIG_SYNC_RELOAD', `pidFile ${file} is empty (still empty after ${EMPTY_PID_FILE_RETRIES * EMPTY_PID_FILE_WAIT_MS} ms)`);
   }
   const pid = Number(text.trim());
   if (!Number.isInteger(pid) || pid <= 0) throw new ConfigSyncError('CONFIG_SYNC_RELOAD', `pidFile ${file} does not hold a pid: ${JSON.stringify(text.slice(0, 40))}`);

@@ -180,11 +180,11 @@ export async function writeConfigMap(dir: string, files: Record<string, string>)
 /** Starts the signal-recording stand-in app; `signals()` reads what it got so far. */
 export async function startSignalRecorder(dir: string) {
   const { spawn } = await import('node:child_process');
-  const { access } = await import('node:fs/promises');
   const pidFile = join(dir, `app-${Math.random().toString(36).slice(2)}.pid`);
   const logFile = `${pidFile}.signals`;
   const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures/signal-recorder.js'), pidFile, logFile], { stdio: 'ignore' });
-  await waitFor('recorder pid file', () => access(pidFile).then(() => true, () => false));
+  // The recorder creates the file, then writes it: wait for the whole pid, not only the file.
+  await waitFor('recorder pid file', () => readFile(pidFile, 'utf8').then((t) => /^\d+\n$/.test(t), () => false));
   const exited = new Promise((r) => child.once('exit', r));
   return {
     pid: child.pid!,

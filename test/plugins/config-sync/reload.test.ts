@@ -92,6 +92,15 @@ describe('config-sync reload', () => {
     expect(byName.details().lastReload.detail).toMatch(/no process named "no-such-app-xyz".*shareProcessNamespace: true/);
   });
 
+  it('re-reads an empty pid file (an app between open and write), then says it is empty', async () => {
+    const pidFile = join(work.path, 'empty.pid');
+    await writeFile(pidFile, '');
+    await writeConfigMap(src(), { 'app.conf': 'v1' });
+    const r = await start({ signal: { pidFile } });
+    await waitFor('reload error', () => r.details().lastReload?.result === 'error');
+    expect(r.details().lastReload.detail).toMatch(/pidFile .*empty\.pid is empty \(still empty after \d+ ms\)/);
+  });
+
   // The agent runs as root here, so a real EPERM needs the signalling side to be someone else:
   // the runtime runs in a child process as nobody (65534) and targets an app owned by root.
   // As non-root, any root-owned process (pid 1) is a real EPERM target.
