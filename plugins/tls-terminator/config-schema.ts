@@ -146,6 +146,10 @@ export const configSchema = z
     if (c.mode === 'http' && !/^(https?:\/\/|\/|unix:)/.test(c.upstream)) {
       ctx.addIssue({ code: 'custom', path: ['upstream'], message: 'in http mode, upstream must be "http://host:port" or a unix socket path' });
     }
+    if (c.timeouts.request > 0 && c.timeouts.headers > c.timeouts.request) {
+      // Node's http server refuses this at start; say so here, with the key.
+      ctx.addIssue({ code: 'custom', path: ['timeouts', 'headers'], message: `must not exceed timeouts.request (${c.timeouts.headers} ms > ${c.timeouts.request} ms)` });
+    }
     if (c.mode === 'http' && c.upstream.startsWith('https://')) {
       ctx.addIssue({ code: 'custom', path: ['upstream'], message: 'https upstreams are not supported yet; the app is expected on plain HTTP' });
     }

@@ -193,6 +193,7 @@ export class HttpFront implements FastFront {
       req.headers['content-length'] !== undefined ? 'length'
       : h2 ? ((req as Http2ServerRequest).stream.endAfterHeaders ? 'none' : 'chunked')
       : req.headers['transfer-encoding'] !== undefined ? 'chunked' : 'none';
+    if (h2 && this.requestTimeoutMs > 0 && !(req as Http2ServerRequest).stream.endAfterHeaders) p.limitRequestTime(this.requestTimeoutMs);
     p.exchange = forward(this.pool, p, head, body, this.limits);
   }
 

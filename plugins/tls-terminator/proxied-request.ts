@@ -29,6 +29,12 @@ type Tagged = { [REQUEST]?: ProxiedRequest };
 function onResponseClose(this: Tagged): void {
   this[REQUEST]?.closed();
 }
+function onRequestEnd(this: Tagged): void {
+  this[REQUEST]?.bodyReceived();
+}
+function onRequestTimeout(p: ProxiedRequest): void {
+  p.requestTimedOut();
+}
 
 export class ProxiedRequest implements ExchangeSink {
   readonly req: IncomingMessage | Http2ServerRequest;
@@ -41,6 +47,7 @@ export class ProxiedRequest implements ExchangeSink {
   private status = 0;
   private bytes = 0;
   private logged = false;
+  private requestTimer?: NodeJS.Timeout;
 
   constructor(front: FrontContext, req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, info: ConnectionInfo, h2: boolean) {
     this.front = front;
@@ -50,6 +57,33 @@ export class ProxiedRequest implements ExchangeSink {
     this.h2 = h2;
     (res as Tagged)[REQUEST] = this;
     res.once('close', onResponseClose);
+  }
+
+  /**
+   * HTTP/2 only (Node's HTTP/1.1 server enforces timeouts.request itself, the fast path its
+   * sweep): the whole request body must arrive within `ms`, or the stream gets a 408. The
+   * session's idle timeout cannot do this: other streams keep a session busy.
+   */
+  limitRequestTime(ms: number): void {
+    (this.req as Tagged)[REQUEST] = this;
+    this.req.once('end', onRequestEnd);
+    this.requestTimer = setTimeout(onRequestTimeout, ms, this);
+  }
+
+  bodyReceived(): void {
+    clearTimeout(this.requestTimer);
+  }
+
+  requestTimedOut(): void {
+    const { front } = this;
+    front.metrics.rejected.labels({ reason: 'timeout' }).inc();
+    front.log.info({ err: 'ERR_HTTP_REQUEST_TIMEOUT', client: this.info.clientAddress, path: this.req.url }, 'bad or slow client request rejected');
+    this.exchange?.clientClosed();
+    this.reply(408, 'request timed out\n', 'request timeout');
+    // RFC 9113 8.1: after a complete response to an incomplete request, RST_STREAM(NO_ERROR)
+    // tells the client to stop sending and frees the stream slot (Node sends it after the 408's last frame).
+    const stream = (this.req as Http2ServerRequest).stream;
+    if (!stream.destroyed) stream.close(0);
   }
 
   onHead(h: ResponseHead): void {
@@ -105,6 +139,7 @@ export class ProxiedRequest implements ExchangeSink {
   private finish(note?: string): void {
     if (this.logged) return;
     this.logged = true;
+    clearTimeout(this.requestTimer);
     const { front, info, req } = this;
     front.requestDone();
     const status = this.status || 499;

@@ -46,6 +46,8 @@ describe('tls-terminator config', () => {
     expect(issuePaths({ listen: '1', upstream: 'http://x:1', trustedProxies: ['10.0.0.0/33'] })[0]).toMatch(/^trustedProxies\.0: .*CIDR/);
     expect(issuePaths({ listen: '1', upstream: 'http://x:1', timeouts: { headers: '10 parsecs' } })[0]).toMatch(/^timeouts\.headers: /);
     expect(issuePaths({ listen: '1', upstream: 'http://x:1', tls: { certFile: 'x' } })[0]).toMatch(/^tls: .*certFile/);
+    expect(issuePaths({ listen: '1', upstream: 'http://x:1', timeouts: { request: '2s' } })).toEqual(['timeouts.headers: must not exceed timeouts.request (10000 ms > 2000 ms)']);
+    expect(issuePaths({ listen: '1', upstream: 'http://x:1', timeouts: { request: '0s', headers: '1m' } })).toEqual([]);
   });
 
   it('makes the agent refuse to start on a bad config, naming the key', async () => {
