@@ -1,14 +1,12 @@
 // S3 (or any S3-compatible store): one paginated ListObjectsV2 per poll; a download is a
 // GetObject pinned to the listed ETag, so an object replaced between list and get fails the
 // poll instead of mixing two versions.
-import { GetObjectCommand, ListObjectsV2Command, S3Client, type ListObjectsV2CommandInput } from '@aws-sdk/client-s3';
-import type { ConfigSyncConfig } from '../config-schema.ts';
+import { GetObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandInput, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import { ConfigSyncError } from '../errors.ts';
 import { checkRelativePath } from '../safe-path.ts';
+import { PollingS3Client, type S3Config } from './s3-client.ts';
 import type { Listing, Source, SourceEntry } from './source.ts';
 import { writeBounded } from './write-bounded.ts';
-
-type S3Config = Extract<ConfigSyncConfig['source'], { s3: unknown }>['s3'];
 
 /** One listed page as last parsed: its exact bytes, what they meant, and the token after it. */
 interface Page {
@@ -19,15 +17,18 @@ interface Page {
 
 /**
  * Thrown by the innermost middleware when a page's bytes equal the same page of the last
- * good poll, so the SDK's XML parse and output building are skipped. Created once: it is
- * control flow, not a failure, and a stack trace per idle poll would cost more than it saves.
+ * good poll, so the SDK's XML parse and output building are skipped, and turned back into a
+ * normal result (UNCHANGED_OUTPUT) just outside the deserializer, so that the middleware
+ * further out (signing's clock-skew sampling included) sees a plain success. Created once: it
+ * is control flow, not a failure, and a stack trace per idle poll would cost more than it saves.
  */
 class UnchangedPage extends Error {}
 const UNCHANGED = new UnchangedPage('list page unchanged since the last poll');
+const UNCHANGED_OUTPUT = { $metadata: {} } as ListObjectsV2CommandOutput;
 
 export class S3Source implements Source {
   readonly description: string;
-  private readonly client: S3Client;
+  private readonly client: PollingS3Client;
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly firstPage: ListObjectsV2CommandInput;
@@ -37,27 +38,28 @@ export class S3Source implements Source {
   /** The page being fetched, for the middleware: polls never overlap (the sync loop runs one at a time). */
   private expected?: Buffer;
   private received?: Buffer;
+  private unchangedResponse?: unknown;
 
   constructor(config: S3Config) {
     this.bucket = config.bucket;
     this.prefix = config.prefix;
     this.description = `s3://${config.bucket}/${config.prefix}`;
     this.firstPage = { Bucket: config.bucket, Prefix: config.prefix, ...(config.pageSize ? { MaxKeys: config.pageSize } : {}) };
-    this.client = new S3Client({
-      // An S3-compatible store rarely cares about the region, but the SDK insists on one.
-      ...(config.region ? { region: config.region } : config.endpoint && !process.env.AWS_REGION ? { region: 'us-east-1' } : {}),
-      ...(config.endpoint ? { endpoint: config.endpoint } : {}),
-      forcePathStyle: config.forcePathStyle,
-      // The sync loop retries with its own backoff; SDK retries would hide errors and stretch a poll.
-      maxAttempts: 1,
-      // Nothing is uploaded. Downloads keep the default response checksum validation: they only
-      // happen on a change, and a checksum is the one end-to-end check of the bytes published.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-    });
-    // Per-request work that does nothing for this client: the logger middleware filters every
-    // input and output for a logger that is never set; recursion detection is for Lambda; there
-    // is no body to send with Expect: 100-continue (the plugin only reads).
-    for (const name of ['loggerMiddleware', 'recursionDetectionMiddleware', 'addExpectContinueMiddleware']) this.client.middlewareStack.remove(name);
+    this.client = new PollingS3Client(config);
+    // Outside the deserializer: an unchanged page ends here as a normal result.
+    this.client.middlewareStack.add(
+      (next) => async (args) => {
+        try {
+          return await next(args);
+        } catch (err) {
+          if (err !== UNCHANGED) throw err;
+          const response = this.unchangedResponse;
+          this.unchangedResponse = undefined;
+          return { response, output: UNCHANGED_OUTPUT };
+        }
+      },
+      { step: 'deserialize', priority: 'high', name: 'configSyncUnchangedResult' },
+    );
     // Innermost (after the deserializer and S3's 200-error check): sees the raw body of a
     // listing page before anything parses it.
     this.client.middlewareStack.add(
@@ -67,7 +69,10 @@ export class S3Source implements Source {
         const response = out.response as { statusCode?: number; body?: NodeJS.ReadableStream | Uint8Array };
         if (response.statusCode !== 200 || !response.body || response.body instanceof Uint8Array) return out;
         const bytes = await collect(response.body);
-        if (this.expected?.equals(bytes)) throw UNCHANGED;
+        if (this.expected?.equals(bytes)) {
+          this.unchangedResponse = response;
+          throw UNCHANGED;
+        }
         this.received = bytes;
         response.body = bytes; // the deserializer takes bytes as they are
         return out;
@@ -77,7 +82,6 @@ export class S3Source implements Source {
   }
 
   async list(_cursor: unknown, signal: AbortSignal): Promise<Listing> {
-    const options = { abortSignal: signal };
     const pages: Page[] = [];
     let token: string | undefined;
     let repeated = true;
@@ -86,18 +90,17 @@ export class S3Source implements Source {
       this.expected = this.pages[index]?.bytes;
       this.received = undefined;
       let page: Page;
+      this.client.pollSignal = signal;
       try {
-        const out = await this.client.send(
-          new ListObjectsV2Command(token === undefined ? this.firstPage : { ...this.firstPage, ContinuationToken: token }),
-          options,
-        );
-        page = { bytes: this.received ?? Buffer.alloc(0), entries: this.entriesOf(out.Contents), next: out.IsTruncated ? out.NextContinuationToken : undefined };
-        repeated = false;
-      } catch (err) {
-        if (err !== UNCHANGED) throw err;
-        page = this.pages[index]!;
+        // No options: the listing's middleware chain is cached (see PollingS3Client).
+        const out = await this.client.send(new ListObjectsV2Command(token === undefined ? this.firstPage : { ...this.firstPage, ContinuationToken: token }));
+        if (out === UNCHANGED_OUTPUT) page = this.pages[index]!;
+        else {
+          page = { bytes: this.received ?? Buffer.alloc(0), entries: this.entriesOf(out.Contents), next: out.IsTruncated ? out.NextContinuationToken : undefined };
+          repeated = false;
+        }
       } finally {
-        this.expected = this.received = undefined;
+        this.expected = this.received = this.client.pollSignal = undefined;
       }
       pages.push(page);
       token = page.next;
@@ -123,6 +126,7 @@ export class S3Source implements Source {
 
   async download(entry: SourceEntry, file: string, maxBytes: number, signal: AbortSignal): Promise<number> {
     const etag = entry.fingerprint.slice(0, entry.fingerprint.lastIndexOf('|'));
+    // Per-call options, so downloads (only on a change) take the SDK's ordinary uncached path.
     const res = await this.client.send(
       new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + entry.path, ...(etag ? { IfMatch: etag } : {}) }),
       { abortSignal: signal },
