@@ -43,47 +43,80 @@ export class ClientHello {
   }
 }
 
+/** Told how reading a socket's ClientHello ended (one object per listener: no closure per connection). */
+export interface HelloSink {
+  helloRead(socket: Socket, hello: ClientHello): void;
+  helloFailed(socket: Socket, err: HelloError): void;
+}
+
+const READ = Symbol('sidekick.tls-terminator.hello');
+type Reading = Socket & { [READ]?: HelloRead };
+
+/** Per-connection state while the hello arrives; most hellos come in one read, and then it is a single step. */
+class HelloRead {
+  readonly sink: HelloSink;
+  readonly timer: NodeJS.Timeout;
+  pending?: Buffer;
+
+  constructor(socket: Reading, sink: HelloSink, timeoutMs: number) {
+    this.sink = sink;
+    this.timer = setTimeout(onTimeout, timeoutMs, socket);
+  }
+}
+
+// Shared listeners; `this` is the socket.
+function onData(this: Reading, chunk: Buffer): void {
+  const r = this[READ]!;
+  const buf = r.pending ? Buffer.concat([r.pending, chunk]) : chunk;
+  const result = assemble(buf);
+  if (result === 'more') {
+    r.pending = buf;
+    if (buf.length > MAX_HELLO) finish(this, new HelloError('oversized', 'ClientHello larger than 32 KiB'));
+  } else if (typeof result === 'string') finish(this, new HelloError(result, describe(result, buf)));
+  else finish(this, undefined, result, buf);
+}
+function onEnd(this: Reading): void {
+  finish(this, new HelloError('truncated', 'connection closed before a whole ClientHello arrived'));
+}
+function onTimeout(socket: Reading): void {
+  finish(socket, new HelloError('timeout', 'no complete ClientHello within the handshake timeout'));
+}
+
+function finish(socket: Reading, err: HelloError | undefined, handshake?: Buffer, bytes?: Buffer): void {
+  const r = socket[READ];
+  if (!r) return;
+  socket[READ] = undefined;
+  clearTimeout(r.timer);
+  socket.removeListener('data', onData);
+  socket.removeListener('end', onEnd);
+  socket.removeListener('close', onEnd);
+  socket.pause();
+  if (err) return r.sink.helloFailed(socket, err);
+  socket.unshift(bytes!);
+  let hello: ClientHello;
+  try {
+    hello = new ClientHello(handshake!);
+  } catch (e) {
+    return r.sink.helloFailed(socket, new HelloError('malformed', `malformed ClientHello: ${(e as Error).message}`));
+  }
+  r.sink.helloRead(socket, hello);
+}
+
 /**
- * Resolves once the ClientHello has fully arrived; the socket is left paused with every byte
- * read so far unshifted. Rejects with a HelloError (socket untouched otherwise).
+ * Reads until the ClientHello has fully arrived, then calls `sink.helloRead` with the socket left
+ * paused and every byte read so far unshifted; or `sink.helloFailed` (socket untouched otherwise).
  */
+export function readHello(socket: Socket, timeoutMs: number, sink: HelloSink): void {
+  (socket as Reading)[READ] = new HelloRead(socket, sink, timeoutMs);
+  socket.on('data', onData);
+  socket.on('end', onEnd);
+  socket.on('close', onEnd);
+  socket.resume(); // a PROXY header reader before us left the socket paused
+}
+
+/** readHello as a promise (tests, and anything not on the accept path). */
 export function readClientHello(socket: Socket, timeoutMs: number): Promise<ClientHello> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const done = (err: HelloError | undefined, handshake?: Buffer) => {
-      clearTimeout(timer);
-      socket.removeListener('data', onData);
-      socket.removeListener('end', onEnd);
-      socket.removeListener('close', onEnd);
-      socket.pause();
-      if (err) return reject(err);
-      socket.unshift(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
-      try {
-        resolve(new ClientHello(handshake!));
-      } catch (e) {
-        reject(new HelloError('malformed', `malformed ClientHello: ${(e as Error).message}`));
-      }
-    };
-    const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      total += chunk.length;
-      const buf = chunks.length === 1 ? chunk : Buffer.concat(chunks, total);
-      const result = assemble(buf);
-      if (result === 'more') {
-        if (total > MAX_HELLO) done(new HelloError('oversized', 'ClientHello larger than 32 KiB'));
-        return;
-      }
-      if (typeof result === 'string') return done(new HelloError(result, describe(result, buf)));
-      done(undefined, result);
-    };
-    const onEnd = () => done(new HelloError('truncated', 'connection closed before a whole ClientHello arrived'));
-    const timer = setTimeout(() => done(new HelloError('timeout', 'no complete ClientHello within the handshake timeout')), timeoutMs);
-    socket.on('data', onData);
-    socket.resume(); // a PROXY header reader before us left the socket paused
-    socket.once('end', onEnd);
-    socket.once('close', onEnd);
-  });
+  return new Promise((resolve, reject) => readHello(socket, timeoutMs, { helloRead: (_s, h) => resolve(h), helloFailed: (_s, e) => reject(e) }));
 }
 
 function describe(reason: HelloFailure, buf: Buffer): string {

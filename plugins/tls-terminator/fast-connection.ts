@@ -43,6 +43,7 @@ type Phase = (typeof Phase)[keyof typeof Phase];
 
 const CRLF2 = Buffer.from('\r\n\r\n');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
+const SMALL_BODY = 4096; // copied into the head's string below this; larger bodies are written as they are
 const REASONS: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 408: 'Request Timeout', 502: 'Bad Gateway', 504: 'Gateway Timeout' };
 const CONN = Symbol('sidekick.tls-terminator.fast');
 type Tagged = TLSSocket & { [CONN]?: FastConnection };
@@ -227,6 +228,15 @@ export class FastConnection implements ExchangeSink {
 
   end(last?: Buffer): void {
     const s = this.socket;
+    // The common small response, head and whole body at once: one latin1 string, one write. Corked
+    // writes go through writev and the stream's buffered-request list, which was the largest
+    // JavaScript cost of a response at a steady 1,000 req/s.
+    if (this.respHead !== undefined && !this.chunked && (!last || last.length <= SMALL_BODY)) {
+      s.write(last ? this.respHead + last.toString('latin1') : this.respHead, 'latin1');
+      this.respHead = undefined;
+      this.headWritten = true;
+      return;
+    }
     s.cork();
     this.writeHeadIfPending();
     if (last) {

@@ -1,30 +1,80 @@
 // tcp mode: the decrypted stream piped to the app's TCP port or unix socket, both ways.
-import { connect } from 'node:net';
+// Not stream.pipe(): two pipes install ~16 closures and a dozen listeners per connection, and a
+// tcp-mode connection is often short (one request per connection behind a client that does not
+// keep connections alive), so per-connection setup is most of its JavaScript cost. Here each
+// socket gets shared listeners that find the other side under a symbol: data is written across,
+// a full write pauses the reading side until the writing side drains, an end is passed on as an
+// end (half-close), and the client's close tears the app connection down.
+import { type Socket, connect } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AccessLog } from './access-log.ts';
 import { infoOf } from './connection-info.ts';
 import type { UpstreamTarget } from './upstream-target.ts';
 
-export function pipeToApp(client: TLSSocket, target: UpstreamTarget, log: Logger, access: AccessLog | undefined, onError: (reason: string) => void): void {
-  const started = performance.now();
-  const app = target.kind === 'unix' ? connect(target.path) : connect(target.port, target.host);
-  app.setNoDelay(true);
-  client.pipe(app);
-  app.pipe(client);
-  app.once('error', (err: Error & { code?: string }) => {
-    onError(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'refused' : 'error');
-    log.warn({ upstream: target.label, err: err.code ?? err.message }, 'app connection failed; closing the client connection');
-    client.destroy();
-  });
-  client.once('error', () => app.destroy());
-  client.once('close', () => {
-    app.destroy();
-    if (access?.enabled()) {
-      const info = infoOf(client);
-      access.connection(info?.clientAddress ?? '', info?.sni ?? '', info?.tlsVersion ?? '', info?.ja4 ?? '',
-        client.bytesRead, client.bytesWritten, Math.round(performance.now() - started));
-    }
-  });
-  app.once('close', () => client.end());
+const PEER = Symbol('sidekick.tls-terminator.peer');
+const PIPE = Symbol('sidekick.tls-terminator.pipe');
+type Piped = Socket & { [PEER]: Piped; [PIPE]: TcpPipe };
+
+/** What one tcp-mode front shares with its pipes. */
+export interface TcpPipe {
+  readonly target: UpstreamTarget;
+  readonly log: Logger;
+  readonly access: AccessLog | undefined;
+  upstreamError(reason: string): void;
+}
+
+function onData(this: Piped, chunk: Buffer): void {
+  if (!this[PEER].write(chunk)) this.pause();
+}
+function onDrain(this: Piped): void {
+  this[PEER].resume();
+}
+function onEnd(this: Piped): void {
+  const peer = this[PEER];
+  if (!peer.writableEnded) peer.end();
+}
+function onAppError(this: Piped, err: Error & { code?: string }): void {
+  const p = this[PIPE];
+  p.upstreamError(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'refused' : 'error');
+  p.log.warn({ upstream: p.target.label, err: err.code ?? err.message }, 'app connection failed; closing the client connection');
+  this[PEER].destroy();
+}
+// The app went away without an end (reset, error): the client gets what was already written, then an end.
+function onAppClose(this: Piped): void {
+  const client = this[PEER];
+  if (!client.writableEnded) client.end();
+}
+function onClientError(this: Piped): void {
+  this[PEER].destroy();
+}
+function onClientClose(this: Piped & { started?: number }): void {
+  this[PEER].destroy();
+  const access = this[PIPE].access;
+  if (!access?.enabled()) return;
+  const info = infoOf(this);
+  access.connection(info?.clientAddress ?? '', info?.sni ?? '', info?.tlsVersion ?? '', info?.ja4 ?? '',
+    this.bytesRead, this.bytesWritten, Math.round(performance.now() - this.started!));
+}
+
+export function pipeToApp(client: TLSSocket, p: TcpPipe): void {
+  const t = p.target;
+  const app = (t.kind === 'unix' ? connect({ path: t.path }) : connect({ port: t.port, host: t.host, noDelay: true })) as Piped;
+  const c = client as unknown as Piped & { started?: number };
+  c.started = performance.now();
+  c[PEER] = app;
+  c[PIPE] = p;
+  app[PEER] = c;
+  app[PIPE] = p;
+  app.on('data', onData);
+  app.on('drain', onDrain);
+  app.on('end', onEnd);
+  app.on('error', onAppError);
+  app.on('close', onAppClose);
+  c.on('data', onData);
+  c.on('drain', onDrain);
+  c.on('end', onEnd);
+  c.on('error', onClientError);
+  c.on('close', onClientClose);
+  if (!c.readableFlowing) c.resume();
 }
