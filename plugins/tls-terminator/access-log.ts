@@ -16,6 +16,10 @@ const FLUSH_MS = 200;
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 export const jsonString = (s: string): string => (PLAIN.test(s) ? `"${s}"` : JSON.stringify(s));
 
+/** The per-connection part of a request line (client, SNI, TLS version, JA4), JSON-escaped. */
+export const connectionFields = (client: string, sni: string, tls: string, ja4: string): string =>
+  `,"client":${jsonString(client)},"sni":${jsonString(sni)},"tls":${jsonString(tls)},"ja4":${jsonString(ja4)}`;
+
 export class AccessLog {
   private readonly agentLogger: Logger;
   private readonly fd: number;
@@ -46,8 +50,13 @@ export class AccessLog {
   }
 
   request(method: string, path: string, status: number, bytes: number, ms: number, client: string, sni: string, tls: string, ja4: string, http: string, note?: string): void {
+    this.requestOn(connectionFields(client, sni, tls, ja4), method, path, status, bytes, ms, http, note);
+  }
+
+  /** `conn`: connectionFields() of the request's connection, built once per connection rather than per line. */
+  requestOn(conn: string, method: string, path: string, status: number, bytes: number, ms: number, http: string, note?: string): void {
     this.append(
-      `${this.head()},"method":${jsonString(method)},"path":${jsonString(path)},"status":${status},"bytes":${bytes},"ms":${ms},"client":${jsonString(client)},"sni":${jsonString(sni)},"tls":${jsonString(tls)},"ja4":${jsonString(ja4)},"http":${jsonString(http)}${note === undefined ? '' : `,"note":${jsonString(note)}`},"msg":"request"}\n`,
+      `${this.head()},"method":${jsonString(method)},"path":${jsonString(path)},"status":${status},"bytes":${bytes},"ms":${ms}${conn},"http":${jsonString(http)}${note === undefined ? '' : `,"note":${jsonString(note)}`},"msg":"request"}\n`,
     );
   }
 

@@ -8,6 +8,7 @@
 // 502/504, metrics, the access log, and draining. Requests on a connection are served one at a
 // time; pipelined bytes wait, bounded, until the previous response is complete.
 import type { TLSSocket } from 'node:tls';
+import { connectionFields } from './access-log.ts';
 import type { ConnectionInfo } from './connection-info.ts';
 import { upstreamHeaders } from './forwarding-headers.ts';
 import { statusClass } from './metrics.ts';
@@ -86,6 +87,7 @@ export class FastConnection implements ExchangeSink {
   private respHead?: string; // built by onHead, written with the first body bytes (one TLS record)
   private headWritten = false;
   private chunked = false;
+  private logFields?: string; // the access log's per-connection fields, escaped once
 
   constructor(front: FastFront, socket: TLSSocket, info: ConnectionInfo) {
     this.front = front;
@@ -315,7 +317,8 @@ export class FastConnection implements ExchangeSink {
     ctx.metrics.duration.observe(seconds);
     if (ctx.access?.enabled()) {
       const i = this.info;
-      ctx.access.request(this.method, this.target, status, this.bytes, Math.round(seconds * 10000) / 10, i.clientAddress, i.sni, i.tlsVersion, i.ja4, this.version, note);
+      this.logFields ??= connectionFields(i.clientAddress, i.sni, i.tlsVersion, i.ja4);
+      ctx.access.requestOn(this.logFields, this.method, this.target, status, this.bytes, Math.round(seconds * 10000) / 10, this.version, note);
     }
     if (this.phase === Phase.Closed) return;
     // Unread request body bytes would be parsed as the next head: such a connection ends here.
