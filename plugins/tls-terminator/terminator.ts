@@ -133,9 +133,8 @@ export class TlsTerminator implements PluginInstance, HelloSink {
     if (await this.store.reload()) this.tls?.setSecureContext(this.store.defaultOptions);
   }
 
-  // The accept path is synchronous and allocates no closure per connection: with a full
-  // handshake per request it runs at every request, and every object it keeps alive across a
-  // scavenge ends up in the old generation (RSS under new-connection load).
+  // Synchronous, with shared listeners and no closure per connection: behind clients that do not
+  // keep connections alive this runs for every request.
   private accept(socket: Socket): void {
     this.metrics.connections.inc();
     this.activeConnections.inc();
