@@ -4,6 +4,7 @@
 // middleware chain is built once (`cacheMiddleware`) instead of on every send.
 import { S3Client } from '@aws-sdk/client-s3';
 import type { ConfigSyncConfig } from '../config-schema.ts';
+import { Sha256 } from './sha256.ts';
 
 export type S3Config = Extract<ConfigSyncConfig['source'], { s3: unknown }>['s3'];
 
@@ -34,6 +35,8 @@ export class PollingS3Client extends S3Client {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       // Sends without options reuse their command's resolved chain (see pollSignal).
       cacheMiddleware: true,
+      // Node's SHA-256, plus the signing-key cache lookup the signer recomputes every request.
+      sha256: Sha256,
     });
     const http = this.config.requestHandler as unknown as RequestHandler;
     const handle = http.handle.bind(http);

@@ -76,7 +76,7 @@ async function start(extra: Record<string, unknown>) {
 describe('config-sync s3 source: requests in flight are aborted', () => {
   it('a listing the store never answers: the poll times out and its connection is closed, then syncs once answered', async () => {
     hold = isList;
-    const { prefix, target, r } = await start({ timeout: '200ms' });
+    const { prefix, target, r } = await start({ timeout: '500ms' });
     await s3.put(`${prefix}a.txt`, 'a');
     await waitFor('two timed-out polls', () => r.details().consecutiveFailures >= 2);
     expect(r.details().lastError.code).toBe('CONFIG_SYNC_TIMEOUT');
@@ -98,7 +98,7 @@ describe('config-sync s3 source: requests in flight are aborted', () => {
 
   it('a download the store never answers: the poll times out, nothing is published or left staged, then syncs', async () => {
     hold = isGet;
-    const { prefix, target, r } = await start({ timeout: '300ms' });
+    const { prefix, target, r } = await start({ timeout: '500ms' });
     await s3.put(`${prefix}b.txt`, 'b');
     await waitFor('a timed-out poll', () => r.details().lastError?.code === 'CONFIG_SYNC_TIMEOUT');
     expect(r.details().version).toBe(null);
