@@ -12,7 +12,7 @@ import { connectionFields } from './access-log.ts';
 import type { ConnectionInfo } from './connection-info.ts';
 import { upstreamHeaders } from './forwarding-headers.ts';
 import { statusClass } from './metrics.ts';
-import type { FrontContext } from './proxied-request.ts';
+import { type FrontContext, upstreamFailure } from './proxied-request.ts';
 import { type Exchange, type ExchangeLimits, type ExchangeSink, type FailureKind, forward } from './proxy-exchange.ts';
 import { type PlainRequest, parsePlainHead } from './request-head.ts';
 import type { ResponseHead } from './response-parser.ts';
@@ -278,18 +278,12 @@ export class FastConnection implements ExchangeSink {
   }
 
   onError(kind: FailureKind, err: Error & { code?: string }, afterHead: boolean): void {
-    const ctx = this.front.context;
     if (afterHead) {
       this.socket.destroy();
       return this.finish(`${err.code ?? 'error'} mid-response`);
     }
-    ctx.metrics.upstreamErrors.labels({ reason: kind }).inc();
-    if (kind === 'timeout') {
-      ctx.log.warn({ method: this.method, path: this.target, upstream: ctx.upstreamLabel, timeoutMs: ctx.upstreamTimeoutMs }, 'app too slow: 504');
-      return this.reply(504, 'upstream timed out\n', 'upstream timeout');
-    }
-    ctx.log.warn({ method: this.method, path: this.target, upstream: ctx.upstreamLabel, err: err.code ?? err.message }, 'app unreachable: 502');
-    this.reply(502, 'upstream unavailable\n', `upstream ${err.code ?? 'error'}`);
+    const answer = upstreamFailure(this.front.context, kind, err, this.method, this.target);
+    this.reply(answer.code, answer.body, answer.note);
   }
 
   /** A short answer of our own, then the connection closes. */

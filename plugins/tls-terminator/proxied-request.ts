@@ -23,6 +23,20 @@ export interface FrontContext {
   requestDone(): void;
 }
 
+/**
+ * An app failure before any of its response reached the client (both HTTP/1.1 paths and
+ * HTTP/2): the metric, the warn line, and the short answer the client gets.
+ */
+export function upstreamFailure(front: FrontContext, kind: FailureKind, err: Error & { code?: string }, method: string, path: string): { code: number; body: string; note: string } {
+  front.metrics.upstreamErrors.labels({ reason: kind }).inc();
+  if (kind === 'timeout') {
+    front.log.warn({ method, path, upstream: front.upstreamLabel, timeoutMs: front.upstreamTimeoutMs }, 'app too slow: 504');
+    return { code: 504, body: 'upstream timed out\n', note: 'upstream timeout' };
+  }
+  front.log.warn({ method, path, upstream: front.upstreamLabel, err: err.code ?? err.message }, 'app unreachable: 502');
+  return { code: 502, body: 'upstream unavailable\n', note: `upstream ${err.code ?? 'error'}` };
+}
+
 const REQUEST = Symbol('sidekick.tls-terminator.request');
 type Tagged = { [REQUEST]?: ProxiedRequest };
 
@@ -107,13 +121,8 @@ export class ProxiedRequest implements ExchangeSink {
       this.res.destroy();
       return this.finish(`${err.code ?? 'error'} mid-response`);
     }
-    front.metrics.upstreamErrors.labels({ reason: kind }).inc();
-    if (kind === 'timeout') {
-      front.log.warn({ method: req.method, path: req.url, upstream: front.upstreamLabel, timeoutMs: front.upstreamTimeoutMs }, 'app too slow: 504');
-      return this.reply(504, 'upstream timed out\n', 'upstream timeout');
-    }
-    front.log.warn({ method: req.method, path: req.url, upstream: front.upstreamLabel, err: err.code ?? err.message }, 'app unreachable: 502');
-    this.reply(502, 'upstream unavailable\n', `upstream ${err.code ?? 'error'}`);
+    const answer = upstreamFailure(front, kind, err, req.method ?? '', req.url ?? '');
+    this.reply(answer.code, answer.body, answer.note);
   }
 
   /** A short answer of our own (403, 400, 502, 504). */
