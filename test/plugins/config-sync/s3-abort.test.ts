@@ -59,9 +59,11 @@ afterAll(async () => {
 const isList = (req: IncomingMessage) => req.method === 'GET' && (req.url ?? '').includes('list-type=2');
 const isGet = (req: IncomingMessage) => req.method === 'GET' && !isList(req);
 
-async function start(extra: Record<string, unknown>) {
+/** `objects` are in the store before the agent starts: a first poll of an empty prefix would publish an empty version. */
+async function start(extra: Record<string, unknown>, objects: Record<string, string> = {}) {
   const prefix = `abort${++seq}/`;
   const target = join(work.path, `target${seq}`);
+  for (const [key, body] of Object.entries(objects)) await s3.put(`${prefix}${key}`, body);
   running = await runSync({
     source: { s3: { bucket: BUCKET, prefix, endpoint, forcePathStyle: true } },
     target,
@@ -76,8 +78,7 @@ async function start(extra: Record<string, unknown>) {
 describe('config-sync s3 source: requests in flight are aborted', () => {
   it('a listing the store never answers: the poll times out and its connection is closed, then syncs once answered', async () => {
     hold = isList;
-    const { prefix, target, r } = await start({ timeout: '500ms' });
-    await s3.put(`${prefix}a.txt`, 'a');
+    const { target, r } = await start({ timeout: '500ms' }, { 'a.txt': 'a' });
     await waitFor('two timed-out polls', () => r.details().consecutiveFailures >= 2);
     expect(r.details().lastError.code).toBe('CONFIG_SYNC_TIMEOUT');
     expect(held.length).toBeGreaterThanOrEqual(2);
@@ -98,8 +99,7 @@ describe('config-sync s3 source: requests in flight are aborted', () => {
 
   it('a download the store never answers: the poll times out, nothing is published or left staged, then syncs', async () => {
     hold = isGet;
-    const { prefix, target, r } = await start({ timeout: '500ms' });
-    await s3.put(`${prefix}b.txt`, 'b');
+    const { target, r } = await start({ timeout: '500ms' }, { 'b.txt': 'b' });
     await waitFor('a timed-out poll', () => r.details().lastError?.code === 'CONFIG_SYNC_TIMEOUT');
     expect(r.details().version).toBe(null);
     await waitFor('the held download closed by the client', () => held[0]?.closed, 5_000);
@@ -112,8 +112,7 @@ describe('config-sync s3 source: requests in flight are aborted', () => {
 
   it('a download in flight on stop: stop aborts it and its staged directory is removed', async () => {
     hold = isGet;
-    const { prefix, target, r } = await start({ timeout: '1h' });
-    await s3.put(`${prefix}c.txt`, 'c');
+    const { target, r } = await start({ timeout: '1h' }, { 'c.txt': 'c' });
     await waitFor('download in flight', () => held.length === 1);
     await r.stop();
     await waitFor('the held download closed by the client', () => held[0]!.closed, 5_000);
