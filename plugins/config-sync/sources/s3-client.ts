@@ -53,10 +53,10 @@ export class PollingS3Client extends S3Client {
       stack.remove(name);
     }
     // With maxAttempts 1 the retry middleware never retries, yet on every call it takes a retry
-    // token, makes a UUID for amz-sdk-invocation-id, and on a failure (an unchanged listing page
-    // is one, see S3Source) classifies the error and throws a fresh "No retry token available".
-    // It is replaced by a pass-through of the same name, not removed: the signing middleware is
-    // placed relative to it, and without it every send fails.
+    // token and makes a UUID for amz-sdk-invocation-id, and on every failure it classifies the
+    // error and throws a fresh "No retry token available". It is replaced by a pass-through of
+    // the same name, not removed: the signing middleware is placed relative to it, and without
+    // it every send fails ("retryMiddleware is not found when adding httpSigningMiddleware").
     stack.add((next) => next, { name: 'retryMiddleware', step: 'finalizeRequest', priority: 'high', override: true, tags: ['RETRY'] });
     // The SDK recomputes and escapes its user agent on every request (plus an x-amz-user-agent
     // header that is then signed too); the same string, made once, without the per-request
