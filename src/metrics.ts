@@ -35,10 +35,18 @@ export class MetricsRegistry {
 
   forInstance(instance: string): PluginMetrics {
     const series = this.seriesOf(instance);
+    // One child per label set, made on first use: plugins call labels() on failure paths (a bad
+    // handshake, a 502), and a series recorded per call would grow without bound under a flood.
     const bind = <M extends AnyMetric>(family: M, extra: LabelValues) => {
-      const labels = { instance, ...extra };
-      series.push([family, labels]);
-      return family.labels(labels) as ReturnType<M['labels']>;
+      let key = (family as unknown as { name: string }).name;
+      for (const k in extra) key += `\0${k}\0${extra[k]}`;
+      let child = series.children.get(key);
+      if (!child) {
+        const labels = { instance, ...extra };
+        series.list.push([family, labels]);
+        series.children.set(key, (child = family.labels(labels)));
+      }
+      return child as ReturnType<M['labels']>;
     };
     return {
       counter: (opts): CounterMetric => {
@@ -59,16 +67,16 @@ export class MetricsRegistry {
     };
   }
 
-  private readonly series = new Map<string, Array<[AnyMetric, LabelValues]>>();
+  private readonly series = new Map<string, { list: Array<[AnyMetric, LabelValues]>; children: Map<string, unknown> }>();
   private seriesOf(instance: string) {
-    let list = this.series.get(instance);
-    if (!list) this.series.set(instance, (list = []));
-    return list;
+    let entry = this.series.get(instance);
+    if (!entry) this.series.set(instance, (entry = { list: [], children: new Map() }));
+    return entry;
   }
 
   /** Drop every series of a removed instance, so /metrics does not report ghosts. */
   forget(instance: string): void {
-    for (const [metric, labels] of this.series.get(instance) ?? []) metric.remove(labels as Record<string, string>);
+    for (const [metric, labels] of this.series.get(instance)?.list ?? []) metric.remove(labels as Record<string, string>);
     this.series.delete(instance);
   }
 }

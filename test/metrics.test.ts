@@ -28,6 +28,18 @@ describe('plugin metric helpers', () => {
     expect(text).toContain('sidekick_level{instance="stays"} 7');
   });
 
+  it('reuses one child per label set, however often labels() is called (failure paths call it per event)', async () => {
+    const registry = new MetricsRegistry({ defaultMetrics: false });
+    const failures = registry.forInstance('a').counter({ name: 'sidekick_failures_total', help: 'Failures', labelNames: ['reason'] });
+    const first = failures.labels({ reason: 'garbage' });
+    for (let i = 0; i < 10_000; i++) expect(failures.labels({ reason: 'garbage' })).toBe(first);
+    for (let i = 0; i < 10_000; i++) failures.labels({ reason: 'garbage' }).inc();
+    expect(failures.labels({ reason: 'timeout' })).not.toBe(first);
+    expect(await registry.registry.metrics()).toContain('sidekick_failures_total{instance="a",reason="garbage"} 10000');
+    registry.forget('a');
+    expect(await registry.registry.metrics()).not.toContain('instance="a"');
+  });
+
   it('refuses names without the sidekick_ prefix and a name reused as another kind', () => {
     const registry = new MetricsRegistry({ defaultMetrics: false });
     const m = registry.forInstance('a');
