@@ -36,6 +36,8 @@ export class FileTracker implements FileIdentity {
   dirty = true;
   /** The last read reached the end: before reading again, make sure the file was not truncated and refilled. */
   atEof = false;
+  /** The descriptor's mtime at the last poll check (NaN: not checked yet). */
+  mtimeMs = Number.NaN;
   /** When the size last grew (or the file was opened); drives rotateWait. */
   lastGrowth = Date.now();
   private partialSince = 0;

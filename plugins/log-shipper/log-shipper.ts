@@ -271,7 +271,12 @@ export class LogShipper implements PluginInstance {
         if (st?.isFile() && this.discovery.matches(t.path)) await this.openSeen(t.path);
         continue;
       }
-      const size = (await t.fh.stat()).size;
+      const fst = await t.fh.stat();
+      const size = fst.size;
+      // Read to the end, no watch event since, and not written since the last check (a truncation
+      // or any write moves mtime): no fingerprint read and no read, so an idle file costs two stats.
+      if (!t.dirty && size === t.readOffset && size === t.size && fst.mtimeMs === t.mtimeMs) continue;
+      t.mtimeMs = fst.mtimeMs;
       if (size < t.readOffset || !(await t.fingerprintHolds(this.fpScratch))) {
         await this.truncated(t);
         continue;

@@ -115,6 +115,13 @@ describe('log-shipper rotation', () => {
     const c = lines('c', 300);
     await writeLines(file, c);
     await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c]));
+    // Truncated and refilled to exactly the length already read: neither size nor offset moves.
+    const read = (await stat(file)).size;
+    await truncate(file, 0);
+    const d = lines('d', 300);
+    await writeLines(file, d);
+    expect((await stat(file)).size).toBe(read);
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c, ...d]));
   });
 
   it('a file deleted while being read is read to its end from the open descriptor', async () => {
