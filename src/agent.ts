@@ -38,8 +38,8 @@ export class Agent {
   private readonly env: NodeJS.ProcessEnv;
   private readonly startedAt = Date.now();
   // Liveness: a 500 ms tick, and how late its last run was. (No histogram of our own: prom-client's
-  // default metrics already sample the loop every 10 ms, and a second sampler was a fifth of the
-  // idle agent's CPU.)
+  // default metrics already sample the loop every 10 ms, and a second sampler was about a quarter
+  // of the idle agent's event-loop wake-ups.)
   private lastTick = Date.now();
   private lastTickLateMs = 0;
   private tick?: NodeJS.Timeout;
