@@ -41,7 +41,6 @@ export class HttpFront implements FastFront {
   readonly limits: ExchangeLimits;
   // The HTTP/1.1 fast path (fast-connection.ts) and its one timeout sweep.
   private readonly fast = new Set<FastConnection>();
-  private readonly handOffs = new Map<string, { inc(): void }>();
   private readonly sweep?: NodeJS.Timeout;
   readonly fastPath: boolean;
   readonly maxHeaderSize: number;
@@ -122,15 +121,14 @@ export class HttpFront implements FastFront {
     this.inFlight++;
   }
 
-  clientRejected(socket: TLSSocket, code: string): void {
-    this.metrics.rejected.labels({ reason: code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'timeout' : 'bad_request' }).inc();
+  clientRejected(socket: Duplex, code: string): void {
+    const reason = code === 'HPE_HEADER_OVERFLOW' ? 'header_too_large' : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'timeout' : 'bad_request';
+    this.metrics.rejected.labels({ reason }).inc();
     this.log.info({ err: code, client: infoOf(socket)?.clientAddress }, 'bad or slow client request rejected');
   }
 
   handOff(socket: TLSSocket, reason: string): void {
-    let c = this.handOffs.get(reason);
-    if (!c) this.handOffs.set(reason, (c = this.metrics.handOffs.labels({ reason })));
-    c.inc();
+    this.metrics.handOffs.labels({ reason }).inc();
     this.h1.emit('connection', socket);
     socket.resume();
   }
@@ -199,8 +197,7 @@ export class HttpFront implements FastFront {
 
   private clientError(err: Error & { code?: string }, socket: Duplex): void {
     const code = err.code ?? '';
-    this.metrics.rejected.labels({ reason: code === 'HPE_HEADER_OVERFLOW' ? 'header_too_large' : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'timeout' : 'bad_request' }).inc();
-    this.log.info({ err: code || err.message, client: infoOf(socket)?.clientAddress }, 'bad or slow client request rejected');
+    this.clientRejected(socket, code || err.message);
     if (!socket.writable || (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) return void socket.destroy();
     const line =
       code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'

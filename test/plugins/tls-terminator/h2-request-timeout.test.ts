@@ -2,25 +2,17 @@
 // session (kept busy by other streams, so its idle timeout never fires) goes on serving.
 import http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type App, type Terminator, eventually, startApp, startTerminator, tempDir } from './helpers.ts';
+import { type Terminator, eventually, startFront } from './helpers.ts';
 
-let app: App;
 let term: Terminator;
-let cleanup: () => Promise<void>;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  app = await startApp();
-  const t = await tempDir();
-  term = await startTerminator(t.path, `    upstream: ${app.url}
+  ({ term, close } = await startFront((app) => `    upstream: ${app.url}
     timeouts: { headers: 500ms, request: 600ms, idle: 1m }
-`);
-  cleanup = async () => {
-    await term.agent.stop();
-    await app.close();
-    await t.cleanup();
-  };
+`));
 });
-afterAll(() => cleanup?.());
+afterAll(() => close?.());
 
 function get(session: http2.ClientHttp2Session, path: string): Promise<number> {
   return new Promise((resolve, reject) => {

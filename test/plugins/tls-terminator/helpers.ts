@@ -140,6 +140,22 @@ function findPort(status: any): number {
   return Number(m[1]);
 }
 
+/** The app and one agent in front of it, for a whole test file; `close` stops both and removes the temp dir. */
+export async function startFront(pluginYaml: (app: App) => string): Promise<{ app: App; term: Terminator; close(): Promise<void> }> {
+  const app = await startApp();
+  const t = await tempDir();
+  const term = await startTerminator(t.path, pluginYaml(app));
+  return {
+    app,
+    term,
+    close: async () => {
+      await term.agent.stop();
+      await app.close();
+      await t.cleanup();
+    },
+  };
+}
+
 /** One HTTPS request with a fresh connection; resolves with status, headers and body. */
 export function request(
   port: number,

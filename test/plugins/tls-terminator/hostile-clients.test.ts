@@ -6,27 +6,19 @@ import { connect } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildHandshake, toRecords } from './client-hello.ts';
-import { type App, type Terminator, request, startApp, startTerminator, tempDir } from './helpers.ts';
+import { type Terminator, request, startFront } from './helpers.ts';
 
-let app: App;
 let term: Terminator;
-let cleanup: () => Promise<void>;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  app = await startApp();
-  const t = await tempDir();
-  term = await startTerminator(t.path, `    upstream: ${app.url}
+  ({ term, close } = await startFront((app) => `    upstream: ${app.url}
     tls: { handshakeTimeout: 1s }
     timeouts: { headers: 1s }
     limits: { maxHeaderSize: 8KiB }
-`);
-  cleanup = async () => {
-    await term.agent.stop();
-    await app.close();
-    await t.cleanup();
-  };
+`));
 });
-afterAll(() => cleanup?.());
+afterAll(() => close?.());
 
 /** Writes raw bytes, optionally ends, and resolves with what came back once the server closed. */
 function raw(bytes: Buffer | string, opts: { end?: boolean } = {}): Promise<{ reply: Buffer; closed: boolean }> {
