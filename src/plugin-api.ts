@@ -2,7 +2,7 @@
 // Modelled on Caddy modules (static descriptor, strict config) and Vector's
 // component context (plain-data config in, running thing out).
 import type { Logger } from 'pino';
-import type { z } from 'zod';
+import type * as v from 'valibot';
 
 /** What a plugin module exports (as `default` or as `plugin`). */
 export interface PluginDescriptor<Config = any> {
@@ -12,10 +12,11 @@ export interface PluginDescriptor<Config = any> {
   readonly description: string;
   /**
    * The plugin's own config keys (everything under the instance except `type`).
-   * A zod schema, or a function given the agent's `z` for plugins that do not bundle zod.
+   * A function given the agent's valibot (`(v) => v.strictObject({...})`), so a plugin needs
+   * no schema library of its own; or any Standard Schema (valibot, zod >= 3.24, ArkType).
    * Use strict objects: an unknown key must be an error. Describe every field.
    */
-  readonly configSchema: z.ZodType<Config> | ((zod: typeof z) => z.ZodType<Config>);
+  readonly configSchema: ConfigSchema<Config> | ((valibot: typeof v) => ConfigSchema<Config>);
   /**
    * Provision a running thing from validated config. Must not bind ports or start work:
    * that is `start()`'s job, so that a failed start can be rolled back cleanly.
@@ -23,6 +24,21 @@ export interface PluginDescriptor<Config = any> {
    */
   create(config: Config, ctx: PluginContext): PluginInstance | Promise<PluginInstance>;
 }
+
+/** A valibot schema, or any schema that implements Standard Schema (https://standardschema.dev). */
+export type ConfigSchema<Config = unknown> = v.GenericSchema<unknown, Config> | v.GenericSchemaAsync<unknown, Config> | StandardSchema<Config>;
+
+export interface StandardSchema<Output = unknown> {
+  readonly '~standard': {
+    readonly version: 1;
+    readonly vendor: string;
+    validate(value: unknown): StandardResult<Output> | Promise<StandardResult<Output>>;
+  };
+}
+
+export type StandardResult<Output> =
+  | { readonly value: Output; readonly issues?: undefined }
+  | { readonly issues: readonly { readonly message: string; readonly path?: readonly (PropertyKey | { readonly key: PropertyKey })[] }[] };
 
 export interface PluginInstance {
   /** Bind, connect, begin work. Reject if the instance cannot run; the host rolls back. */

@@ -1,16 +1,16 @@
 // An example third-party plugin: polls an HTTP URL and reports ready only while it
-// answers 2xx. Plain JavaScript, no dependencies: the agent hands it `z` for its schema.
+// answers 2xx. Plain JavaScript, no dependencies: the agent hands it valibot (`v`) for its schema.
 // Load it with `type: ./path/to/http-probe.js` (relative to the config file).
 
 /** @type {import('../../src/plugin-api.ts').PluginDescriptor} */
 export default {
   type: 'http-probe',
   description: 'Polls an HTTP URL; ready while it answers 2xx',
-  configSchema: (z) =>
-    z.strictObject({
-      url: z.url().describe('URL to GET, e.g. the app health endpoint'),
-      intervalMs: z.number().int().positive().default(2000).describe('Milliseconds between probes'),
-      timeoutMs: z.number().int().positive().default(1000).describe('Milliseconds before a probe counts as failed'),
+  configSchema: (v) =>
+    v.strictObject({
+      url: v.pipe(v.string(), v.url(), v.description('URL to GET, e.g. the app health endpoint')),
+      intervalMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.description('Milliseconds between probes')), 2000),
+      timeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.description('Milliseconds before a probe counts as failed')), 1000),
     }),
   create(config, ctx) {
     const probes = ctx.metrics.counter({ name: 'sidekick_http_probe_total', help: 'Probes by result', labelNames: ['result'] });

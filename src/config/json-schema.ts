@@ -1,22 +1,24 @@
 // JSON Schema of the whole file (core plus built-in plugins) for editors:
 // `sidekick schema > sidekick.schema.json`, then point yaml-language-server at it.
-import { z } from 'zod';
+import { toJsonSchema } from '@valibot/to-json-schema';
 import { BUILTIN_PLUGINS } from '../plugins/builtin-plugins.ts';
 import { resolvePlugin } from '../plugins/resolve-plugin.ts';
 import { coreSchema } from './core-schema.ts';
 
 type JsonSchema = Record<string, any>;
 
-const OPTIONS = { io: 'input', unrepresentable: 'any' } as const;
+// The file's own form: transforms ('10s' -> 10000) are left out, so keys keep their input
+// types, patterns and defaults as written.
+const OPTIONS = { errorMode: 'ignore' } as const;
 
 export async function buildJsonSchema(): Promise<JsonSchema> {
-  const schema = z.toJSONSchema(coreSchema, OPTIONS) as JsonSchema;
+  const schema = toJsonSchema(coreSchema, OPTIONS) as JsonSchema;
   schema.title = 'Sidekick configuration';
   const names = Object.keys(BUILTIN_PLUGINS);
   const variants: JsonSchema[] = [];
   for (const type of names) {
     const plugin = await resolvePlugin(type, process.cwd());
-    const own = z.toJSONSchema(plugin.schema, OPTIONS) as JsonSchema;
+    const own = toJsonSchema(plugin.schema as Parameters<typeof toJsonSchema>[0], OPTIONS) as JsonSchema;
     delete own.$schema;
     own.description = plugin.descriptor.description;
     own.properties = { type: { const: type, description: 'Plugin type' }, ...own.properties };

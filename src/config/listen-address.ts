@@ -1,5 +1,5 @@
 // "host:port", "[::1]:port", ":port" or "port" in the config, parsed once.
-import { z } from 'zod';
+import * as v from 'valibot';
 
 export interface ListenAddress {
   host: string;
@@ -16,13 +16,16 @@ export function parseListenAddress(text: string, defaultHost = '0.0.0.0'): Liste
 }
 
 export function listenAddress() {
-  return z.union([z.string(), z.number().int()]).transform((value, ctx) => {
-    const text = String(value);
-    const addr = parseListenAddress(text);
-    if (!addr) {
-      ctx.addIssue({ code: 'custom', message: `expected "host:port" (port 0 picks a free port), got "${text}"` });
-      return z.NEVER;
-    }
-    return addr;
-  });
+  return v.pipe(
+    v.union([v.string(), v.pipe(v.number(), v.integer())]),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const text = String(dataset.value);
+      const addr = parseListenAddress(text);
+      if (!addr) {
+        addIssue({ message: `expected "host:port" (port 0 picks a free port), got "${text}"` });
+        return NEVER;
+      }
+      return addr;
+    }),
+  );
 }

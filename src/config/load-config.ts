@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import * as v from 'valibot';
 import { parseDocument } from 'yaml';
 import type { PluginDescriptor } from '../plugin-api.ts';
 import { resolvePlugin } from '../plugins/resolve-plugin.ts';
@@ -10,6 +11,7 @@ import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { INSTANCE_NAME, coreSchema, type CoreConfig } from './core-schema.ts';
 import { formatIssues } from './format-issues.ts';
 import { interpolateEnv } from './interpolate-env.ts';
+import { validatePluginConfig } from './validate-plugin-config.ts';
 
 export interface InstanceSpec {
   name: string;
@@ -62,10 +64,10 @@ export async function parseConfig(file: string, text: string, hash: string, env:
   const interpolated = interpolateEnv(data, env, problems) as Record<string, unknown>;
   if (problems.length) throw new ConfigError(file, problems);
 
-  const parsed = coreSchema.safeParse(interpolated, { reportInput: true });
+  const parsed = v.safeParse(coreSchema, interpolated);
   // Core problems do not hide plugin problems: report the whole file at once.
-  if (!parsed.success) problems.push(...formatIssues(parsed.error.issues, coreSchema));
-  const { plugins, ...core } = parsed.success ? parsed.data : coreSchema.parse({});
+  if (!parsed.success) problems.push(...formatIssues(parsed.issues, coreSchema));
+  const { plugins, ...core } = parsed.success ? parsed.output : v.parse(coreSchema, {});
   const dir = dirname(file);
   core.dataDir = resolve(dir, core.dataDir);
   const rawPlugins = parsed.success ? plugins : pluginsOf(interpolated.plugins);
@@ -85,16 +87,16 @@ export async function parseConfig(file: string, text: string, hash: string, env:
       problems.push({ path: `${at}.type`, message: (err as Error).message });
       continue;
     }
-    const result = await plugin.schema.safeParseAsync(own, { reportInput: true });
-    if (!result.success) {
-      problems.push(...formatIssues(result.error.issues, plugin.schema, ['plugins', name]));
+    const result = await validatePluginConfig(plugin.schema, own, ['plugins', name]);
+    if (!result.ok) {
+      problems.push(...result.problems);
       continue;
     }
     instances.push({
       name,
       type,
       descriptor: plugin.descriptor,
-      config: result.data,
+      config: result.config,
       fingerprint: stableJson({ type, own, dataDir: core.dataDir, dir }),
     });
   }

@@ -1,6 +1,6 @@
 // Durations ("500ms", "10s", "1h30m") and sizes ("64KiB", "16MiB") as config values.
 // Plugins use `duration()` and `size()` so every file spells them the same way.
-import { z } from 'zod';
+import * as v from 'valibot';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y;
@@ -37,29 +37,24 @@ export function parseSize(text: string): number | undefined {
 
 /** A duration string in the config, parsed to milliseconds. */
 export function duration() {
-  return z
-    .string()
-    .meta({ pattern: '^(0|(\\d+(\\.\\d+)?(ms|s|m|h|d))+)$' })
-    .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration like "500ms", "10s" or "5m", got "${text}"` });
-        return z.NEVER;
-      }
-      return ms;
-    });
+  return v.pipe(
+    v.string(),
+    v.regex(/^(0|(\d+(\.\d+)?(ms|s|m|h|d))+)$/, (issue) => `expected a duration like "500ms", "10s" or "5m", got "${issue.input}"`),
+    v.transform((text) => parseDuration(text)!),
+  );
 }
 
-/** A size string in the config ("64KiB", "16MiB", or a plain byte count), parsed to bytes. */
+/** A size in the config ("64KiB", "16MiB", or a plain byte count), parsed to bytes. */
 export function size() {
-  return z
-    .union([z.number().int().nonnegative(), z.string()])
-    .transform((value, ctx) => {
-      const bytes = typeof value === 'number' ? value : parseSize(value);
+  return v.pipe(
+    v.union([v.pipe(v.number(), v.integer(), v.minValue(0)), v.string()]),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const bytes = typeof dataset.value === 'number' ? dataset.value : parseSize(dataset.value);
       if (bytes === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected a size like "64KiB" or "16MiB", got "${value}"` });
-        return z.NEVER;
+        addIssue({ message: `expected a size like "64KiB" or "16MiB", got "${dataset.value}"` });
+        return NEVER;
       }
       return bytes;
-    });
+    }),
+  );
 }

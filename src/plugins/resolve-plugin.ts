@@ -3,9 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { z } from 'zod';
-import type { PluginDescriptor } from '../plugin-api.ts';
+import * as v from 'valibot';
 import { suggest } from '../config/format-issues.ts';
+import { isConfigSchema } from '../config/validate-plugin-config.ts';
+import type { ConfigSchema, PluginDescriptor } from '../plugin-api.ts';
 import { BUILTIN_PLUGINS } from './builtin-plugins.ts';
 
 export class PluginLoadError extends Error {
@@ -14,7 +15,7 @@ export class PluginLoadError extends Error {
 
 export interface ResolvedPlugin {
   descriptor: PluginDescriptor;
-  schema: z.ZodType;
+  schema: ConfigSchema;
   /** Where it came from: `builtin`, a file path or a package name. */
   source: string;
 }
@@ -116,9 +117,9 @@ function check(d: PluginDescriptor | undefined, source: string, type: string): R
       `"${type}" does not export a plugin descriptor (a default or \`plugin\` export with type, description, configSchema and create)`,
     );
   }
-  const schema = (typeof d.configSchema === 'function' ? d.configSchema(z) : d.configSchema) as z.ZodType;
-  if (typeof schema?.safeParse !== 'function') {
-    throw new PluginLoadError(`"${type}": configSchema must be a zod schema or a function (z) => schema`);
+  const schema = typeof d.configSchema === 'function' ? d.configSchema(v) : d.configSchema;
+  if (!isConfigSchema(schema)) {
+    throw new PluginLoadError(`"${type}": configSchema must be a function (v) => schema, given the agent's valibot, or a Standard Schema (valibot, zod, ArkType)`);
   }
   return { descriptor: d, schema, source };
 }

@@ -84,6 +84,8 @@ describe('a bad config names the file, the key and what was expected', () => {
     ['wrong plugin type', `plugins:\n  rec:\n    type: ${RECORDER}\n    events: 5\n`, 'plugins.rec.events', /expected string, got number/],
     ['missing plugin key', `plugins:\n  rec:\n    type: ${RECORDER}\n`, 'plugins.rec.events', /required key is missing \(expected string\)/],
     ['missing type', 'plugins:\n  rec:\n    events: e\n', 'plugins.rec.type', /required key is missing/],
+    ['not a whole number', `plugins:\n  rec:\n    type: ${RECORDER}\n    events: e\n    startDelayMs: 1.5\n`, 'plugins.rec.startDelayMs', /^\s*plugins\.rec\.startDelayMs: expected a whole number$/],
+    ['below the minimum', `plugins:\n  rec:\n    type: ${RECORDER}\n    events: e\n    drainMs: -1\n`, 'plugins.rec.drainMs', /^\s*plugins\.rec\.drainMs: expected at least 0$/],
     ['unset env var', 'dataDir: ${NOPE_NOT_SET}\n', 'dataDir', /environment variable NOPE_NOT_SET is not set \(write \$\{NOPE_NOT_SET:-default\}/],
     ['bad duration', 'shutdownTimeout: 10 seconds\n', 'shutdownTimeout', /expected a duration like "500ms", "10s" or "5m", got "10 seconds"/],
     ['bad log level', 'log:\n  level: loud\n', 'log.level', /expected one of "fatal", "error", "warn", "info"/],

@@ -46,6 +46,6 @@ describe('examples/plugins/http-probe.js', () => {
     cleanup = dir.cleanup;
     agent = await startAgent(dir.path, `admin:\n  listen: 127.0.0.1:0\nplugins:\n  probe:\n    type: ${PLUGIN}\n    url: not a url\n`, { waitReady: false });
     expect(await agent.exited).toBe(78);
-    expect(agent.stderr()).toContain('plugins.probe.url: Invalid URL');
+    expect(agent.stderr()).toContain('plugins.probe.url: expected a URL like');
   });
 });

@@ -11,7 +11,7 @@ let dir: { path: string; cleanup: () => Promise<void> };
 const pluginSource = (type: string) => `export default {
   type: '${type}',
   description: 'package plugin',
-  configSchema: (z) => z.strictObject({ word: z.string().describe('a word') }),
+  configSchema: (v) => v.strictObject({ word: v.pipe(v.string(), v.description('a word')) }),
   create() { return { async start() {}, async stop() {} }; },
 };
 `;
@@ -28,6 +28,15 @@ beforeAll(async () => {
   await writeFile(join(scoped, 'main.js'), pluginSource('acme').replace('export default', 'export const plugin ='));
   await mkdir(join(dir.path, 'local'));
   await writeFile(join(dir.path, 'local/mine.mjs'), pluginSource('mine'));
+  // A schema from another library, reached only through the Standard Schema interface.
+  await writeFile(
+    join(dir.path, 'local/standard.mjs'),
+    pluginSource('standard').replace(
+      /configSchema: .*,\n/,
+      `configSchema: { '~standard': { version: 1, vendor: 'hand-made', validate: (x) =>
+        typeof x.port === 'number' ? { value: { port: x.port * 2 } } : { issues: [{ message: 'port must be a number', path: [{ key: 'port' }] }] } } },\n`,
+    ),
+  );
 });
 afterAll(() => dir.cleanup());
 
@@ -55,6 +64,13 @@ describe('plugin resolution', () => {
     const err = await load('plugins:\n  a:\n    type: sidekick-plugin-hello\n    wrod: hi\n').catch((e: Error) => e);
     expect((err as Error).message).toContain('plugins.a.word: required key is missing');
     expect((err as Error).message).toContain('plugins.a.wrod: unknown key; allowed keys: word (did you mean "word"?)');
+  });
+
+  it('takes any Standard Schema: its output is the config, its issues name the key', async () => {
+    const config = await load('plugins:\n  s:\n    type: ./local/standard.mjs\n    port: 21\n');
+    expect(config.instances[0]!.config).toEqual({ port: 42 });
+    const err = await load('plugins:\n  s:\n    type: ./local/standard.mjs\n    port: "21"\n').catch((e: Error) => e);
+    expect((err as Error).message).toContain('plugins.s.port: port must be a number');
   });
 
   it('says a package that is not installed is an unknown type', async () => {

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { tempDir } from '../../helpers/agent-process.ts';
 import { createTestContext, type TestContext } from '../../helpers/plugin-context.ts';
 import descriptor from '../../../plugins/config-sync/index.ts';
+import { configSchema } from '../../../plugins/config-sync/config-schema.ts';
+import { parseConfig } from '../../helpers/plugin-config.ts';
 import type { PluginInstance } from '../../../src/plugin-api.ts';
 
 export const BUCKET = 'configs';
@@ -83,8 +85,7 @@ export interface Running {
 
 /** Parses `raw` with the plugin's own schema and starts the runtime with a real context. */
 export async function runSync(raw: Record<string, unknown>, opts: { dataDir?: string } = {}): Promise<Running> {
-  const schema = typeof descriptor.configSchema === 'function' ? descriptor.configSchema((await import('zod')).z) : descriptor.configSchema;
-  const config = schema.parse(raw);
+  const config = parseConfig(configSchema, raw);
   const ctx = await createTestContext('sync', 'config-sync');
   const dataDir = opts.dataDir ?? ctx.dataDir;
   const context = { ...ctx, dataDir };

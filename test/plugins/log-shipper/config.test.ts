@@ -1,16 +1,13 @@
 // The config contract: defaults, units, and errors that name the key.
 import { describe, expect, it } from 'vitest';
-import plugin from '../../../plugins/log-shipper/index.ts';
+import { configSchema } from '../../../plugins/log-shipper/config-schema.ts';
+import { configProblems, parseConfig } from '../../helpers/plugin-config.ts';
 
-const schema = plugin.configSchema as any;
-const issues = (input: unknown) => {
-  const r = schema.safeParse(input);
-  return r.success ? [] : r.error.issues.map((i: any) => `${i.path.join('.')}: ${i.message}`);
-};
+const issues = (input: unknown) => configProblems(configSchema, input);
 
 describe('log-shipper config', () => {
   it('accepts the issue example and fills defaults', () => {
-    const c = schema.parse({
+    const c = parseConfig(configSchema, {
       include: ['/shared/logs/*.log'],
       exclude: ['/shared/logs/*.gz'],
       multiline: { start: '^\\d{4}-\\d{2}-\\d{2}' },
@@ -18,7 +15,7 @@ describe('log-shipper config', () => {
       labels: { app: 'legacy', pod: 'p-1' },
       sink: { type: 'loki', url: 'http://loki.monitoring:3100' },
     });
-    expect(c.multiline.timeout).toBe(1000);
+    expect(c.multiline!.timeout).toBe(1000);
     expect(c.buffer).toBe(2 * 1024 * 1024);
     expect(c.batch).toMatchObject({ maxBytes: 1024 * 1024, maxEvents: 10_000, maxWait: 1000 });
     expect(c.readFrom).toBe('beginning');

@@ -8,6 +8,8 @@ import { gunzipSync } from 'node:zlib';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import plugin from '../../../plugins/log-shipper/index.ts';
+import { configSchema } from '../../../plugins/log-shipper/config-schema.ts';
+import { parseConfig } from '../../helpers/plugin-config.ts';
 import type { PluginInstance } from '../../../src/plugin-api.ts';
 import { type TestContext, createTestContext } from '../../helpers/plugin-context.ts';
 import { tempDir as sharedTempDir } from '../../helpers/agent-process.ts';
@@ -85,8 +87,7 @@ export async function startShipper(config: Record<string, unknown>, opts: { data
   });
   const logger = pino({ level: process.env.DEBUG_LOGS ? 'debug' : 'info' }, sink).child({ instance: 'logs', plugin: 'log-shipper' });
   const ctx: TestContext = { ...base, logger, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) };
-  const schema = plugin.configSchema as any;
-  const parsed = schema.parse({ pollInterval: '50ms', partialLineTimeout: '300ms', rotateWait: '300ms', batch: { maxWait: '50ms' }, retry: { initialDelay: '50ms', maxDelay: '200ms' }, ...config });
+  const parsed = parseConfig(configSchema, { pollInterval: '50ms', partialLineTimeout: '300ms', rotateWait: '300ms', batch: { maxWait: '50ms' }, retry: { initialDelay: '50ms', maxDelay: '200ms' }, ...config });
   const instance = await plugin.create(parsed, ctx);
   await instance.start();
   let stopped: Promise<void> | undefined;

@@ -1,0 +1,16 @@
+// A plugin's config parsed the way the agent parses it, with the messages a user would read.
+import * as v from 'valibot';
+import { formatIssues } from '../../src/config/format-issues.ts';
+
+/** "key.path: message" for every problem, or [] when the config is valid. */
+export function configProblems(schema: v.GenericSchema, input: unknown): string[] {
+  const r = v.safeParse(schema, input);
+  return r.success ? [] : formatIssues(r.issues, schema).map((p) => `${p.path}: ${p.message}`);
+}
+
+/** The validated config (defaults filled in, units converted); throws with the problems otherwise. */
+export function parseConfig<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
+  const r = v.safeParse(schema, input);
+  if (!r.success) throw new Error(`invalid config:\n  ${formatIssues(r.issues, schema).map((p) => `${p.path}: ${p.message}`).join('\n  ')}`);
+  return r.output;
+}
