@@ -21,6 +21,11 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force && rm -rf 
 COPY --from=build /src/dist ./dist
 COPY bin ./bin
 COPY examples/plugins ./examples/plugins
+# Node's compile cache, made here once and read-only at run time: start to ready ~10% sooner.
+# V8 keeps one cache per set of node flags, so this runs with the ENTRYPOINT's flags (the
+# benchmarks check that the two agree).
+ENV NODE_COMPILE_CACHE=/app/.compile-cache
+RUN ["node", "--max-semi-space-size=4", "/app/bin/warm-compile-cache.js"]
 # A non-root UID that matches no user in the app's image; state lives on a volume,
 # so the root filesystem can be read-only.
 USER 65532:65532

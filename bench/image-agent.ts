@@ -37,26 +37,37 @@ export function imageAgent(): AgentBuild {
   mkdirSync(join(OUT, 'bin'), { recursive: true });
   cpSync(join(ROOT, 'bin/sidekick.js'), join(OUT, 'bin/sidekick.js'));
   cpSync(join(ROOT, 'package.json'), join(OUT, 'package.json'));
-  const { env: imageEnv, nodeFlags } = dockerfileRuntime();
-  const env: NodeJS.ProcessEnv = { ...process.env, ...Object.fromEntries(imageEnv) };
+  const { env: imageEnv, nodeFlags, warmFlags } = dockerfileRuntime();
+  if (warmFlags.join(' ') !== nodeFlags.join(' ')) {
+    throw new Error(`Dockerfile: warm-compile-cache runs with "${warmFlags.join(' ')}" but the ENTRYPOINT with "${nodeFlags.join(' ')}"; V8 would not use the cache`);
+  }
+  cpSync(join(ROOT, 'bin/warm-compile-cache.js'), join(OUT, 'bin/warm-compile-cache.js'));
+  const cache = join(OUT, '.compile-cache');
+  const warm = spawnSync(process.execPath, [...warmFlags, join(OUT, 'bin/warm-compile-cache.js')], { env: { ...process.env, NODE_COMPILE_CACHE: cache }, encoding: 'utf8' });
+  if (warm.status !== 0) throw new Error(`warm-compile-cache failed: ${warm.stderr}`);
+  const env: NodeJS.ProcessEnv = { ...process.env, ...Object.fromEntries(imageEnv), NODE_COMPILE_CACHE: cache };
   const bin = join(OUT, 'bin/sidekick.js');
   const settings = [...[...imageEnv].map(([k, v]) => `${k}=${v}`), ...nodeFlags].join(' ');
-  built = { bin, args: [...nodeFlags, bin], env, label: `compiled, as in the image: ${settings}` };
+  built = { bin, args: [...nodeFlags, bin], env, label: `compiled, as in the image: ${settings}, with its compile cache` };
   return built;
 }
 
 /**
- * The runtime stage's `ENV` (e.g. MALLOC_ARENA_MAX=2; paths like SIDEKICK_CONFIG left out) and
- * the node flags of its exec-form `ENTRYPOINT ["node", <flags>..., "/app/bin/sidekick.js"]`.
+ * The runtime stage's `ENV` (e.g. MALLOC_ARENA_MAX=2; paths like SIDEKICK_CONFIG left out), the
+ * node flags of its exec-form `ENTRYPOINT ["node", <flags>..., "/app/bin/sidekick.js"]`, and those
+ * of its `RUN ["node", <flags>..., "/app/bin/warm-compile-cache.js"]`.
  */
-function dockerfileRuntime(): { env: Map<string, string>; nodeFlags: string[] } {
+function dockerfileRuntime(): { env: Map<string, string>; nodeFlags: string[]; warmFlags: string[] } {
   const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
   const lastStage = text.slice(text.lastIndexOf('\nFROM '));
   const env = new Map<string, string>();
   for (const line of lastStage.split('\n').filter((l) => l.startsWith('ENV '))) {
     for (const [, k, v] of line.slice(4).matchAll(/(\w+)=(\S+)/g)) if (!v!.startsWith('/')) env.set(k!, v!);
   }
-  const entry = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(lastStage);
-  const argv: string[] = entry ? JSON.parse(entry[1]!) : [];
-  return { env, nodeFlags: argv.slice(1).filter((a) => a.startsWith('--')) };
+  const flags = (re: RegExp) => {
+    const m = re.exec(lastStage);
+    const argv: string[] = m ? JSON.parse(m[1]!) : [];
+    return argv.slice(1).filter((a) => a.startsWith('--'));
+  };
+  return { env, nodeFlags: flags(/^ENTRYPOINT\s+(\[.*\])\s*$/m), warmFlags: flags(/^RUN\s+(\[.*warm-compile-cache\.js"\])\s*$/m) };
 }

@@ -48,6 +48,20 @@ describe('the compiled build', () => {
     for (const type of Object.keys(BUILTIN_PLUGINS)) expect(r.stdout).toContain(`(${type})`);
   });
 
+  // The image's RUN step: bin/warm-compile-cache.js fills NODE_COMPILE_CACHE at build time.
+  const cache = join(OUT, '.compile-cache');
+  it('ships a compile cache that the agent then starts from', () => {
+    const warm = spawnSync(process.execPath, [join(ROOT, 'bin/warm-compile-cache.js'), OUT], { env: { ...process.env, NODE_COMPILE_CACHE: cache }, encoding: 'utf8' });
+    expect(warm.stderr).toBe('');
+    expect(warm.status).toBe(0);
+    const script = `const m = await import(${JSON.stringify(join(OUT, 'src/cli.js'))}); process.exitCode = await m.main(['version']);`;
+    // NODE_DEBUG_NATIVE=COMPILE_CACHE is Node's own report of each module it took from the cache.
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, NODE_COMPILE_CACHE: cache, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' }, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/cache for file:\S+\/src\/agent\.js was accepted/);
+    expect(r.stderr).toMatch(/cache for file:\S+\/src\/cli\.js was accepted/);
+  });
+
   // A container's PID 1 gets no default signal handlers, so a SIGTERM without the agent's own
   // handler would be ignored; and the image must run with a read-only root filesystem.
   // unshare (root only) gives the compiled agent both: a new PID namespace and a private mount
@@ -68,7 +82,11 @@ describe('the compiled build', () => {
         `  logs:\n    type: log-shipper\n    include: ["${v}/logs/*.log"]\n    sink:\n      type: file\n      path: ${v}/shipped.ndjson\n`);
       const entry = `const m = await import(${JSON.stringify(join(OUT, 'src/cli.js'))}); process.exitCode = await m.main(['run', '--config', ${JSON.stringify(join(v, 'sidekick.yaml'))}]);`;
       const script = `mount --bind "$1" "$1" && mount -o remount,bind,ro / && if touch /sidekick-root-probe 2>/dev/null; then echo ROOT-WRITABLE; fi && exec "$2" --input-type=module -e "$3"`;
-      const child = spawn('unshare', ['--mount', '--pid', '--fork', '--kill-child', '--mount-proc', 'sh', '-c', script, 'sh', v, process.execPath, entry], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // The compile cache lies on the read-only root, as in the image: read, never written.
+      const child = spawn('unshare', ['--mount', '--pid', '--fork', '--kill-child', '--mount-proc', 'sh', '-c', script, 'sh', v, process.execPath, entry], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, NODE_COMPILE_CACHE: cache },
+      });
       let out = '';
       child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
       child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
