@@ -65,6 +65,7 @@ function hasBareLf(buf: Buffer): boolean {
 export class FastConnection implements ExchangeSink {
   readonly req = this;
   readonly res = this;
+  readonly endConsumesLast = true; // end() copies `last` (a view of the pool's read buffer) before it returns
   readonly socket: TLSSocket;
   private readonly front: FastFront;
   private readonly info: ConnectionInfo;
@@ -243,7 +244,7 @@ export class FastConnection implements ExchangeSink {
     this.writeHeadIfPending();
     if (last) {
       if (this.chunked) s.write(`${last.length.toString(16)}\r\n`, 'latin1');
-      s.write(last);
+      s.write(Buffer.from(last));
       if (this.chunked) s.write('\r\n', 'latin1');
     }
     if (this.chunked) s.write(LAST_CHUNK);

@@ -11,7 +11,7 @@ import type { AccessLog } from './access-log.ts';
 import type { TlsTerminatorConfig } from './config-schema.ts';
 import { type ConnectionInfo, infoOf } from './connection-info.ts';
 import { upstreamHeaders } from './forwarding-headers.ts';
-import { type BodyFraming, type ExchangeLimits, forward } from './proxy-exchange.ts';
+import { type BodyFraming, type ExchangeLimits, forward, onUpstreamRead } from './proxy-exchange.ts';
 import { UpstreamPool } from './upstream-pool.ts';
 import { type FastFront, FastConnection } from './fast-connection.ts';
 import type { TerminatorMetrics } from './metrics.ts';
@@ -61,7 +61,7 @@ export class HttpFront implements FastFront {
       requestDone: () => void this.inFlight--,
     };
     this.limits = { timeoutMs: cfg.timeouts.upstream, stallTimeoutMs: cfg.timeouts.idle };
-    this.pool = new UpstreamPool(target, cfg.limits.upstreamConnections, cfg.limits.upstreamIdleConnections);
+    this.pool = new UpstreamPool(target, cfg.limits.upstreamConnections, cfg.limits.upstreamIdleConnections, onUpstreamRead);
     const t = cfg.timeouts;
     this.fastPath = cfg.http1FastPath;
     this.maxHeaderSize = cfg.limits.maxHeaderSize;

@@ -6,6 +6,10 @@
 // (plus its parser) rather than a dozen closures, and adds/removes no listener on the socket.
 // At a steady 1,000 req/s the per-request listener and timer churn this replaced was a
 // measurable share of the proxy's CPU (Node re-creates a socket's timer on every setTimeout).
+// App bytes arrive through the pool's shared read buffer (onUpstreamRead): the parser hands out
+// views of it, so whatever a client response may keep past the call (Node's responses buffer
+// chunks, a busy TLS socket queues them) gets a copy; the fast path's small answer is turned
+// into a string at once and takes none.
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { Socket } from 'node:net';
@@ -36,6 +40,8 @@ export interface ClientResponseSide {
 export interface ExchangeSink {
   readonly req: ClientRequestSide;
   readonly res: ClientResponseSide;
+  /** res.end(last) is done with `last` when it returns (so it needs no copy of the shared read buffer). */
+  readonly endConsumesLast?: boolean;
   /** Set when the sink feeds the request body itself (bodyChunk/bodyEnd) instead of a Node request stream. */
   pumpBody?(x: Exchange): void;
   onHead(head: ResponseHead): void;
@@ -57,12 +63,15 @@ const LAST_CHUNK = '0\r\n\r\n';
 const RUN = Symbol('sidekick.tls-terminator.exchange');
 type PooledSocket = Socket & { [RUN]?: Exchange | null };
 
-// Installed once per app connection; `this` is the socket.
-function onSocketData(this: PooledSocket, buf: Buffer): void {
+/** The pool's read callback (UpstreamPool's onRead); `this` is the socket. */
+export function onUpstreamRead(this: PooledSocket, n: number, buf: Buffer): boolean {
   const run = this[RUN];
-  if (run) run.received(buf);
-  else if (run === null) this.destroy(); // bytes nobody asked for on an idle connection: unusable
+  if (run) run.received(buf.subarray(0, n));
+  else this.destroy(); // bytes nobody asked for on an idle connection: unusable
+  return true; // backpressure pauses the socket explicitly (Exchange.data)
 }
+
+// Installed once per app connection; `this` is the socket.
 function onSocketEof(this: PooledSocket): void {
   this[RUN]?.eof();
 }
@@ -81,7 +90,6 @@ function onSocketDrain(this: PooledSocket): void {
 function adopt(s: PooledSocket, timeoutMs: number): void {
   if (s[RUN] !== undefined) return;
   s[RUN] = null;
-  s.on('data', onSocketData);
   s.on('end', onSocketEof);
   s.on('close', onSocketEof);
   s.on('error', onSocketError);
@@ -152,9 +160,9 @@ export class Exchange implements Waiter, ParserEvents {
     this.sink.onHead(h);
   }
 
-  data(chunk: Buffer): void {
-    this.sink.onBytes(chunk.length);
-    if (!this.out.write(chunk)) {
+  data(view: Buffer): void {
+    this.sink.onBytes(view.length);
+    if (!this.out.write(Buffer.from(view))) {
       const s = this.socket!;
       s.pause();
       this.stalled = true;
@@ -176,7 +184,7 @@ export class Exchange implements Waiter, ParserEvents {
     else this.pool.discard(s);
     if (last) {
       this.sink.onBytes(last.length);
-      this.out.end(last);
+      this.out.end(this.sink.endConsumesLast ? last : Buffer.from(last));
     } else this.out.end();
     this.sink.onDone();
   }

@@ -19,9 +19,9 @@ export interface ResponseHead {
 
 export interface ParserEvents {
   head(head: ResponseHead): void;
-  /** `chunk` is only valid during the call (a view of the socket's buffer). */
+  /** `chunk` is only valid during the call (a view of the pool's shared read buffer). */
   data(chunk: Buffer): void;
-  /** `last`: the final body bytes when known, so the client gets head + body in one write. */
+  /** `last`: the final body bytes when known, so the client gets head + body in one write (a view, as for data). */
   end(reusable: boolean, last?: Buffer): void;
   continue(): void;
 }
@@ -67,6 +67,7 @@ export class ResponseParser {
     return this.mode === Mode.Done;
   }
 
+  /** `buf` may be reused by the caller after this returns: what waits for more bytes is copied. */
   push(buf: Buffer): void {
     if (this.pending) {
       buf = Buffer.concat([this.pending, buf]);
@@ -79,7 +80,7 @@ export class ResponseParser {
           const end = buf.indexOf(CRLF2, off);
           if (end < 0) {
             if (buf.length - off > MAX_HEAD) throw new ParseError('response head larger than 64 KiB');
-            this.pending = buf.subarray(off);
+            this.pending = Buffer.from(buf.subarray(off));
             return;
           }
           this.head(buf.toString('latin1', off, end));
@@ -103,7 +104,7 @@ export class ResponseParser {
           const eol = buf.indexOf('\r\n', off, 'latin1');
           if (eol < 0) {
             if (buf.length - off > MAX_CHUNK_LINE) throw new ParseError('chunk line too long');
-            this.pending = buf.subarray(off);
+            this.pending = Buffer.from(buf.subarray(off));
             return;
           }
           const line = buf.toString('latin1', off, eol);
@@ -128,7 +129,7 @@ export class ResponseParser {
         }
         case Mode.ChunkCrlf: {
           if (buf.length - off < 2) {
-            this.pending = buf.subarray(off);
+            this.pending = Buffer.from(buf.subarray(off));
             return;
           }
           if (buf[off] !== 13 || buf[off + 1] !== 10) throw new ParseError('missing CRLF after chunk');

@@ -6,6 +6,7 @@ import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -212,6 +213,47 @@ describe('HTTP/1.1 fast path', () => {
     expect(chunked.headers['transfer-encoding']).toBe('chunked');
     expect(createHash('sha256').update(chunked.body).digest('hex')).toBe(chunked.headers['x-sha256']);
     expect(new Set([up.port, down.port, chunked.port]).size).toBe(1);
+  });
+
+  it('keeps concurrent downloads apart while clients read slowly, on the fast path and over HTTP/2', async () => {
+    // App bytes are read into one buffer shared by every app connection; anything a client
+    // response still holds after the read callback (a TLS socket queueing behind a slow reader,
+    // Node's HTTP/2 response) must be a copy, or the next read overwrites it.
+    const h1 = (path: string) =>
+      new Promise<{ body: Buffer; sha: string | undefined }>((resolve, reject) => {
+        https.get({ host: '127.0.0.1', port: term.port, path, agent: false, rejectUnauthorized: false }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => {
+            parts.push(c);
+            if (parts.length % 8 === 0) (res.pause(), setTimeout(() => res.resume(), 5)); // lets the proxy's writes queue
+          });
+          res.on('end', () => resolve({ body: Buffer.concat(parts), sha: res.headers['x-sha256'] as string | undefined }));
+        }).on('error', reject);
+      });
+    const h2 = (session: http2.ClientHttp2Session, path: string) =>
+      new Promise<{ body: Buffer; sha: string | undefined }>((resolve, reject) => {
+        const req = session.request({ ':path': path });
+        const parts: Buffer[] = [];
+        let sha: string | undefined;
+        req.on('response', (h) => (sha = h['x-sha256'] as string | undefined));
+        req.on('data', (c: Buffer) => {
+          parts.push(c);
+          if (parts.length % 8 === 0) (req.pause(), setTimeout(() => req.resume(), 5));
+        });
+        req.on('end', () => resolve({ body: Buffer.concat(parts), sha }));
+        req.on('error', reject);
+        req.end();
+      });
+    const session = http2.connect(`https://127.0.0.1:${term.port}`, { rejectUnauthorized: false });
+    const { result, delta } = await handOffDelta(() =>
+      Promise.all([
+        h1(`/bytes?n=${1024 * 1024 + 3}`), h1(`/bytes?n=${1024 * 1024}&chunked`), h1(`/bytes?n=${700_001}`),
+        h2(session, `/bytes?n=${1024 * 1024 + 5}`), h2(session, `/bytes?n=${900_000}&chunked`),
+      ]));
+    session.close();
+    expect(delta).toEqual({});
+    expect(result.map((r) => r.body.length)).toEqual([1024 * 1024 + 3, 1024 * 1024, 700_001, 1024 * 1024 + 5, 900_000]);
+    for (const r of result) expect(createHash('sha256').update(r.body).digest('hex')).toBe(r.sha);
   });
 
   it('ends a chunked app response to an HTTP/1.0 client by closing, and keeps 1.0 keep-alive for Content-Length ones', async () => {
