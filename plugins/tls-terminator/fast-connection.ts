@@ -10,7 +10,7 @@
 import type { TLSSocket } from 'node:tls';
 import { connectionFields } from './access-log.ts';
 import type { ConnectionInfo } from './connection-info.ts';
-import { upstreamHeaders } from './forwarding-headers.ts';
+import { type ForwardOptions, upstreamHeaders } from './forwarding-headers.ts';
 import { statusClass } from './metrics.ts';
 import { type FrontContext, upstreamFailure } from './proxied-request.ts';
 import { type Exchange, type ExchangeLimits, type ExchangeSink, type FailureKind, forward } from './proxy-exchange.ts';
@@ -24,6 +24,8 @@ export interface FastFront {
   readonly pool: UpstreamPool;
   readonly limits: ExchangeLimits;
   readonly fingerprintHeaders: boolean;
+  /** { fingerprintHeaders }, made once. */
+  readonly forwardOptions: ForwardOptions;
   readonly maxHeaderSize: number;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
@@ -153,7 +155,7 @@ export class FastConnection implements ExchangeSink {
     this.status = this.bytes = 0;
     this.respHead = undefined;
     this.headWritten = this.chunked = false;
-    const headers = upstreamHeaders(req.raw, req.host ?? (info.sni || 'localhost'), info, { fingerprintHeaders: front.fingerprintHeaders });
+    const headers = upstreamHeaders(req.raw, req.host ?? (info.sni || 'localhost'), info, front.forwardOptions, req.lower);
     let head = `${req.method} ${req.target} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
     this.bodyLeft = req.contentLength;

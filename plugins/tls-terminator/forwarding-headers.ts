@@ -19,8 +19,20 @@ export interface ForwardOptions {
   upgrade?: boolean;
 }
 
-/** Flat [name, value, ...] list in the client's order, as http.request accepts. */
-export function upstreamHeaders(raw: string[], host: string | undefined, info: ConnectionInfo, opts: ForwardOptions): string[] {
+/** Whether and why a (lower-case) request header name needs more than being copied. */
+const Kind = { Hop: 1, Own: 2, Forwarding: 3, Cookie: 4 } as const;
+const KIND = new Map<string, number>([
+  ...[...HOP_BY_HOP].map((n) => [n, Kind.Hop] as const),
+  ...[...OWN].map((n) => [n, Kind.Own] as const),
+  ...[...FORWARDING].map((n) => [n, Kind.Forwarding] as const),
+  ['cookie', Kind.Cookie],
+]);
+
+/**
+ * Flat [name, value, ...] list in the client's order, as http.request accepts. `lower`: the
+ * names already lower-cased, one per pair (the fast path's parser has them).
+ */
+export function upstreamHeaders(raw: string[], host: string | undefined, info: ConnectionInfo, opts: ForwardOptions, lower?: string[]): string[] {
   const out: string[] = [];
   let connectionTokens: string[] | undefined;
   let xff: string | undefined;
@@ -31,28 +43,26 @@ export function upstreamHeaders(raw: string[], host: string | undefined, info: C
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     if (name.charCodeAt(0) === 58) continue; // ":authority" and other h2 pseudo-headers
-    const lower = name.toLowerCase();
     const value = raw[i + 1]!;
-    if (lower === 'connection') connectionTokens = (connectionTokens ?? []).concat(value.toLowerCase().split(/\s*,\s*/));
-    if (HOP_BY_HOP.has(lower)) {
-      if (opts.upgrade && (lower === 'connection' || lower === 'upgrade')) out.push(name, value);
+    const low = lower ? lower[i >> 1]! : name.toLowerCase();
+    const kind = KIND.get(low);
+    if (kind === undefined) {
+      out.push(name, value);
       continue;
     }
-    if (OWN.has(lower)) continue;
-    if (FORWARDING.has(lower)) {
+    if (kind === Kind.Hop) {
+      if (low === 'connection') connectionTokens = (connectionTokens ?? []).concat(value.toLowerCase().split(/\s*,\s*/));
+      if (opts.upgrade && (low === 'connection' || low === 'upgrade')) out.push(name, value);
+    } else if (kind === Kind.Forwarding) {
       if (!info.trusted) continue;
-      if (lower === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
-      else if (lower === 'forwarded') forwarded = forwarded ? `${forwarded}, ${value}` : value;
-      else if (lower === 'x-forwarded-proto') xfProto ??= value;
+      if (low === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
+      else if (low === 'forwarded') forwarded = forwarded ? `${forwarded}, ${value}` : value;
+      else if (low === 'x-forwarded-proto') xfProto ??= value;
       else xfHost ??= value;
-      continue;
-    }
-    if (lower === 'cookie') {
+    } else if (kind === Kind.Cookie) {
       // h2 clients may split cookies over several fields; HTTP/1.1 wants one (RFC 9113 8.2.3).
       cookie = cookie ? `${cookie}; ${value}` : value;
-      continue;
-    }
-    out.push(name, value);
+    } // Kind.Own: never passed on
   }
   if (connectionTokens && !opts.upgrade) {
     for (const token of connectionTokens) {
@@ -69,7 +79,7 @@ export function upstreamHeaders(raw: string[], host: string | undefined, info: C
     'x-forwarded-proto', xfProto ?? 'https',
     'x-forwarded-host', xfHost ?? host ?? '',
     // RFC 7239 quoted-string: a Host like `a";for=1.2.3.4` must not forge a second element.
-    'forwarded', `${forwarded ? `${forwarded}, ` : ''}for=${forHost};proto=https${host ? `;host="${host.replace(/["\\]/g, '\\$&')}"` : ''}`,
+    'forwarded', `${forwarded ? `${forwarded}, ` : ''}for=${forHost};proto=https${host ? `;host="${quoted(host)}"` : ''}`,
   );
   const id = info.identity;
   if (id) {
@@ -80,6 +90,9 @@ export function upstreamHeaders(raw: string[], host: string | undefined, info: C
   if (opts.fingerprintHeaders && info.ja4) out.push('x-ja3-fingerprint', info.ja3, 'x-ja4-fingerprint', info.ja4);
   return out;
 }
+
+/** The inside of an RFC 7239 quoted-string (the regex only runs for the rare host that needs it). */
+const quoted = (s: string): string => (s.includes('"') || s.includes('\\') ? s.replace(/["\\]/g, '\\$&') : s);
 
 /** The app's response headers (flat list, hop-by-hop already removed) as an object for an HTTP/2 client. */
 export function responseHeadersH2(flat: string[], extra: string[] | undefined): Record<string, string | string[]> {

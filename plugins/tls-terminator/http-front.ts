@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { AccessLog } from './access-log.ts';
 import type { TlsTerminatorConfig } from './config-schema.ts';
 import { type ConnectionInfo, infoOf } from './connection-info.ts';
-import { upstreamHeaders } from './forwarding-headers.ts';
+import { type ForwardOptions, upstreamHeaders } from './forwarding-headers.ts';
 import { type BodyFraming, type ExchangeLimits, forward, onUpstreamRead } from './proxy-exchange.ts';
 import { UpstreamPool } from './upstream-pool.ts';
 import { type FastFront, FastConnection } from './fast-connection.ts';
@@ -35,6 +35,7 @@ export class HttpFront implements FastFront {
   private readonly log: Logger;
   private readonly metrics: TerminatorMetrics;
   readonly fingerprintHeaders: boolean;
+  readonly forwardOptions: ForwardOptions;
   inFlight = 0;
   draining = false;
   readonly context: FrontContext;
@@ -54,6 +55,7 @@ export class HttpFront implements FastFront {
     this.log = log;
     this.metrics = metrics;
     this.fingerprintHeaders = cfg.fingerprint.headers;
+    this.forwardOptions = { fingerprintHeaders: cfg.fingerprint.headers };
     const hsts = cfg.hsts && `max-age=${Math.floor(cfg.hsts.maxAge / 1000)}${cfg.hsts.includeSubDomains ? '; includeSubDomains' : ''}`;
     this.context = {
       metrics, access, log, upstreamLabel: target.label, upstreamTimeoutMs: cfg.timeouts.upstream,
@@ -184,7 +186,7 @@ export class HttpFront implements FastFront {
     }
     // HTTP/1.0 clients may omit Host; the app gets the SNI name (or localhost) rather than none.
     const host = (h2 ? ((req.headers[':authority'] as string | undefined) ?? req.headers.host) : req.headers.host) ?? (info.sni || 'localhost');
-    const headers = upstreamHeaders(req.rawHeaders, host, info, { fingerprintHeaders: this.fingerprintHeaders });
+    const headers = upstreamHeaders(req.rawHeaders, host, info, this.forwardOptions);
     let head = `${req.method} ${req.url} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
     const body: BodyFraming =

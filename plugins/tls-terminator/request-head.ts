@@ -12,6 +12,8 @@ export interface PlainRequest {
   version: string;
   /** Flat [name, value, ...] in the client's order, values without surrounding whitespace. */
   raw: string[];
+  /** raw's names lower-cased (one per pair), so the header filter does not lower-case them again. */
+  lower: string[];
   /** undefined: HTTP/1.0 without Host. */
   host: string | undefined;
   contentLength: number;
@@ -44,19 +46,21 @@ export function parsePlainHead(text: string): PlainRequest | string {
   const version = proto === 'HTTP/1.1' ? '1.1' : proto === 'HTTP/1.0' ? '1.0' : '';
   if (!version) return 'other';
   const raw: string[] = [];
+  const lowerNames: string[] = [];
   let host: string | undefined;
   let contentLength = -1;
   let close = false;
   let keepAliveToken = false;
+  // Indices into `text` rather than a slice per line: this runs for every fast-path request.
   while (eol >= 0) {
     const start = eol + 2;
     eol = text.indexOf('\r\n', start);
-    const h = eol < 0 ? text.slice(start) : text.slice(start, eol);
-    const colon = h.indexOf(':');
-    if (colon <= 0) return 'other';
-    const name = h.slice(0, colon);
+    const stop = eol < 0 ? text.length : eol;
+    const colon = text.indexOf(':', start);
+    if (colon <= start || colon > stop) return 'other';
+    const name = text.slice(start, colon);
     if (!TOKEN.test(name)) return 'other';
-    const value = trimOws(h, colon + 1);
+    const value = trimOws(text, colon + 1, stop);
     if (!VALUE.test(value)) return 'other';
     const lower = name.toLowerCase();
     const unusual = UNUSUAL.get(lower);
@@ -76,19 +80,20 @@ export function parsePlainHead(text: string): PlainRequest | string {
       }
     }
     raw.push(name, value);
+    lowerNames.push(lower);
   }
   if (host === undefined && version === '1.1') return 'other'; // Node answers 400
   return {
-    method, target, version, raw, host,
+    method, target, version, raw, lower: lowerNames, host,
     contentLength: contentLength < 0 ? 0 : contentLength,
     keepAlive: !close && (version === '1.1' || keepAliveToken),
   };
 }
 
-/** Without leading/trailing spaces and tabs only (String#trim would also eat 0xA0 and friends). */
-function trimOws(s: string, from: number): string {
+/** s[from, to) without leading/trailing spaces and tabs only (String#trim would also eat 0xA0 and friends). */
+function trimOws(s: string, from: number, to: number): string {
   let a = from;
-  let b = s.length;
+  let b = to;
   while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
   while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
   return s.slice(a, b);
