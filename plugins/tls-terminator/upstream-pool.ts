@@ -22,9 +22,14 @@ export type UpstreamRead = (this: Socket, n: number, buf: Buffer) => boolean;
 
 const noop = () => {};
 
-const onIdleClose = function (this: Socket & { pool?: UpstreamPool }) {
-  this.pool?.forget(this);
-};
+// Set while a socket waits in the idle list. Its 'end'/'close' listeners are installed once, when
+// it is created, and look at this: a listener pair added and removed per request (once() makes a
+// wrapper closure each time) showed in a keep-alive CPU profile.
+const IDLE = Symbol('sidekick.tls-terminator.idle-in');
+type PoolSocket = Socket & { [IDLE]?: UpstreamPool };
+function onPooledEnd(this: PoolSocket): void {
+  this[IDLE]?.forget(this);
+}
 
 export class UpstreamPool {
   private readonly idle: Socket[] = [];
@@ -51,10 +56,9 @@ export class UpstreamPool {
   acquire(w: Waiter, fresh = false): void {
     if (this.closed) return w.leased(Object.assign(new Error('upstream pool closed'), { code: 'ERR_TLS_TERMINATOR_CLOSED' }));
     if (!fresh) {
-      const s = this.idle.pop();
+      const s = this.idle.pop() as PoolSocket | undefined;
       if (s) {
-        s.removeListener('close', onIdleClose);
-        s.removeListener('end', onIdleClose);
+        s[IDLE] = undefined;
         return w.leased({ socket: s, reused: true });
       }
     }
@@ -68,6 +72,8 @@ export class UpstreamPool {
     const s = t.kind === 'unix' ? connect({ path: t.path, ...read }) : connect({ host: t.host, port: t.port, noDelay: true, keepAlive: true, ...read });
     s.on('error', noop); // an idle socket's reset must not crash the process; exchanges add their own listener
     s.once('close', () => this.open--);
+    s.on('end', onPooledEnd);
+    s.on('close', onPooledEnd);
     w.leased({ socket: s, reused: false });
   }
 
@@ -76,9 +82,7 @@ export class UpstreamPool {
     const next = this.waiting.shift();
     if (next) return next.leased({ socket: s, reused: true });
     if (this.closed || this.idle.length >= this.maxIdle || s.destroyed) return void s.destroy();
-    (s as Socket & { pool?: UpstreamPool }).pool = this;
-    s.once('close', onIdleClose);
-    s.once('end', onIdleClose);
+    (s as PoolSocket)[IDLE] = this;
     this.idle.push(s);
   }
 
@@ -93,6 +97,7 @@ export class UpstreamPool {
   }
 
   forget(s: Socket): void {
+    (s as PoolSocket)[IDLE] = undefined;
     const i = this.idle.indexOf(s);
     if (i >= 0) this.idle.splice(i, 1);
     s.destroy();
