@@ -1,10 +1,11 @@
 // S3 (or any S3-compatible store): one paginated ListObjectsV2 per poll; a download is a
 // GetObject pinned to the listed ETag, so an object replaced between list and get fails the
 // poll instead of mixing two versions.
-import { GetObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandInput, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type ListObjectsV2CommandInput, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import { ConfigSyncError } from '../errors.ts';
 import { checkRelativePath } from '../safe-path.ts';
 import { PollingS3Client, type S3Config } from './s3-client.ts';
+import { RepeatedListCommand } from './s3-repeat.ts';
 import type { Listing, Source, SourceEntry } from './source.ts';
 import { writeBounded } from './write-bounded.ts';
 
@@ -92,8 +93,9 @@ export class S3Source implements Source {
       let page: Page;
       this.client.pollSignal = signal;
       try {
-        // No options: the listing's middleware chain is cached (see PollingS3Client).
-        const out = await this.client.send(new ListObjectsV2Command(token === undefined ? this.firstPage : { ...this.firstPage, ContinuationToken: token }));
+        // No options: the listing's middleware chain is cached (see PollingS3Client), and
+        // what a repeated input resolves to is kept in it (see RepeatedListCommand).
+        const out = await this.client.send(new RepeatedListCommand(token === undefined ? this.firstPage : { ...this.firstPage, ContinuationToken: token }));
         if (out === UNCHANGED_OUTPUT) page = this.pages[index]!;
         else {
           page = { bytes: this.received ?? Buffer.alloc(0), entries: this.entriesOf(out.Contents), next: out.IsTruncated ? out.NextContinuationToken : undefined };
