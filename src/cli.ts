@@ -2,7 +2,6 @@
 // Exit codes: 0 success, 1 could not start or run, 2 bad usage, 78 invalid config (EX_CONFIG).
 import { Agent } from './agent.ts';
 import { ConfigError } from './config/config-error.ts';
-import { buildJsonSchema } from './config/json-schema.ts';
 import { loadConfig } from './config/load-config.ts';
 import { VERSION } from './version.ts';
 
@@ -63,6 +62,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       process.stdout.write(`${VERSION}\n`);
       return EXIT.ok;
     case 'schema':
+      const { buildJsonSchema } = await import('./config/json-schema.ts');
       process.stdout.write(`${JSON.stringify(await buildJsonSchema(), null, 2)}\n`);
       return EXIT.ok;
     case 'validate':

@@ -2,7 +2,6 @@
 // and the user's command. Any failure throws CONFIG_SYNC_VALIDATION naming the file or command.
 import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import type { ValidateConfig } from './config-schema.ts';
 import { ConfigSyncError } from './errors.ts';
 import { runCommand } from './run-command.ts';
@@ -13,7 +12,7 @@ export async function validateVersion(dir: string, paths: readonly string[], con
       const ext = extname(path).toLowerCase();
       if (ext !== '.json' && ext !== '.yaml' && ext !== '.yml') continue;
       const text = await readFile(join(dir, path), 'utf8');
-      const problem = ext === '.json' ? jsonProblem(text) : yamlProblem(text);
+      const problem = ext === '.json' ? jsonProblem(text) : await yamlProblem(text);
       if (problem) throw new ConfigSyncError('CONFIG_SYNC_VALIDATION', `${path} does not parse: ${problem}`);
     }
   }
@@ -35,7 +34,10 @@ function jsonProblem(text: string): string | undefined {
   }
 }
 
-function yamlProblem(text: string): string | undefined {
+// yaml, loaded on first use, rather than the agent's js-yaml: it accepts the custom tags an
+// app's own files may use (!include, !Ref), where js-yaml refuses them.
+async function yamlProblem(text: string): Promise<string | undefined> {
+  const { parseAllDocuments } = await import('yaml');
   for (const doc of parseAllDocuments(text)) {
     if ('errors' in doc && doc.errors.length > 0) return doc.errors[0]!.message.split('\n')[0];
   }

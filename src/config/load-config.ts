@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import * as v from 'valibot';
-import { parseDocument } from 'yaml';
+import { loadAll } from 'js-yaml';
 import type { PluginDescriptor } from '../plugin-api.ts';
 import { resolvePlugin } from '../plugins/resolve-plugin.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
@@ -51,11 +51,16 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
 }
 
 export async function parseConfig(file: string, text: string, hash: string, env: NodeJS.ProcessEnv): Promise<LoadedConfig> {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length) {
-    throw new ConfigError(file, doc.errors.map((e) => ({ path: '', message: `YAML: ${e.message.split('\n')[0]}` })));
+  let docs: unknown[];
+  try {
+    // js-yaml (one module) rather than yaml (72): this runs at every start. YAML 1.2 core
+    // schema, duplicate keys are errors; the message's first line carries (line:column).
+    docs = loadAll(text);
+  } catch (err) {
+    throw new ConfigError(file, [{ path: '', message: `YAML: ${(err as Error).message.split('\n')[0]}` }]);
   }
-  const data = doc.toJS() ?? {};
+  if (docs.length > 1) throw new ConfigError(file, [{ path: '', message: `YAML: expected one document, found ${docs.length}` }]);
+  const data = docs[0] ?? {};
   if (typeof data !== 'object' || Array.isArray(data)) {
     throw new ConfigError(file, [{ path: '', message: 'expected a mapping of keys (admin, log, plugins, ...)' }]);
   }

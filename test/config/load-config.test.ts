@@ -94,8 +94,9 @@ describe('a bad config names the file, the key and what was expected', () => {
     ['missing plugin file', 'plugins:\n  x:\n    type: ./no-such-plugin.js\n', 'plugins.x.type', /cannot load plugin "\.\/no-such-plugin\.js"/],
     ['not a plugin module', `plugins:\n  x:\n    type: ${resolve(import.meta.dirname, 'load-config.test.ts')}\n`, 'plugins.x.type', /(does not export a plugin descriptor|cannot load plugin)/],
     ['bad instance name', `plugins:\n  My_Plugin!:\n    type: ${RECORDER}\n    events: e\n`, 'plugins.My_Plugin!', /instance names are lowercase letters/],
-    ['invalid YAML', 'admin: [unclosed\n', '(top level)', /YAML: /],
-    ['duplicate key', 'log:\n  level: info\nlog:\n  level: debug\n', '(top level)', /YAML: .*unique/i],
+    ['invalid YAML', 'admin: [unclosed\n', '(top level)', /YAML: .*\(2:1\)/],
+    ['duplicate key', 'log:\n  level: info\nlog:\n  level: debug\n', '(top level)', /YAML: duplicated mapping key \(3:1\)/],
+    ['two documents', 'log:\n  level: info\n---\nlog:\n  level: debug\n', '(top level)', /YAML: expected one document, found 2/],
     ['not a mapping', '- a\n- b\n', '(top level)', /expected a mapping of keys/],
   ];
 
