@@ -43,7 +43,13 @@ export class ConfigSync implements PluginInstance {
   private racedPolls = 0;
   private retryInMs?: number;
   private lastSuccessAt = 0;
-  private lastPoll?: { at: string; result: string };
+  /** When the last poll ended and how (formatted for /status only when asked). */
+  private lastPollAt = 0;
+  private lastPollResult = '';
+  /** The poll in progress, for its timeout and for stop (polls never overlap: exclusive()). */
+  private inFlight?: AbortController;
+  /** Every poll's timeout: one timer re-armed at each start, not a new timer and timer list per poll. */
+  private pollTimer?: NodeJS.Timeout;
   private lastError?: LastError;
   private lastValidationError?: LastError;
 
@@ -110,7 +116,7 @@ export class ConfigSync implements PluginInstance {
         files: files.slice(0, MAX_FILES_IN_STATUS),
         ...(files.length > MAX_FILES_IN_STATUS ? { filesOmitted: files.length - MAX_FILES_IN_STATUS } : {}),
         previousVersion: this.state.previous ? { generation: this.state.previous.generation, id: this.state.previous.id } : null,
-        lastPoll: this.lastPoll ?? null,
+        lastPoll: this.lastPollAt ? { at: new Date(this.lastPollAt).toISOString(), result: this.lastPollResult } : null,
         lastSuccessAt: this.lastSuccessAt ? new Date(this.lastSuccessAt).toISOString() : null,
         consecutiveFailures: this.failures,
         retryInMs: this.failures ? (this.retryInMs ?? null) : null,
@@ -123,6 +129,17 @@ export class ConfigSync implements PluginInstance {
 
   private async run(): Promise<void> {
     const signal = AbortSignal.any([this.pollAbort.signal, this.ctx.signal]);
+    const onStop = () => this.inFlight?.abort(signal.reason);
+    signal.addEventListener('abort', onStop, { once: true });
+    try {
+      await this.pollLoop(signal);
+    } finally {
+      signal.removeEventListener('abort', onStop);
+      clearTimeout(this.pollTimer);
+    }
+  }
+
+  private async pollLoop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       let delay: number;
       try {
@@ -139,20 +156,25 @@ export class ConfigSync implements PluginInstance {
         this.failures++;
         delay = backoffDelay(this.failures - 1, this.config.backoff.initial, this.config.backoff.max);
         this.recordPollError(err, delay);
+        // A successful poll has just set it to 0.
+        if (this.lastSuccessAt) this.metrics.sinceSuccess.set((Date.now() - this.lastSuccessAt) / 1000);
       }
-      if (this.lastSuccessAt) this.metrics.sinceSuccess.set((Date.now() - this.lastSuccessAt) / 1000);
       await sleep(delay, signal);
     }
   }
 
   private async poll(stop: AbortSignal): Promise<void> {
     // One controller per poll, not AbortSignal.any() on the long-lived stop signal, whose
-    // dependants pile up in some Node versions; the timer and listener are removed after.
+    // dependants pile up in some Node versions: an aborted signal cannot be reused, and a
+    // fresh one never carries a listener a past request left behind. The stop listener
+    // (run()) and the timeout timer are made once and reach it through inFlight.
     const controller = new AbortController();
     const signal = controller.signal;
-    const abort = () => controller.abort(stop.reason);
-    const timer = setTimeout(() => controller.abort(new ConfigSyncError('CONFIG_SYNC_TIMEOUT', 'poll timeout')), this.config.timeout);
-    stop.addEventListener('abort', abort, { once: true });
+    this.inFlight = controller;
+    if (stop.aborted) controller.abort(stop.reason);
+    // unref: between polls the timer may still be armed, and must not hold the process.
+    if (this.pollTimer) this.pollTimer.refresh();
+    else this.pollTimer = setTimeout(() => this.inFlight?.abort(new ConfigSyncError('CONFIG_SYNC_TIMEOUT', 'poll timeout')), this.config.timeout).unref();
     let listing: Listing | undefined;
     try {
       listing = await this.source.list(this.state.cursor, signal);
@@ -173,8 +195,7 @@ export class ConfigSync implements PluginInstance {
     } catch (err) {
       throw timeoutAware(err, signal, stop, this.config.timeout);
     } finally {
-      clearTimeout(timer);
-      stop.removeEventListener('abort', abort);
+      this.inFlight = undefined;
     }
   }
 
@@ -271,8 +292,8 @@ export class ConfigSync implements PluginInstance {
   }
 
   private pollDone(result: string): void {
-    this.lastSuccessAt = Date.now();
-    this.lastPoll = { at: new Date(this.lastSuccessAt).toISOString(), result };
+    this.lastSuccessAt = this.lastPollAt = Date.now();
+    this.lastPollResult = result;
     this.metrics.lastSuccess.set(this.lastSuccessAt / 1000);
     this.metrics.sinceSuccess.set(0);
     (result === 'changed' ? this.metrics.pollChanged : this.metrics.pollUnchanged).inc();
@@ -288,8 +309,9 @@ export class ConfigSync implements PluginInstance {
     this.metrics.pollError.inc();
     this.metrics.error(code).inc();
     this.retryInMs = retryInMs;
-    this.lastError = { code, message, at: new Date().toISOString() };
-    this.lastPoll = { at: this.lastError.at, result: 'error' };
+    this.lastPollAt = Date.now();
+    this.lastPollResult = 'error';
+    this.lastError = { code, message, at: new Date(this.lastPollAt).toISOString() };
     this.log.warn({ code, err: message, attempt: this.failures, retryInMs }, 'poll failed; the published version keeps serving');
   }
 

@@ -4,7 +4,7 @@
 // a string and whose message is short, is remembered for the last (key, message) pair; HMAC is
 // deterministic, so the answer is the same. Keys given as bytes (the day's signing key) keep
 // their KeyObject, so the signature HMAC does not re-import the key each time.
-import { createHash, createHmac, createSecretKey, type Hash, type Hmac, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, hash, type Hash, type Hmac, type KeyObject } from 'node:crypto';
 
 type SourceData = string | ArrayBuffer | ArrayBufferView;
 
@@ -39,6 +39,8 @@ export class Sha256 {
   async digest(): Promise<Uint8Array> {
     if (this.hash) return view((this.hash as Hash).copy ? (this.hash as Hash).copy().digest() : this.hash.digest());
     const message = this.first ?? '';
+    // One-shot digest: no Hash object to create and finalise (SigV4 hashes its canonical request so).
+    if (this.secret === undefined) return view(hash('sha256', message, 'buffer'));
     const memo = typeof this.secret === 'string' && typeof message !== 'string' && message.byteLength <= 128;
     if (memo && remembered?.key === this.secret && remembered.message.equals(message)) return remembered.mac.slice();
     const mac = view(this.start().update(message).digest());
