@@ -10,6 +10,7 @@ import { type LoadedConfig, parseConfig, readConfigFile } from './config/load-co
 import { PluginHost } from './host/plugin-host.ts';
 import { createLogger, redactUrlCredentials, type RootLogger } from './logger.ts';
 import { MetricsRegistry } from './metrics.ts';
+import { OptimizerOnLoad } from './optimizer-on-load.ts';
 import { VERSION } from './version.ts';
 
 const TICK_MS = 500;
@@ -43,6 +44,7 @@ export class Agent {
   private lastTick = Date.now();
   private lastTickLateMs = 0;
   private tick?: NodeJS.Timeout;
+  private readonly optimizer = new OptimizerOnLoad();
   private shuttingDown?: Promise<void>;
   private started = false;
   private reloads: Promise<void> = Promise.resolve();
@@ -75,6 +77,7 @@ export class Agent {
       const now = Date.now();
       this.lastTickLateMs = Math.max(0, now - this.lastTick - TICK_MS);
       this.lastTick = now;
+      if (this.optimizer.check()) this.logger.info('load seen: V8 compilers (Sparkplug, TurboFan) turned on');
     }, TICK_MS).unref();
     this.adminAddress = await this.admin.listen(this.config.core.admin.listen);
     try {
@@ -85,6 +88,7 @@ export class Agent {
       throw err;
     }
     this.started = true;
+    this.optimizer.arm();
     if (this.config.core.watchConfig) this.watch();
     this.logger.info(
       { admin: `${this.adminAddress.address}:${this.adminAddress.port}`, config: this.config.file, plugins: this.config.instances.map((i) => `${i.name}:${i.type}`) },

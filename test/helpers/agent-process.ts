@@ -31,14 +31,21 @@ export async function tempDir(prefix = 'sidekick-test-'): Promise<{ path: string
 }
 
 /** Writes `yaml` to `dir/sidekick.yaml` and starts the agent on it. Admin should listen on 127.0.0.1:0. */
-export async function startAgent(dir: string, yaml: string, opts: { env?: NodeJS.ProcessEnv; waitReady?: boolean } = {}): Promise<AgentProcess> {
+export interface SpawnOptions {
+  env?: NodeJS.ProcessEnv;
+  waitReady?: boolean;
+  /** Flags for node itself, before the agent's script. */
+  nodeArgs?: string[];
+}
+
+export async function startAgent(dir: string, yaml: string, opts: SpawnOptions = {}): Promise<AgentProcess> {
   const file = join(dir, 'sidekick.yaml');
   await writeFile(file, yaml);
   return spawnAgent(['run', '--config', file], opts);
 }
 
-export function spawnAgent(args: string[], opts: { env?: NodeJS.ProcessEnv; waitReady?: boolean } = {}): Promise<AgentProcess> {
-  const child = spawn(process.execPath, [BIN, ...args], {
+export function spawnAgent(args: string[], opts: SpawnOptions = {}): Promise<AgentProcess> {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, ...args], {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
