@@ -41,8 +41,9 @@ export class PollingS3Client extends S3Client {
     // The SDK's default signer provider builds a new SignatureV4MultiRegion, from a copy of the
     // whole client config, for every request (0.27 M of 2.0 M instructions of an idle poll). It
     // fixes the signing region and service into the config at its first call and reads nothing
-    // else that changes, so every instance it builds is the same signer: the first is kept (a
-    // failed build is not). Credentials, date and clock skew are still read at every signature.
+    // else that changes (this client's credentials provider is never replaced), so every
+    // instance it builds is the same signer: the first is kept (a failed build is not).
+    // Credentials, date and clock skew are still read at every signature.
     const buildSigner = this.config.signer;
     let signer: ReturnType<typeof buildSigner> | undefined;
     this.config.signer = (authScheme) =>
