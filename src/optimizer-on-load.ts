@@ -3,15 +3,17 @@
 // give it that first job (module resolution normalises a few hundred paths), so an agent that then
 // sits idle, as a sidecar mostly does, pays for a compiler it has no use for; the baseline compiler
 // (Sparkplug) costs another ~1 MB of code. The image starts node with `--no-sparkplug --no-turbofan
-// --no-freeze-flags-after-init`; this turns both on once the event loop has
-// been busier than 2% for three liveness ticks in a row (1.5 s) after start. An idle agent's bursts
-// (a poll, V8's memory reducer a few seconds after start) last one tick; any real traffic, down to
-// a few hundred requests a second, is sustained, and from then on tiering proceeds as usual.
+// --no-freeze-flags-after-init`; this turns both on once the event loop is busy: over half of one
+// liveness tick (500 ms; a burst of work such as a log backlog), or over 1% for three ticks in a row
+// (steady traffic, down to a few hundred requests a second). An idle agent's own bursts (a poll,
+// V8's memory reducer a few seconds after start) stay under both. From then on tiering proceeds as
+// usual; below 1% the agent keeps running interpreted code, which costs little at that load.
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 
-const BUSY = 0.02;
-const TICKS = 3;
+const BURST = 0.5;
+const STEADY = 0.01;
+const STEADY_TICKS = 3;
 
 export class OptimizerOnLoad {
   /** Whether node was started in this mode and the compilers are still off. */
@@ -40,8 +42,8 @@ export class OptimizerOnLoad {
     const now = performance.eventLoopUtilization();
     const busy = performance.eventLoopUtilization(now, this.last).utilization;
     this.last = now;
-    this.busyTicks = busy < BUSY ? 0 : this.busyTicks + 1;
-    if (this.busyTicks < TICKS) return false;
+    this.busyTicks = busy < STEADY ? 0 : this.busyTicks + 1;
+    if (busy < BURST && this.busyTicks < STEADY_TICKS) return false;
     setFlagsFromString(this.flags);
     this.waiting = false;
     return true;
