@@ -77,7 +77,6 @@ export class Agent {
       const now = Date.now();
       this.lastTickLateMs = Math.max(0, now - this.lastTick - TICK_MS);
       this.lastTick = now;
-      if (this.optimizer.check()) this.logger.info('load seen: V8 compilers (Sparkplug, TurboFan) turned on');
     }, TICK_MS).unref();
     this.adminAddress = await this.admin.listen(this.config.core.admin.listen);
     try {
@@ -88,7 +87,7 @@ export class Agent {
       throw err;
     }
     this.started = true;
-    this.optimizer.arm();
+    this.optimizer.arm(() => this.logger.info('load seen: V8 compilers (Sparkplug, TurboFan) turned on'));
     if (this.config.core.watchConfig) this.watch();
     this.logger.info(
       { admin: `${this.adminAddress.address}:${this.adminAddress.port}`, config: this.config.file, plugins: this.config.instances.map((i) => `${i.name}:${i.type}`) },
@@ -111,6 +110,7 @@ export class Agent {
       await this.host.stop(Date.now() + this.config.core.shutdownTimeout);
       await this.admin.close();
       clearInterval(this.tick);
+      this.optimizer.stop();
       this.logger.info('shutdown complete');
     })();
     return this.shuttingDown;
