@@ -61,10 +61,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     case 'version':
       process.stdout.write(`${VERSION}\n`);
       return EXIT.ok;
-    case 'schema':
+    case 'schema': {
+      // Loaded only here: the JSON Schema converter is no part of running the agent.
       const { buildJsonSchema } = await import('./config/json-schema.ts');
       process.stdout.write(`${JSON.stringify(await buildJsonSchema(), null, 2)}\n`);
       return EXIT.ok;
+    }
     case 'validate':
       try {
         const config = await loadConfig(args.config, env);
