@@ -19,7 +19,7 @@ export function field(schema: Schema, description: string, ...fallback: [unknown
 
 /** A key that may be left out, with no default. */
 export function optionalField<const S extends Schema>(schema: S, description: string) {
-  return v.optional(v.pipe(schema, v.description(description)));
+  return v.optional(field(schema, description));
 }
 
 /**

@@ -4,24 +4,25 @@
 import { describe, expect, it } from 'vitest';
 import { type ResponseHead, ResponseParser } from '../../../plugins/tls-terminator/response-parser.ts';
 
-function parse(text: string, headRequest = false): { head?: ResponseHead; body: string; ended?: boolean; continues: number } {
-  const out: { head?: ResponseHead; body: string; ended?: boolean; continues: number } = { body: '', continues: 0 };
-  const p = new ResponseParser({
+type Seen = { head?: ResponseHead; body: string; ended?: boolean; continues: number };
+
+/** A parser that records what it reports into `out`. */
+function recording(out: Seen, headRequest: boolean): ResponseParser {
+  return new ResponseParser({
     head: (h) => (out.head = h),
     data: (c) => (out.body += c.toString('latin1')),
     end: (reusable, last) => ((out.ended = reusable), last && (out.body += last.toString('latin1'))),
     continue: () => out.continues++,
   }, headRequest);
-  // One byte at a time too: a head split anywhere must parse the same.
+}
+
+function parse(text: string, headRequest = false): Seen {
+  const out: Seen = { body: '', continues: 0 };
   const bytes = Buffer.from(text, 'latin1');
-  p.push(bytes);
-  const split = { body: '', continues: 0 } as typeof out;
-  const q = new ResponseParser({
-    head: (h) => (split.head = h),
-    data: (c) => (split.body += c.toString('latin1')),
-    end: (reusable, last) => ((split.ended = reusable), last && (split.body += last.toString('latin1'))),
-    continue: () => split.continues++,
-  }, headRequest);
+  recording(out, headRequest).push(bytes);
+  // One byte at a time too: a head split anywhere must parse the same.
+  const split: Seen = { body: '', continues: 0 };
+  const q = recording(split, headRequest);
   for (let i = 0; i < bytes.length; i++) q.push(bytes.subarray(i, i + 1));
   expect(split).toEqual(out);
   return out;
