@@ -203,10 +203,11 @@ export class CertificateStore {
       cert: certPem,
       key: keyPem,
       minVersion: this.cfg.minVersion,
-      ticketKeys: this.ticketKeys,
-      sessionTimeout: 300,
+      // Without tickets OpenSSL falls back to session-id (stateful) resumption, which Node only
+      // serves to a 'newSession' listener: none here, so every connection is a full handshake.
+      ...(this.cfg.sessionTickets ? { ticketKeys: this.ticketKeys, sessionTimeout: 300 } : {}),
       ciphers: `${TLS13_SUITES}:${this.cfg.ciphers ?? TLS12_DEFAULT}`,
-      secureOptions: SERVER_ORDER,
+      secureOptions: this.cfg.sessionTickets ? SERVER_ORDER : SERVER_ORDER | constants.SSL_OP_NO_TICKET,
       ...(this.caPem ? { ca: this.caPem } : {}),
     };
     let context: SecureContext;

@@ -56,6 +56,11 @@ const tls = field(
     minVersion: field(v.picklist(['TLSv1.2', 'TLSv1.3']), 'Lowest TLS version accepted', 'TLSv1.2'),
     ciphers: optionalField(v.string(), "OpenSSL cipher list for TLS 1.2 (default: Node's modern defaults)"),
     handshakeTimeout: field(duration(), 'Time allowed from TCP accept to a finished TLS handshake', '10s'),
+    sessionTickets: field(
+      v.boolean(),
+      "Let clients resume sessions with stateless tickets (5 minutes). false: every connection is a full handshake, as nginx's ssl_session_tickets off",
+      true,
+    ),
     reloadCheckInterval: field(duration(), 'Period of the content check that backs up file watching for certificate reloads (0 disables it)', '60s'),
     selfSignedNames: field(v.array(nonEmpty), 'Names in the self-signed certificate generated when no certificate is configured', ['localhost']),
   }),

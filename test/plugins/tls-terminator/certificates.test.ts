@@ -6,7 +6,7 @@ import https from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type App, type Pki, type Terminator, createPki, eventually, request, startApp, startTerminator, tempDir } from './helpers.ts';
+import { type App, type Pki, type Terminator, createPki, eventually, request, startApp, startTerminator, tempDir, tlsVisit } from './helpers.ts';
 
 let app: App;
 let pki: Pki;
@@ -190,6 +190,24 @@ describe('self-signed default', () => {
     try {
       await expect(startTerminator(t.path, `    upstream: ${app.url}\n    tls: { cert: ./nope.crt, key: ./nope.key }\n`)).rejects.toThrow(/nope\.crt/);
     } finally {
+      await t.cleanup();
+    }
+  });
+});
+
+describe('sessionTickets: false', () => {
+  it('resumes no session, on TLS 1.2 or TLS 1.3', async () => {
+    const t = await tempDir();
+    const term = await startTerminator(t.path, `    upstream: ${app.url}\n    tls: { sessionTickets: false }\n`);
+    try {
+      for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+        const first = await tlsVisit(term.port, version);
+        // TLS 1.3 still hands the client a (stateful) ticket; the server never keeps what it names.
+        const again = await tlsVisit(term.port, version, first.session);
+        expect(again.reused, version).toBe(false);
+      }
+    } finally {
+      await term.agent.stop();
       await t.cleanup();
     }
   });

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { type AgentProcess, startAgent, tempDir } from '../../helpers/agent-process.ts';
@@ -170,6 +171,22 @@ export function request(
     });
     req.on('error', reject);
     req.end(opts.body);
+  });
+}
+
+/**
+ * One request on a new TLS connection of one version, offering `session` for resumption:
+ * whether the server resumed it, and the session (ticket) it gave for next time.
+ */
+export function tlsVisit(port: number, version: 'TLSv1.2' | 'TLSv1.3', session?: Buffer): Promise<{ reused: boolean; session?: Buffer }> {
+  return new Promise((resolve, reject) => {
+    let got: Buffer | undefined;
+    const s = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, minVersion: version, maxVersion: version, ALPNProtocols: ['http/1.1'], ...(session ? { session } : {}) });
+    s.on('session', (b: Buffer) => (got = b));
+    s.on('secureConnect', () => s.write('GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    s.on('data', () => {});
+    s.on('end', () => resolve({ reused: s.isSessionReused(), session: got }));
+    s.on('error', reject);
   });
 }
 

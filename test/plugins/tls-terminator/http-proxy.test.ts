@@ -6,7 +6,7 @@ import https from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { type App, type Terminator, eventually, request, startApp, startTerminator, tempDir } from './helpers.ts';
+import { type App, type Terminator, eventually, request, startApp, startTerminator, tempDir, tlsVisit } from './helpers.ts';
 
 // Every test runs twice: on the HTTP/1.1 fast path (the default) and with it off, so Node's http
 // server, which the fast path hands unusual requests to, stays tested on its own too.
@@ -226,20 +226,10 @@ describe.each([true, false])('http1FastPath: %s', (fastPath) => {
 
     it('resumes TLS sessions (tickets) on TLS 1.2 and TLS 1.3', async () => {
       for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
-        const connectOnce = (session?: Buffer) =>
-          new Promise<{ reused: boolean; session?: Buffer }>((resolve, reject) => {
-            let got: Buffer | undefined;
-            const s = tlsConnect({ host: '127.0.0.1', port: term.port, rejectUnauthorized: false, minVersion: version, maxVersion: version, ALPNProtocols: ['http/1.1'], ...(session ? { session } : {}) });
-            s.on('session', (b: Buffer) => (got = b));
-            s.on('secureConnect', () => s.write('GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
-            s.on('data', () => {});
-            s.on('end', () => resolve({ reused: s.isSessionReused(), session: got }));
-            s.on('error', reject);
-          });
-        const first = await connectOnce();
+        const first = await tlsVisit(term.port, version);
         expect(first.reused).toBe(false);
         expect(first.session).toBeInstanceOf(Buffer);
-        expect((await connectOnce(first.session)).reused, version).toBe(true);
+        expect((await tlsVisit(term.port, version, first.session)).reused, version).toBe(true);
       }
     });
 
