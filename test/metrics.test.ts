@@ -105,9 +105,13 @@ describe('bound series give the scrape prom-client gives', () => {
   it('match after every kind of update, scraped as they go, and across a registry reset', async () => {
     const { ours, ref, ops, refOps } = twins();
     await expectSame(ours, ref); // families declared, no series yet
-    let seed = 7;
-    // The LCG's low bits cycle fast; its high bits pick.
-    const next = (n: number) => Math.floor(((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * n);
+    let seed = 7; // xorshift32: the same sequence every run
+    const next = (n: number) => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
     const used = new Set<number>();
     let histogramCalls = 0;
     for (let i = 1; i <= 3000; i++) {
