@@ -25,7 +25,7 @@ COPY examples/plugins ./examples/plugins
 # V8 keeps one cache per set of node flags, so this runs with the ENTRYPOINT's flags (the
 # benchmarks check that the two agree).
 ENV NODE_COMPILE_CACHE=/app/.compile-cache
-RUN ["node", "--max-semi-space-size=4", "--heap-growing-percent=20", "--no-sparkplug", "--no-turbofan", "--no-freeze-flags-after-init", "/app/bin/warm-compile-cache.js"]
+RUN ["node", "--max-semi-space-size=1", "--heap-growing-percent=20", "--no-sparkplug", "--no-turbofan", "--no-freeze-flags-after-init", "/app/bin/warm-compile-cache.js"]
 # A non-root UID that matches no user in the app's image; state lives on a volume,
 # so the root filesystem can be read-only.
 USER 65532:65532
@@ -34,13 +34,16 @@ VOLUME ["/var/lib/sidekick"]
 EXPOSE 9901 8443
 # Node as PID 1 does not get default signal handlers; the agent installs its own for
 # SIGTERM/SIGINT/SIGHUP, so no init shim is needed. `docker run --init` also works.
-# A young generation capped at 4 MB semi-spaces (V8 grows it to 16 MB under allocation
-# pressure): 174-183 -> 136-138 MB RSS under TLS load, no visible CPU change (tls-terminator
-# benchmark). The old generation may grow 20% past what a full GC leaves, not by V8's adaptive
-# factor (up to 4x): under TLS handshake churn 105-111 -> 86-88 MB RSS, req/s and CPU per request
-# unchanged within the noise (two tls-terminator bench runs, 23:16-23:35 on 2026-11-24).
+# A young generation of 1 MB semi-spaces, never grown (V8's own setting for low-memory devices;
+# otherwise it grows to 16 MB under allocation pressure): at 4 MB, 174-183 -> 136-138 MB RSS under
+# TLS load; 4 -> 1 MB, another 84-87 -> 80-81 MB, with CPU per request and per new connection
+# within the noise and log-shipper throughput unchanged (locked A/Bs, 2026-11-25). The old
+# generation may grow 20% past what a full GC leaves, not by V8's adaptive factor (up to 4x):
+# under TLS handshake churn 105-111 -> 86-88 MB RSS, req/s and CPU per request unchanged within
+# the noise (two tls-terminator bench runs, 23:16-23:35 on 2026-11-24). V8 still lets it grow by
+# at least 8 MB between full GCs, which is most of what TLS load adds to the old generation.
 # V8's baseline and optimizing compilers start off and the agent turns them on when it sees
 # sustained load (src/optimizer-on-load.ts): an idle agent 70 -> 63-64 MB RSS.
 # The benchmarks read these flags and the ENV above from this file.
-ENTRYPOINT ["node", "--max-semi-space-size=4", "--heap-growing-percent=20", "--no-sparkplug", "--no-turbofan", "--no-freeze-flags-after-init", "/app/bin/sidekick.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--heap-growing-percent=20", "--no-sparkplug", "--no-turbofan", "--no-freeze-flags-after-init", "/app/bin/sidekick.js"]
 CMD ["run"]

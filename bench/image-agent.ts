@@ -20,10 +20,17 @@ export interface AgentBuild {
   label: string;
 }
 
+/**
+ * BENCH_NODE_FLAGS="--flag=x ..." adds node flags, for trying them; placed after the image's
+ * own so that they win (V8 takes the last value given for a flag).
+ */
+const extraFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+const withExtra = (label: string) => (extraFlags.length ? `${label}; BENCH_NODE_FLAGS ${extraFlags.join(' ')}` : label);
+
 /** The checkout, run from its TypeScript sources (what `npm start` does). */
 export function sourceAgent(): AgentBuild {
   const bin = join(ROOT, 'bin/sidekick.js');
-  return { bin, args: [bin], env: { ...process.env }, label: 'TypeScript sources (npm start)' };
+  return { bin, args: [...extraFlags, bin], env: { ...process.env }, label: withExtra('TypeScript sources (npm start)') };
 }
 
 /** The compiled agent with the image's environment, built once per process. */
@@ -48,7 +55,7 @@ export function imageAgent(): AgentBuild {
   const env: NodeJS.ProcessEnv = { ...process.env, ...Object.fromEntries(imageEnv), NODE_COMPILE_CACHE: cache };
   const bin = join(OUT, 'bin/sidekick.js');
   const settings = [...[...imageEnv].map(([k, v]) => `${k}=${v}`), ...nodeFlags].join(' ');
-  built = { bin, args: [...nodeFlags, bin], env, label: `compiled, as in the image: ${settings}, with its compile cache` };
+  built = { bin, args: [...nodeFlags, ...extraFlags, bin], env, label: withExtra(`compiled, as in the image: ${settings}, with its compile cache`) };
   return built;
 }
 

@@ -9,7 +9,7 @@
 // them (no deployment does that) made every access-log flush an inotify event for both.
 // The agent is what the image runs (bench/image-agent.ts: compiled, with the Dockerfile's ENV and
 // node flags); --sources runs the checkout's .ts sources instead. BENCH_NODE_FLAGS (e.g.
-// "--max-semi-space-size=2") adds node flags, for trying them.
+// "--max-semi-space-size=2") adds node flags after the image's, for trying them.
 // The steady 1,000 req/s run is made twice on the same Sidekick: first as the method says (a
 // fresh agent: JIT warm-up included), then again once warm, to show the steady-state cost.
 import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -130,6 +130,30 @@ async function measure(name: string, port: number, child: ChildProcess): Promise
   return { name, ka, nc, rss, cpuPer1k };
 }
 
+/**
+ * New connections with resumption switched off on the front, so that every request really is a
+ * full handshake, as the method's "new conn/s" column means it (see main() for why the method's
+ * own nginx row is not that).
+ */
+async function measureFull(name: string, port: number, child: ChildProcess): Promise<FullRow> {
+  await waitPort(port, child);
+  await wrk(port, false); // warm-up, as measure() does (the image's agent turns its compilers on under load)
+  let rss = 0;
+  const sampler = setInterval(() => (rss = Math.max(rss, rssMb(child.pid!))), 250);
+  const cpu0 = cpuSeconds(child.pid!);
+  const t0 = performance.now();
+  const nc = await wrk(port, true);
+  const cpu = cpuSeconds(child.pid!) - cpu0;
+  const busy = cpu / ((performance.now() - t0) / 1000);
+  clearInterval(sampler);
+  rss = Math.max(rss, rssMb(child.pid!));
+  await stop(child);
+  console.error(`  ${name}: ${Math.round(nc.rps)} full handshakes/s, front ${(busy * 100).toFixed(0)} % busy`);
+  return { name, nc, rss, cpuPer1k: (cpu / nc.requests) * 1000, busy };
+}
+/** cpuPer1k: the front's CPU seconds per 1,000 connections; busy: the share of its core it used. */
+interface FullRow { name: string; nc: Run; rss: number; cpuPer1k: number; busy: number }
+
 /** `--steady <url> <rps> <seconds>`: a fixed-rate keep-alive load generator (runs as a child on CPU 1). */
 async function steady(url: string, rps: number, seconds: number): Promise<void> {
   const { default: http } = await import('node:http');
@@ -225,12 +249,11 @@ async function main(): Promise<void> {
     rows.push(await measure('stunnel (TLS to TCP)', port, start('0', stunnel, [join(dir, 'stunnel.conf')])));
   } else console.log('stunnel not installed: skipped');
 
-  const sidekick = async (name: string, mode: 'http' | 'tcp', accessLog: boolean) => {
+  const sidekick = async (name: string, mode: 'http' | 'tcp', accessLog: boolean, tickets = true) => {
     const port = await freePort();
-    const file = join(etc, `sidekick-${mode}-${accessLog}.yaml`);
-    writeFileSync(file, `admin: { listen: 127.0.0.1:0 }\ndataDir: ${dir}/data-${mode}\nplugins:\n  https:\n    type: tls-terminator\n    listen: 127.0.0.1:${port}\n    mode: ${mode}\n    upstream: ${mode === 'http' ? 'http' : 'tcp'}://127.0.0.1:${backendPort}\n    accessLog: ${accessLog}\n    tls: { cert: ${cert}, key: ${key} }\n`);
-    const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-    return { port, child: start('0', process.execPath, [...flags, ...AGENT.args, 'run', '--config', file], AGENT.env) };
+    const file = join(etc, `sidekick-${mode}-${accessLog}-${tickets}.yaml`);
+    writeFileSync(file, `admin: { listen: 127.0.0.1:0 }\ndataDir: ${dir}/data-${mode}\nplugins:\n  https:\n    type: tls-terminator\n    listen: 127.0.0.1:${port}\n    mode: ${mode}\n    upstream: ${mode === 'http' ? 'http' : 'tcp'}://127.0.0.1:${backendPort}\n    accessLog: ${accessLog}\n    tls: { cert: ${cert}, key: ${key}, sessionTickets: ${tickets} }\n`);
+    return { port, child: start('0', process.execPath, [...AGENT.args, 'run', '--config', file], AGENT.env) };
   };
   for (const [name, mode, log] of [
     ['Sidekick tls-terminator, http mode, access log on (default)', 'http', true],
@@ -239,6 +262,38 @@ async function main(): Promise<void> {
   ] as const) {
     const { port, child } = await sidekick(name, mode, log);
     rows.push(await measure(name, port, child));
+  }
+
+  // Full handshakes. The method's nginx (Debian's 1.22: TLS 1.0-1.2 by default) resumes wrk's
+  // sessions with TLS 1.2 tickets, which skip the key exchange and the certificate signature, so
+  // its "new conn/s" is mostly resumptions; Sidekick and the rest negotiate TLS 1.3, where wrk's
+  // OpenSSL resumes every other connection and a resumption still runs X25519. Here every front
+  // has resumption off, so each connection is the full handshake the method's column names.
+  const full: FullRow[] = [];
+  const noResume = (conf: string, port: number, file: string, extra: string) =>
+    writeFileSync(join(dir, file), readFileSync(join(dir, conf), 'utf8').replace(/listen 127\.0\.0\.1:\d+ ssl;/, `listen 127.0.0.1:${port} ssl; ssl_session_tickets off; ${extra}`).replace(/front(13)?\.(pid|err)/g, `${file}.$2`));
+  const fullPort = await freePort();
+  noResume('front.conf', fullPort, 'front-full.conf', '');
+  full.push(await measureFull('nginx 1 worker, as the method, ssl_session_tickets off', fullPort, start('0', nginx, ['-c', join(dir, 'front-full.conf'), '-p', dir])));
+  const full13Port = await freePort();
+  noResume('front.conf', full13Port, 'front13-full.conf', 'ssl_protocols TLSv1.2 TLSv1.3;');
+  full.push(await measureFull('nginx 1 worker, TLS 1.3, ssl_session_tickets off', full13Port, start('0', nginx, ['-c', join(dir, 'front13-full.conf'), '-p', dir])));
+  if (bin('haproxy')) {
+    const port = await freePort();
+    writeFileSync(join(dir, 'haproxy-full.cfg'), readFileSync(join(dir, 'haproxy.cfg'), 'utf8').replace('global\n', 'global\n  tune.ssl.cachesize 0\n').replace(/bind 127\.0\.0\.1:\d+ (.*)\n/, `bind 127.0.0.1:${port} $1 no-tls-tickets\n`));
+    full.push(await measureFull('HAProxy, no-tls-tickets, no session cache', port, start('0', bin('haproxy')!, ['-f', join(dir, 'haproxy-full.cfg')])));
+  }
+  if (stunnel) {
+    const port = await freePort();
+    writeFileSync(join(dir, 'stunnel-full.conf'), readFileSync(join(dir, 'stunnel.conf'), 'utf8').replace(/accept = .*\n/, `accept = 127.0.0.1:${port}\nsessionResume = no\noptions = NO_TICKET\n`));
+    full.push(await measureFull('stunnel, sessionResume = no', port, start('0', stunnel, [join(dir, 'stunnel-full.conf')])));
+  }
+  for (const [name, mode] of [
+    ['Sidekick http mode, access log on, sessionTickets: false', 'http'],
+    ['Sidekick tcp mode, accessLog: false, sessionTickets: false', 'tcp'],
+  ] as const) {
+    const { port, child } = await sidekick(name, mode, mode === 'http', false);
+    full.push(await measureFull(name, port, child));
   }
 
   // Steady 1,000 req/s over keep-alive: the app directly vs through Sidekick (http mode, defaults).
@@ -266,6 +321,18 @@ async function main(): Promise<void> {
   console.log('\nCPU per 1k req: CPU time of the front per 1,000 keep-alive requests = % of one core at a steady 1,000 req/s / 10.');
   for (const r of rows.filter((x) => x.name.startsWith('Sidekick') && x.name.includes('http mode'))) {
     console.log(`New conn/s against nginx with TLS 1.3 (both negotiate TLSv1.3): ${r.name}: ${ratio(r.nc.rps, nginx13.nc.rps)}`);
+  }
+  // With no resumption the client's half of each handshake (X25519, verifying the ECDSA
+  // signature, on the core it shares with the backend) is the bottleneck: every front reaches
+  // about the same rate without filling its core. What a front could sustain on its core is
+  // 1 / (its CPU per connection), so the capacity ratio compares CPU per connection.
+  console.log(`\nFull handshake per request: the same new-connection run with session resumption off on every front; the client's core is the limit here, so the capacity ratio is the first row's CPU per connection over the front's:`);
+  console.log('| front | full handshakes/s | front busy | front CPU per 1k conns | capacity vs first row | p99 | RSS under load | errors |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of full) {
+    const f0 = full[0]!;
+    const cap = r === f0 ? '1.00x' : ratio(f0.cpuPer1k, r.cpuPer1k);
+    console.log(`| ${r.name} | ${Math.round(r.nc.rps)} | ${(r.busy * 100).toFixed(0)} % | ${(r.cpuPer1k * 1000).toFixed(0)} ms | ${cap} | ${r.nc.p99.toFixed(2)} ms | ${r.rss.toFixed(0)} MB | ${r.nc.errors} |`);
   }
   console.log(`\nSteady 1,000 req/s (node keep-alive client, 16 connections, ${SECONDS + 2}s):`);
   console.log('| path | p50 | p99 | front CPU |');
