@@ -72,25 +72,49 @@ export function parseClientHello(hs: Buffer): { hello: TlsClientHelloMessage; fi
 
 const isGreaseValue = (v: number) => (v & 0x0f0f) === 0x0a0a && v >> 8 === (v & 0xff);
 
-/** 16-bit values of `b[from..to)` as one UTF-16 unit each, GREASE left out. */
-function u16s(b: Buffer, from: number, to: number): string {
-  let out = '';
+// helloKey writes the key's bytes here and makes one latin1 string of them: built value by value
+// with `+=`, the key was a two-byte cons string that the cache lookup then had to flatten and hash.
+// An extension adds at most 5 bytes of framing for the 4 of its header: twice the hello's length
+// always fits (a typed array drops writes past its end, which would make a wrong key, not an error).
+let scratch = Buffer.allocUnsafe(2048);
+let at = 0;
+
+function put16(v: number): void {
+  scratch[at++] = v >> 8;
+  scratch[at++] = v & 0xff;
+}
+
+/** 16-bit values of `b[from..to)`, GREASE left out, after a 2-byte count of the bytes written. */
+function u16s(b: Buffer, from: number, to: number): void {
+  const lenAt = at;
+  at += 2;
   for (let i = from; i + 1 < to; i += 2) {
     const v = (b[i]! << 8) | b[i + 1]!;
-    if (!isGreaseValue(v)) out += String.fromCharCode(v);
+    if (!isGreaseValue(v)) put16(v);
   }
-  return out;
+  scratch.writeUInt16BE(at - lenAt - 2, lenAt);
+}
+
+/** `b[from..to)` as they are, after a 2-byte length. */
+function raw(b: Buffer, from: number, to: number): void {
+  put16(to - from);
+  at += b.copy(scratch, at, from, to);
 }
 
 /**
  * A list of 16-bit values after its length prefix, GREASE out. The prefix itself is left out (it
  * counts GREASE entries too) unless it disagrees with the extension's length: then the raw bytes
- * go in, so a malformed list can never share a key (and a cached fingerprint) with a valid one.
+ * go in, marked apart, so a malformed list can never share a key (and a cached fingerprint) with a
+ * valid one.
  */
-function list16(b: Buffer, off: number, len: number, prefix: 1 | 2): string {
+function list16(b: Buffer, off: number, len: number, prefix: 1 | 2): void {
   const n = len < prefix ? -1 : prefix === 1 ? b[off]! : b.readUInt16BE(off);
-  if (n !== len - prefix || n % 2 !== 0) return `!${b.toString('latin1', off, off + len)}`;
-  return u16s(b, off + prefix, off + len);
+  if (n !== len - prefix || n % 2 !== 0) {
+    scratch[at++] = 1;
+    return raw(b, off, off + len);
+  }
+  scratch[at++] = 0;
+  u16s(b, off + prefix, off + len);
 }
 
 /**
@@ -98,7 +122,9 @@ function list16(b: Buffer, off: number, len: number, prefix: 1 | 2): string {
  * exactly what JA3 and JA4 depend on: version, cipher and extension ids in order (GREASE out),
  * the groups, point formats, signature algorithms, supported versions and first ALPN value.
  * Random, session id, key shares, SNI name, padding and tickets, which change per connection,
- * stay out, so a client's repeat connections map to one key and one cached fingerprint.
+ * stay out, so a client's repeat connections map to one key and one cached fingerprint. Every
+ * variable-length part is length-prefixed and an extension's details follow its id, so two
+ * different sets of fields never make the same key.
  */
 export function helloKey(hs: Buffer): string {
   let off = 4;
@@ -106,7 +132,9 @@ export function helloKey(hs: Buffer): string {
     if (off + n > hs.length) throw new MalformedHello('ClientHello shorter than its fields');
   };
   need(2 + 32 + 1);
-  const version = hs.readUInt16BE(off);
+  if (scratch.length < 2 * hs.length + 64) scratch = Buffer.allocUnsafe(2 * hs.length + 64);
+  at = 0;
+  put16(hs.readUInt16BE(off));
   off += 34;
   const sidLen = hs[off]!;
   off += 1;
@@ -115,29 +143,29 @@ export function helloKey(hs: Buffer): string {
   const cipherLen = hs.readUInt16BE(off);
   off += 2;
   need(cipherLen + 1);
-  let key = String.fromCharCode(version) + u16s(hs, off, off + cipherLen) + '\0';
+  u16s(hs, off, off + cipherLen);
   off += cipherLen;
   const compLen = hs[off]!;
   off += 1;
   need(compLen);
   off += compLen;
-  if (off + 2 > hs.length) return key;
-  const end = off + 2 + hs.readUInt16BE(off);
-  off += 2;
-  if (end > hs.length) throw new MalformedHello('extensions longer than the ClientHello');
-  let details = '';
-  while (off < end) {
-    if (off + 4 > end) throw new MalformedHello('truncated extension header');
-    const id = hs.readUInt16BE(off);
-    const len = hs.readUInt16BE(off + 2);
-    off += 4;
-    if (off + len > end) throw new MalformedHello('truncated extension');
-    if (!isGreaseValue(id)) {
-      key += String.fromCharCode(id);
-      if (id === 0x000a || id === 0x000d || id === 0x002b) details += `\0${String.fromCharCode(id)}${list16(hs, off, len, id === 0x002b ? 1 : 2)}`;
-      else if (id === 0x000b || id === 0x0010) details += `\0${String.fromCharCode(id)}${hs.toString('latin1', off, off + len)}`;
+  if (off + 2 <= hs.length) {
+    const end = off + 2 + hs.readUInt16BE(off);
+    off += 2;
+    if (end > hs.length) throw new MalformedHello('extensions longer than the ClientHello');
+    while (off < end) {
+      if (off + 4 > end) throw new MalformedHello('truncated extension header');
+      const id = hs.readUInt16BE(off);
+      const len = hs.readUInt16BE(off + 2);
+      off += 4;
+      if (off + len > end) throw new MalformedHello('truncated extension');
+      if (!isGreaseValue(id)) {
+        put16(id);
+        if (id === 0x000a || id === 0x000d || id === 0x002b) list16(hs, off, len, id === 0x002b ? 1 : 2);
+        else if (id === 0x000b || id === 0x0010) raw(hs, off, off + len);
+      }
+      off += len;
     }
-    off += len;
   }
-  return key + details;
+  return scratch.toString('latin1', 0, at);
 }

@@ -80,4 +80,21 @@ describe('fingerprint cache and malformed lists', () => {
     const h = new ClientHello(lying);
     expect(new FingerprintCache().of(h)).toEqual(fresh(h));
   });
+
+  it('keeps every field of a large hello of empty lists, whose key is longer than the hello', () => {
+    // Each empty supported_groups extension is 4 bytes in the hello and more in the key (its id,
+    // the mark of a malformed list, a length): a key cut short would lose the last extension.
+    const handshake = (last: number) => {
+      const exts = Buffer.alloc(4000 * 4 + 4);
+      for (let i = 0; i < 4000; i++) exts.writeUInt16BE(0x000a, i * 4);
+      exts.writeUInt16BE(last, 4000 * 4);
+      const body = Buffer.concat([Buffer.from([3, 3]), Buffer.alloc(32), Buffer.from([0, 0, 2, 0x13, 0x01, 1, 0]), Buffer.from([exts.length >> 8, exts.length & 0xff]), exts]);
+      return Buffer.concat([Buffer.from([1, 0, body.length >> 8, body.length & 0xff]), body]);
+    };
+    const a = handshake(0x0017);
+    const b = handshake(0x0018);
+    expect(helloKey(a).length).toBeGreaterThan(a.length);
+    expect(helloKey(a)).not.toBe(helloKey(b));
+    expect(helloKey(a)).toBe(helloKey(Buffer.from(a)));
+  });
 });
