@@ -42,31 +42,20 @@ export function parseClientHello(hs: Buffer): { hello: TlsClientHelloMessage; fi
   off += compLen;
   const extensions: TlsExtension[] = [];
   let firstAlpn: Buffer | undefined;
-  if (off + 2 <= hs.length) {
-    const end = off + 2 + hs.readUInt16BE(off);
-    off += 2;
-    if (end > hs.length) throw new MalformedHello('extensions longer than the ClientHello');
-    while (off < end) {
-      if (off + 4 > end) throw new MalformedHello('truncated extension header');
-      const id = hs.readUInt16BE(off);
-      const len = hs.readUInt16BE(off + 2);
-      off += 4;
-      if (off + len > end) throw new MalformedHello('truncated extension');
-      const body = hs.subarray(off, off + len);
-      off += len;
-      let data: Record<string, unknown> | null = null;
-      const parser = PARSERS[id];
-      if (parser && !isGREASE(id)) {
-        try {
-          data = parser(body);
-        } catch {
-          data = null; // as the library does: a malformed extension is kept, unparsed
-        }
+  eachExtension(hs, off, (_, id, from, len) => {
+    const body = hs.subarray(from, from + len);
+    let data: Record<string, unknown> | null = null;
+    const parser = PARSERS[id];
+    if (parser && !isGREASE(id)) {
+      try {
+        data = parser(body);
+      } catch {
+        data = null; // as the library does: a malformed extension is kept, unparsed
       }
-      extensions.push({ id, data });
-      if (id === 0x0010 && len >= 3 && body[2]! > 0 && 3 + body[2]! <= len) firstAlpn = body.subarray(3, 3 + body[2]!);
     }
-  }
+    extensions.push({ id, data });
+    if (id === 0x0010 && len >= 3 && body[2]! > 0 && 3 + body[2]! <= len) firstAlpn = body.subarray(3, 3 + body[2]!);
+  });
   return { hello: { version, random, sessionId, cipherSuites, compressionMethods, extensions }, ...(firstAlpn ? { firstAlpn } : {}) };
 }
 
@@ -99,6 +88,34 @@ function u16s(b: Buffer, from: number, to: number): void {
 function raw(b: Buffer, from: number, to: number): void {
   put16(to - from);
   at += b.copy(scratch, at, from, to);
+}
+
+/**
+ * Calls `visit` with each extension of the extensions block at `off`, if the hello has one, after
+ * checking it lies within the hello: the id, and where its body is in `hs` (nothing copied).
+ */
+function eachExtension(hs: Buffer, off: number, visit: (hs: Buffer, id: number, from: number, len: number) => void): void {
+  if (off + 2 > hs.length) return;
+  const end = off + 2 + hs.readUInt16BE(off);
+  off += 2;
+  if (end > hs.length) throw new MalformedHello('extensions longer than the ClientHello');
+  while (off < end) {
+    if (off + 4 > end) throw new MalformedHello('truncated extension header');
+    const id = hs.readUInt16BE(off);
+    const len = hs.readUInt16BE(off + 2);
+    off += 4;
+    if (off + len > end) throw new MalformedHello('truncated extension');
+    visit(hs, id, off, len);
+    off += len;
+  }
+}
+
+/** helloKey's part of an extension: its id, then the details JA3/JA4 read from it. */
+function keyExtension(hs: Buffer, id: number, off: number, len: number): void {
+  if (isGreaseValue(id)) return;
+  put16(id);
+  if (id === 0x000a || id === 0x000d || id === 0x002b) list16(hs, off, len, id === 0x002b ? 1 : 2);
+  else if (id === 0x000b || id === 0x0010) raw(hs, off, off + len);
 }
 
 /**
@@ -149,23 +166,6 @@ export function helloKey(hs: Buffer): string {
   off += 1;
   need(compLen);
   off += compLen;
-  if (off + 2 <= hs.length) {
-    const end = off + 2 + hs.readUInt16BE(off);
-    off += 2;
-    if (end > hs.length) throw new MalformedHello('extensions longer than the ClientHello');
-    while (off < end) {
-      if (off + 4 > end) throw new MalformedHello('truncated extension header');
-      const id = hs.readUInt16BE(off);
-      const len = hs.readUInt16BE(off + 2);
-      off += 4;
-      if (off + len > end) throw new MalformedHello('truncated extension');
-      if (!isGreaseValue(id)) {
-        put16(id);
-        if (id === 0x000a || id === 0x000d || id === 0x002b) list16(hs, off, len, id === 0x002b ? 1 : 2);
-        else if (id === 0x000b || id === 0x0010) raw(hs, off, off + len);
-      }
-      off += len;
-    }
-  }
+  eachExtension(hs, off, keyExtension);
   return scratch.toString('latin1', 0, at);
 }
