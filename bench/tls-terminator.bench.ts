@@ -118,21 +118,38 @@ async function wrk(port: number, close: boolean, seconds = SECONDS): Promise<Run
 
 interface Row { name: string; ka: Run; nc: Run; rss: number; cpuPer1k: number }
 
+/** Runs `body` while sampling the front's RSS every 250 ms: body's result and the peak, in MB. */
+async function peakRss<T>(child: ChildProcess, body: () => Promise<T>): Promise<[T, number]> {
+  let rss = 0;
+  const sampler = setInterval(() => (rss = Math.max(rss, rssMb(child.pid!))), 250);
+  try {
+    const result = await body();
+    return [result, Math.max(rss, rssMb(child.pid!))];
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+/** One wrk run, with the front's CPU seconds over it and the share of its core they were. */
+async function wrkCpu(child: ChildProcess, port: number, close: boolean): Promise<{ run: Run; cpu: number; busy: number }> {
+  const cpu0 = cpuSeconds(child.pid!);
+  const t0 = performance.now();
+  const run = await wrk(port, close);
+  const cpu = cpuSeconds(child.pid!) - cpu0;
+  return { run, cpu, busy: cpu / ((performance.now() - t0) / 1000) };
+}
+
 async function measure(name: string, port: number, child: ChildProcess): Promise<Row> {
   await waitPort(port, child);
   await wrk(port, false); // warm-up (JIT, pools)
-  let rss = 0;
-  const sampler = setInterval(() => (rss = Math.max(rss, rssMb(child.pid!))), 250);
-  const cpu0 = cpuSeconds(child.pid!);
-  const ka = await wrk(port, false);
-  const cpuPer1k = ((cpuSeconds(child.pid!) - cpu0) / ka.requests) * 1000;
-  await wrk(port, true, 3); // warm-up of the handshake path, as the keep-alive run had its own
-  const nc = await wrk(port, true);
-  clearInterval(sampler);
-  rss = Math.max(rss, rssMb(child.pid!));
+  const [{ ka, nc }, rss] = await peakRss(child, async () => {
+    const ka = await wrkCpu(child, port, false);
+    await wrk(port, true, 3); // warm-up of the handshake path, as the keep-alive run had its own
+    return { ka, nc: await wrk(port, true) };
+  });
   await stop(child);
-  console.error(`  ${name}: ${Math.round(ka.rps)} req/s keep-alive, ${Math.round(nc.rps)} new conn/s`);
-  return { name, ka, nc, rss, cpuPer1k };
+  console.error(`  ${name}: ${Math.round(ka.run.rps)} req/s keep-alive, ${Math.round(nc.rps)} new conn/s`);
+  return { name, ka: ka.run, nc, rss, cpuPer1k: (ka.cpu / ka.run.requests) * 1000 };
 }
 
 /**
@@ -144,15 +161,7 @@ async function measureFull(name: string, port: number, child: ChildProcess): Pro
   await waitPort(port, child);
   await wrk(port, false); // warm-up, as measure() does (the image's agent turns its compilers on under load)
   await wrk(port, true, 3);
-  let rss = 0;
-  const sampler = setInterval(() => (rss = Math.max(rss, rssMb(child.pid!))), 250);
-  const cpu0 = cpuSeconds(child.pid!);
-  const t0 = performance.now();
-  const nc = await wrk(port, true);
-  const cpu = cpuSeconds(child.pid!) - cpu0;
-  const busy = cpu / ((performance.now() - t0) / 1000);
-  clearInterval(sampler);
-  rss = Math.max(rss, rssMb(child.pid!));
+  const [{ run: nc, cpu, busy }, rss] = await peakRss(child, () => wrkCpu(child, port, true));
   await stop(child);
   console.error(`  ${name}: ${Math.round(nc.rps)} full handshakes/s, front ${(busy * 100).toFixed(0)} % busy`);
   return { name, nc, rss, cpuPer1k: (cpu / nc.requests) * 1000, busy };

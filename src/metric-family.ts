@@ -86,7 +86,7 @@ export class MetricFamily {
 
   async get(): Promise<{ name: string; help: string; type: string; values: Value[]; aggregator: string }> {
     const values = (await this.direct.get()).values as Value[];
-    for (const s of this.shown) s.export(values, this.name, this.upperBounds);
+    for (const s of this.shown) s.export(values, this.name);
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
   }
 
@@ -134,21 +134,12 @@ export abstract class Series {
   }
 
   protected abstract zero(): void;
-  abstract export(into: Value[], name: string, upperBounds: readonly number[]): void;
+  abstract export(into: Value[], name: string): void;
 }
 
-// The checks and arithmetic below are prom-client's (counter.js, gauge.js, histogram.js) in the
-// same order, so a value and an error are the same as with its children.
-export class CounterSeries extends Series {
-  private value = 0;
-
-  inc(value?: number): void {
-    if (value && !Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${util().format(value)}`);
-    if ((value as number) < 0) throw new Error('It is not possible to decrease a counter');
-    if (value === null || value === undefined) value = 1;
-    this.value += value;
-    if (!this.shown) this.show();
-  }
+/** A counter's or a gauge's series: one number. */
+abstract class ValueSeries extends Series {
+  protected value = 0;
 
   protected zero(): void {
     this.value = 0;
@@ -159,8 +150,20 @@ export class CounterSeries extends Series {
   }
 }
 
-export class GaugeSeries extends Series {
-  private value = 0;
+// The checks and arithmetic below are prom-client's (counter.js, gauge.js, histogram.js) in the
+// same order, so a value and an error are the same as with its children.
+export class CounterSeries extends ValueSeries {
+
+  inc(value?: number): void {
+    if (value && !Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${util().format(value)}`);
+    if ((value as number) < 0) throw new Error('It is not possible to decrease a counter');
+    if (value === null || value === undefined) value = 1;
+    this.value += value;
+    if (!this.shown) this.show();
+  }
+}
+
+export class GaugeSeries extends ValueSeries {
 
   set(value: number): void {
     if (typeof value !== 'number') throw new TypeError(`Value is not a valid number: ${util().format(value)}`);
@@ -180,14 +183,6 @@ export class GaugeSeries extends Series {
     if (typeof delta !== 'number') throw new TypeError(`Delta is not a valid number: ${util().format(delta)}`);
     this.value += delta;
     if (!this.shown) this.show();
-  }
-
-  protected zero(): void {
-    this.value = 0;
-  }
-
-  export(into: Value[]): void {
-    into.push({ value: this.value, labels: this.labels });
   }
 }
 
@@ -223,12 +218,13 @@ export class HistogramSeries extends Series {
   }
 
   // The shape of prom-client's Histogram.get(): cumulative buckets, +Inf, _sum, _count.
-  export(into: Value[], name: string, upperBounds: readonly number[]): void {
+  export(into: Value[], name: string): void {
     const bucket = `${name}_bucket`;
+    const bounds = this.bounds;
     let acc = 0;
-    for (let i = 0; i < upperBounds.length; i++) {
+    for (let i = 0; i < bounds.length; i++) {
       acc += this.counts[i]!;
-      into.push({ value: acc, metricName: bucket, exemplar: null, labels: { le: upperBounds[i]!, ...this.labels } });
+      into.push({ value: acc, metricName: bucket, exemplar: null, labels: { le: bounds[i]!, ...this.labels } });
     }
     into.push({ value: this.count, metricName: bucket, exemplar: null, labels: { le: '+Inf', ...this.labels } });
     into.push({ value: this.sum, metricName: `${name}_sum`, exemplar: undefined, labels: { ...this.labels } });
