@@ -36,12 +36,13 @@ EXPOSE 9901 8443
 # SIGTERM/SIGINT/SIGHUP, so no init shim is needed. `docker run --init` also works.
 # A young generation of 1 MB semi-spaces, never grown (V8's own setting for low-memory devices;
 # otherwise it grows to 16 MB under allocation pressure): at 4 MB, 174-183 -> 136-138 MB RSS under
-# TLS load; 4 -> 1 MB, another 84-87 -> 80-81 MB, with CPU per request and per new connection
-# within the noise and log-shipper throughput unchanged (locked A/Bs, 2026-11-25). The old
-# generation may grow 20% past what a full GC leaves, not by V8's adaptive factor (up to 4x):
-# under TLS handshake churn 105-111 -> 86-88 MB RSS, req/s and CPU per request unchanged within
-# the noise (two tls-terminator bench runs, 23:16-23:35 on 2026-11-24). V8 still lets it grow by
-# at least 8 MB between full GCs, which is most of what TLS load adds to the old generation.
+# TLS load; 4 -> 1 MB, another 84-87 -> 80-81 MB, with CPU per request within the noise, +1.7-3 %
+# instructions per new TLS connection (callgrind) and log-shipper throughput unchanged (locked
+# A/Bs, 2026-11-25). The old generation may grow 20% past what a full GC leaves, not by V8's
+# adaptive factor (up to 4x): under TLS handshake churn 105-111 -> 86-88 MB RSS, req/s and CPU per
+# request unchanged within the noise (two tls-terminator bench runs, 23:16-23:35 on 2026-11-24).
+# Under TLS load the old generation still runs ~7 MB above its live set between full GCs, as if V8
+# grew it by a fixed minimum step whatever this factor says (10% saved nothing over 20%).
 # V8's baseline and optimizing compilers start off and the agent turns them on when it sees
 # sustained load (src/optimizer-on-load.ts): an idle agent 70 -> 63-64 MB RSS.
 # The benchmarks read these flags and the ENV above from this file.
