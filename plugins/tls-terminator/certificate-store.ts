@@ -203,6 +203,7 @@ export class CertificateStore {
       cert: certPem,
       key: keyPem,
       minVersion: this.cfg.minVersion,
+      maxVersion: this.cfg.maxVersion,
       // Without tickets OpenSSL falls back to session-id (stateful) resumption, which Node only
       // serves to a 'newSession' listener: none here, so every connection is a full handshake.
       ...(this.cfg.sessionTickets ? { ticketKeys: this.ticketKeys, sessionTimeout: 300 } : {}),

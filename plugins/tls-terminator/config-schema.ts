@@ -54,6 +54,7 @@ const tls = field(
       'Allow-list of verified client identities; others get 403 (http) or are closed (tcp). Absent: any verified client',
     ),
     minVersion: field(v.picklist(['TLSv1.2', 'TLSv1.3']), 'Lowest TLS version accepted', 'TLSv1.2'),
+    maxVersion: field(v.picklist(['TLSv1.2', 'TLSv1.3']), 'Highest TLS version offered (TLSv1.2 only for clients or tools that need it)', 'TLSv1.3'),
     ciphers: optionalField(v.string(), "OpenSSL cipher list for TLS 1.2 (default: Node's modern defaults)"),
     handshakeTimeout: field(duration(), 'Time allowed from TCP accept to a finished TLS handshake', '10s'),
     sessionTickets: field(
@@ -150,6 +151,9 @@ export const configSchema = v.pipe(
     }
     if (c.tls.clientAuth && c.tls.clientAuth !== 'none' && !c.tls.clientCa) {
       problem(['tls', 'clientCa'], `tls.clientAuth "${c.tls.clientAuth}" needs tls.clientCa`);
+    }
+    if (c.tls.minVersion === 'TLSv1.3' && c.tls.maxVersion === 'TLSv1.2') {
+      problem(['tls', 'maxVersion'], 'must not be lower than tls.minVersion (TLSv1.3)');
     }
     if (c.mode === 'http' && !/^(https?:\/\/|\/|unix:)/.test(c.upstream)) {
       problem(['upstream'], 'in http mode, upstream must be "http://host:port" or a unix socket path');

@@ -212,3 +212,27 @@ describe('sessionTickets: false', () => {
     }
   });
 });
+
+describe('tls.maxVersion: TLSv1.2', () => {
+  /** The protocol a client offering `minVersion` up to TLS 1.3 gets, or its handshake error. */
+  const negotiate = (port: number, minVersion: 'TLSv1.2' | 'TLSv1.3') =>
+    new Promise<string>((resolve) => {
+      const s = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, minVersion, maxVersion: 'TLSv1.3' });
+      s.on('secureConnect', () => (resolve(String(s.getProtocol())), s.destroy()));
+      s.on('error', (e) => resolve(`error: ${e.message}`));
+    });
+
+  it('answers a client that offers TLS 1.3 with TLS 1.2, and refuses a TLS 1.3-only client', async () => {
+    const t = await tempDir();
+    const term = await startTerminator(t.path, `    upstream: ${app.url}\n    tls: { maxVersion: TLSv1.2 }\n`);
+    try {
+      expect(await negotiate(term.port, 'TLSv1.2')).toBe('TLSv1.2');
+      expect(await negotiate(term.port, 'TLSv1.3')).toMatch(/^error: .*(protocol version|alert)/i);
+      const res = await request(term.port, { path: '/echo' });
+      expect(res.status).toBe(200);
+    } finally {
+      await term.agent.stop();
+      await t.cleanup();
+    }
+  });
+});

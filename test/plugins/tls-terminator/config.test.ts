@@ -16,6 +16,7 @@ describe('tls-terminator config', () => {
     expect(c.listen).toEqual({ host: '0.0.0.0', port: 8443 });
     expect(c.mode).toBe('http');
     expect(c.tls.minVersion).toBe('TLSv1.2');
+    expect(c.tls.maxVersion).toBe('TLSv1.3');
     expect(c.tls.handshakeTimeout).toBe(10_000);
     expect(c.timeouts).toEqual({ headers: 10_000, request: 300_000, idle: 60_000, upstream: 60_000 });
     expect(c.limits.maxHeaderSize).toBe(16 * 1024);
@@ -37,6 +38,7 @@ describe('tls-terminator config', () => {
     expect(issuePaths({ listen: '0.0.0.0:8443', upstream: 'ftp://x' })[0]).toMatch(/^upstream: /);
     expect(issuePaths({ listen: 'nope', upstream: 'http://x:1' })[0]).toMatch(/^listen: /);
     expect(issuePaths({ listen: '1', upstream: 'http://x:1', tls: { minVersion: 'TLSv1' } })[0]).toMatch(/^tls\.minVersion: /);
+    expect(issuePaths({ listen: '1', upstream: 'http://x:1', tls: { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.2' } })).toEqual(['tls.maxVersion: must not be lower than tls.minVersion (TLSv1.3)']);
     expect(issuePaths({ listen: '1', upstream: 'http://x:1', trustedProxies: ['10.0.0.0/33'] })[0]).toMatch(/^trustedProxies\[0\]: .*CIDR/);
     expect(issuePaths({ listen: '1', upstream: 'http://x:1', timeouts: { headers: '10 parsecs' } })[0]).toMatch(/^timeouts\.headers: /);
     expect(issuePaths({ listen: '1', upstream: 'http://x:1', tls: { certFile: 'x' } })[0]).toMatch(/^tls\.certFile: unknown key/);
