@@ -5,7 +5,10 @@
 // socket gets shared listeners that find the other side under a symbol: data is written across,
 // a full write pauses the reading side until the writing side drains, an end is passed on as an
 // end (half-close), and the client's close tears the app connection down.
-import { type Socket, connect } from 'node:net';
+// The app's bytes are read into one buffer per front (net's `onread`), not a fresh 64 KiB buffer
+// pushed through a Readable per read; a write that goes straight to OpenSSL is encrypted before
+// it returns, so only a write Node would queue needs a copy.
+import { type OnReadOpts, type Socket, connect } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AccessLog } from './access-log.ts';
@@ -22,6 +25,21 @@ export interface TcpPipe {
   readonly log: Logger;
   readonly access: AccessLog | undefined;
   upstreamError(reason: string): void;
+  /** connect() options: app sockets read into the front's one buffer. */
+  readonly read: { onread: OnReadOpts };
+}
+
+export function tcpPipe(p: Omit<TcpPipe, 'read'>): TcpPipe {
+  // The buffer is a Buffer, so the callback gets one (the typings only promise a Uint8Array).
+  return { ...p, read: { onread: { buffer: Buffer.allocUnsafeSlow(64 * 1024), callback: onAppRead as OnReadOpts['callback'] } } };
+}
+
+function onAppRead(this: Piped, n: number, buf: Buffer): boolean {
+  const client = this[PEER];
+  const view = buf.subarray(0, n);
+  const queued = client.writableLength !== 0 || client.writableCorked !== 0;
+  if (!client.write(queued ? Buffer.from(view) : view)) this.pause();
+  return true; // paused explicitly, so that the client's 'drain' resumes it as it does the other way
 }
 
 function onData(this: Piped, chunk: Buffer): void {
@@ -59,14 +77,13 @@ function onClientClose(this: Piped & { started?: number }): void {
 
 export function pipeToApp(client: TLSSocket, p: TcpPipe): void {
   const t = p.target;
-  const app = (t.kind === 'unix' ? connect({ path: t.path }) : connect({ port: t.port, host: t.host, noDelay: true })) as Piped;
+  const app = (t.kind === 'unix' ? connect({ path: t.path, ...p.read }) : connect({ port: t.port, host: t.host, noDelay: true, ...p.read })) as Piped;
   const c = client as unknown as Piped & { started?: number };
   c.started = performance.now();
   c[PEER] = app;
   c[PIPE] = p;
   app[PEER] = c;
   app[PIPE] = p;
-  app.on('data', onData);
   app.on('drain', onDrain);
   app.on('end', onEnd);
   app.on('error', onAppError);

@@ -19,7 +19,7 @@ import { HttpFront } from './http-front.ts';
 import { createMetrics } from './metrics.ts';
 import { readProxyHeader } from './proxy-protocol.ts';
 import { createRedirectServer } from './redirect-server.ts';
-import { type TcpPipe, pipeToApp } from './tcp-pipe.ts';
+import { type TcpPipe, pipeToApp, tcpPipe } from './tcp-pipe.ts';
 import { type UpstreamTarget, parseUpstream } from './upstream-target.ts';
 
 const OWNER = Symbol('sidekick.tls-terminator.owner');
@@ -107,7 +107,7 @@ export class TlsTerminator implements PluginInstance, HelloSink {
     if (this.cfg.mode === 'http') this.front = new HttpFront(this.cfg, this.target, this.ctx.logger, this.metrics, this.access);
     else {
       const upstreamErrors = this.metrics.upstreamErrors;
-      this.pipe = { target: this.target, log: this.ctx.logger, access: this.access, upstreamError: (reason) => upstreamErrors.labels({ reason }).inc() };
+      this.pipe = tcpPipe({ target: this.target, log: this.ctx.logger, access: this.access, upstreamError: (reason) => upstreamErrors.labels({ reason }).inc() });
     }
 
     const server = createServer({ noDelay: true }, (socket) => void this.accept(socket));
