@@ -25,7 +25,7 @@ COPY examples/plugins ./examples/plugins
 # V8 keeps one cache per set of node flags, so this runs with the ENTRYPOINT's flags (the
 # benchmarks check that the two agree).
 ENV NODE_COMPILE_CACHE=/app/.compile-cache
-RUN ["node", "--max-semi-space-size=1", "--heap-growing-percent=20", "--optimize-for-size", "--no-sparkplug", "--no-turbofan", "--no-freeze-flags-after-init", "/app/bin/warm-compile-cache.js"]
+RUN ["node", "--max-semi-space-size=1", "--heap-growing-percent=20", "--no-sparkplug", "--no-turbofan", "--no-freeze-flags-after-init", "/app/bin/warm-compile-cache.js"]
 # A non-root UID that matches no user in the app's image; state lives on a volume,
 # so the root filesystem can be read-only.
 USER 65532:65532
@@ -43,13 +43,8 @@ EXPOSE 9901 8443
 # request unchanged within the noise (two tls-terminator bench runs, 23:16-23:35 on 2026-11-24).
 # Under TLS load the old generation still runs ~7 MB above its live set between full GCs, as if V8
 # grew it by a fixed minimum step whatever this factor says (10% saved nothing over 20%).
-# --optimize-for-size puts V8's heap in its memory-saving mode: under the same TLS load V8's
-# resident pages 18.8 -> 15.7 MB with about the same committed heap, peak RSS 81.0-82.4 -> 76.8-80.0
-# MB (three alternated locked pairs, 2026-11-25). Main-thread instructions per keep-alive request
-# and per new connection unchanged (callgrind); V8's GC threads do 3.5-6 % more; log-shipper
-# throughput 166-172 vs 172-185 MiB/s (two pairs, within this box's spread).
 # V8's baseline and optimizing compilers start off and the agent turns them on when it sees
 # sustained load (src/optimizer-on-load.ts): an idle agent 70 -> 63-64 MB RSS.
 # The benchmarks read these flags and the ENV above from this file.
-ENTRYPOINT ["node", "--max-semi-space-size=1", "--heap-growing-percent=20", "--optimize-for-size", "--no-sparkplug", "--no-turbofan", "--no-freeze-flags-after-init", "/app/bin/sidekick.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--heap-growing-percent=20", "--no-sparkplug", "--no-turbofan", "--no-freeze-flags-after-init", "/app/bin/sidekick.js"]
 CMD ["run"]
