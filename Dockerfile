@@ -41,8 +41,11 @@ EXPOSE 9901 8443
 # A/Bs, 2026-11-25). The old generation may grow 20% past what a full GC leaves, not by V8's
 # adaptive factor (up to 4x): under TLS handshake churn 105-111 -> 86-88 MB RSS, req/s and CPU per
 # request unchanged within the noise (two tls-terminator bench runs, 23:16-23:35 on 2026-11-24).
-# Under TLS load the old generation still runs ~7 MB above its live set between full GCs, as if V8
-# grew it by a fixed minimum step whatever this factor says (10% saved nothing over 20%).
+# Under TLS load the old generation still runs ~7 MB above its live set between full GCs: V8 raises
+# its limit by at least 8 MB whatever this factor says (MinimumAllocationLimitGrowingStep in V8's
+# heap-controller.cc; 10% saved nothing over 20%). Its 2 MB step comes only with V8's memory-saving
+# mode, --optimize-for-size: tried on 2026-11-25, ~3 MB less RSS under load but ~12% more CPU per
+# new TLS connection (it compacts more), so not used.
 # V8's baseline and optimizing compilers start off and the agent turns them on when it sees
 # sustained load (src/optimizer-on-load.ts): an idle agent 70 -> 63-64 MB RSS.
 # The benchmarks read these flags and the ENV above from this file.
