@@ -121,6 +121,11 @@ const keys = v.strictObject({
     }),
     'Accept the PROXY protocol from these load balancers',
   ),
+  sendProxyProtocol: field(
+    v.picklist(['off', 'v1', 'v2']),
+    "tcp mode: start each app connection with a PROXY protocol header carrying the client's address (as nginx stream's proxy_protocol on)",
+    'off',
+  ),
   hsts: optionalField(
     v.strictObject({
       maxAge: field(duration(), 'max-age of the Strict-Transport-Security header', '365d'),
@@ -161,6 +166,9 @@ export const configSchema = v.pipe(
     if (c.timeouts.request > 0 && c.timeouts.headers > c.timeouts.request) {
       // Node's http server refuses this at start; say so here, with the key.
       problem(['timeouts', 'headers'], `must not exceed timeouts.request (${c.timeouts.headers} ms > ${c.timeouts.request} ms)`);
+    }
+    if (c.mode === 'http' && c.sendProxyProtocol !== 'off') {
+      problem(['sendProxyProtocol'], 'is for tcp mode; in http mode the app gets X-Forwarded-For and Forwarded');
     }
     if (c.mode === 'http' && c.upstream.startsWith('https://')) {
       problem(['upstream'], 'https upstreams are not supported yet; the app is expected on plain HTTP');

@@ -83,3 +83,51 @@ export function parse(buf: Buffer): { used: number; addr?: ProxiedAddress } | un
 function fail(msg: string): never {
   throw new ProxyProtocolError(`PROXY protocol: ${msg}`);
 }
+
+/**
+ * The header tcp mode sends the app (`sendProxyProtocol`), as nginx's stream `proxy_protocol on`
+ * and HAProxy's `send-proxy` do. Addresses of different families (an IPv4 client on an IPv6
+ * listener that is not dual-stack mapped) go out as UNKNOWN / UNSPEC: the app then keeps the
+ * TCP peer, as the specification says.
+ */
+export function proxyHeader(version: 'v1' | 'v2', src: string, srcPort: number, dst: string, dstPort: number): Buffer {
+  const s = unmapped(src);
+  const d = unmapped(dst);
+  const family = isIP(s) === isIP(d) ? isIP(s) : 0;
+  if (version === 'v1') {
+    return Buffer.from(family === 0 ? 'PROXY UNKNOWN\r\n' : `PROXY TCP${family} ${s} ${d} ${srcPort} ${dstPort}\r\n`, 'latin1');
+  }
+  const addrLen = family === 4 ? 12 : family === 6 ? 36 : 0;
+  const out = Buffer.alloc(16 + addrLen);
+  V2_SIG.copy(out, 0);
+  out[12] = 0x21; // version 2, PROXY
+  out[13] = family === 4 ? 0x11 : family === 6 ? 0x21 : 0x00;
+  out.writeUInt16BE(addrLen, 14);
+  if (family === 0) return out;
+  const size = family === 4 ? 4 : 16;
+  ipBytes(s, family).copy(out, 16);
+  ipBytes(d, family).copy(out, 16 + size);
+  out.writeUInt16BE(srcPort, 16 + 2 * size);
+  out.writeUInt16BE(dstPort, 18 + 2 * size);
+  return out;
+}
+
+/** `::ffff:10.0.0.1` (an IPv4 client on a dual-stack listener) as the IPv4 address it is. */
+function unmapped(addr: string): string {
+  return addr.startsWith('::ffff:') && isIP(addr.slice(7)) === 4 ? addr.slice(7) : addr;
+}
+
+function ipBytes(addr: string, family: number): Buffer {
+  if (family === 4) return Buffer.from(addr.split('.').map(Number));
+  const out = Buffer.alloc(16);
+  let text = addr;
+  const v4 = text.lastIndexOf('.') > 0 ? text.slice(text.lastIndexOf(':') + 1) : '';
+  if (v4) text = `${text.slice(0, text.length - v4.length)}0:0`; // embedded IPv4: its bytes go in last
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const words = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  words.forEach((w, i) => out.writeUInt16BE(parseInt(w, 16), i * 2));
+  if (v4) Buffer.from(v4.split('.').map(Number)).copy(out, 12);
+  return out;
+}

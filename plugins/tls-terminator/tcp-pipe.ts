@@ -12,7 +12,8 @@ import { type OnReadOpts, type Socket, connect } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AccessLog } from './access-log.ts';
-import { infoOf } from './connection-info.ts';
+import { infoOf, rawSocketOf } from './connection-info.ts';
+import { proxyHeader } from './proxy-protocol.ts';
 import type { UpstreamTarget } from './upstream-target.ts';
 
 const PEER = Symbol('sidekick.tls-terminator.peer');
@@ -25,6 +26,8 @@ export interface TcpPipe {
   readonly log: Logger;
   readonly access: AccessLog | undefined;
   upstreamError(reason: string): void;
+  /** Start each app connection with a PROXY protocol header of this version. */
+  readonly sendProxyProtocol: 'off' | 'v1' | 'v2';
   /** connect() options: app sockets read into the front's one buffer. */
   readonly read: { onread: OnReadOpts };
 }
@@ -84,6 +87,12 @@ export function pipeToApp(client: TLSSocket, p: TcpPipe): void {
   c[PIPE] = p;
   app[PEER] = c;
   app[PIPE] = p;
+  if (p.sendProxyProtocol !== 'off') {
+    // net queues it until the connection is up, ahead of anything the client sends.
+    const info = infoOf(client);
+    const raw = rawSocketOf(client) as Socket | undefined;
+    app.write(proxyHeader(p.sendProxyProtocol, info?.clientAddress ?? '', info?.clientPort ?? 0, raw?.localAddress ?? '', raw?.localPort ?? 0));
+  }
   app.on('drain', onDrain);
   app.on('end', onEnd);
   app.on('error', onAppError);

@@ -107,7 +107,13 @@ export class TlsTerminator implements PluginInstance, HelloSink {
     if (this.cfg.mode === 'http') this.front = new HttpFront(this.cfg, this.target, this.ctx.logger, this.metrics, this.access);
     else {
       const upstreamErrors = this.metrics.upstreamErrors;
-      this.pipe = tcpPipe({ target: this.target, log: this.ctx.logger, access: this.access, upstreamError: (reason) => upstreamErrors.labels({ reason }).inc() });
+      this.pipe = tcpPipe({
+        target: this.target,
+        log: this.ctx.logger,
+        access: this.access,
+        sendProxyProtocol: this.cfg.sendProxyProtocol,
+        upstreamError: (reason) => upstreamErrors.labels({ reason }).inc(),
+      });
     }
 
     const server = createServer({ noDelay: true }, (socket) => void this.accept(socket));

@@ -39,6 +39,8 @@ describe('tls-terminator config', () => {
     expect(issuePaths({ listen: 'nope', upstream: 'http://x:1' })[0]).toMatch(/^listen: /);
     expect(issuePaths({ listen: '1', upstream: 'http://x:1', tls: { minVersion: 'TLSv1' } })[0]).toMatch(/^tls\.minVersion: /);
     expect(issuePaths({ listen: '1', upstream: 'http://x:1', tls: { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.2' } })).toEqual(['tls.maxVersion: must not be lower than tls.minVersion (TLSv1.3)']);
+    expect(issuePaths({ listen: '1', upstream: 'http://x:1', sendProxyProtocol: 'v2' })).toEqual(['sendProxyProtocol: is for tcp mode; in http mode the app gets X-Forwarded-For and Forwarded']);
+    expect(issuePaths({ listen: '1', upstream: 'tcp://x:1', mode: 'tcp', sendProxyProtocol: 'v3' })[0]).toMatch(/^sendProxyProtocol: /);
     expect(issuePaths({ listen: '1', upstream: 'http://x:1', trustedProxies: ['10.0.0.0/33'] })[0]).toMatch(/^trustedProxies\[0\]: .*CIDR/);
     expect(issuePaths({ listen: '1', upstream: 'http://x:1', timeouts: { headers: '10 parsecs' } })[0]).toMatch(/^timeouts\.headers: /);
     expect(issuePaths({ listen: '1', upstream: 'http://x:1', tls: { certFile: 'x' } })[0]).toMatch(/^tls\.certFile: unknown key/);

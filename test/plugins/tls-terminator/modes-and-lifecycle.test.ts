@@ -107,6 +107,51 @@ describe('PROXY protocol and trusted forwarding headers', () => {
     }
   });
 
+  it('tells a tcp-mode app the client address in a PROXY v1 or v2 header of its own (sendProxyProtocol)', async () => {
+    // The app records what each connection sends up to the client's "hello", then answers.
+    const seen: Buffer[] = [];
+    const raw = createServer((s) => {
+      let got = Buffer.alloc(0);
+      s.on('data', (c: Buffer) => {
+        got = Buffer.concat([got, c]);
+        if (got.toString('latin1').endsWith('hello')) (seen.push(got), s.end('ok'));
+      });
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+    const upstream = `tcp://127.0.0.1:${(raw.address() as AddressInfo).port}`;
+    const [ta, tb] = [await tempDir(), await tempDir()];
+    const direct = await startTerminator(ta.path, `    mode: tcp\n    upstream: ${upstream}\n    sendProxyProtocol: v1\n`);
+    const behindLb = await startTerminator(tb.path, `    mode: tcp\n    upstream: ${upstream}\n    proxyProtocol: { from: [127.0.0.0/8] }\n    sendProxyProtocol: v2\n`);
+    /** Client bytes "hello" over TLS, after `preface` on the TCP connection; resolves with the local port. */
+    const visit = (port: number, preface = '') =>
+      new Promise<number>((resolve, reject) => {
+        const tcp = connect(port, '127.0.0.1', () => {
+          if (preface) tcp.write(preface);
+          const s = tlsConnect({ socket: tcp, rejectUnauthorized: false }, () => s.write('hello'));
+          s.on('data', () => {});
+          s.on('end', () => resolve(tcp.localPort!));
+          s.on('error', reject);
+        });
+        tcp.on('error', reject);
+      });
+    try {
+      const clientPort = await visit(direct.port);
+      expect(seen[0]!.toString('latin1')).toBe(`PROXY TCP4 127.0.0.1 127.0.0.1 ${clientPort} ${direct.port}\r\nhello`);
+      await visit(behindLb.port, 'PROXY TCP4 203.0.113.7 10.0.0.1 51234 8443\r\n');
+      const port = Buffer.alloc(2);
+      port.writeUInt16BE(behindLb.port);
+      expect(seen[1]!.toString('hex')).toBe(
+        `0d0a0d0a000d0a515549540a2111000c${'cb007107'}${'7f000001'}${'c822'}${port.toString('hex')}${Buffer.from('hello').toString('hex')}`,
+      );
+    } finally {
+      await direct.agent.stop();
+      await behindLb.agent.stop();
+      raw.close();
+      await ta.cleanup();
+      await tb.cleanup();
+    }
+  });
+
   it('keeps and appends to forwarding headers only from trusted CIDRs', async () => {
     const t = await tempDir();
     const term = await startTerminator(t.path, `    upstream: ${app.url}\n    trustedProxies: [127.0.0.1]\n`);

@@ -28,6 +28,7 @@ it('sends the client every app read that waited in its queue, each its own bytes
     target: { kind: 'tcp', host: '127.0.0.1', port: (app.address() as AddressInfo).port, label: 'app' },
     log: pino({ level: 'silent' }),
     access: undefined,
+    sendProxyProtocol: 'off',
     upstreamError: () => {},
   });
   const front = createTlsServer({ cert: readFileSync(cert), key: readFileSync(key) }, (s: TLSSocket) => {
