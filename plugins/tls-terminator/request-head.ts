@@ -72,11 +72,16 @@ export function parsePlainHead(text: string): PlainRequest | string {
       if (host !== undefined) return 'other';
       host = value;
     } else if (lower === 'connection') {
-      for (const token of value.toLowerCase().split(',')) {
-        const t = token.trim();
-        if (t === 'close') close = true;
-        else if (t === 'keep-alive') keepAliveToken = true;
-        else if (t === 'upgrade') return 'upgrade';
+      // Node's and browsers' usual single values first, without a lower-cased copy and a split.
+      if (value === 'keep-alive' || value === 'Keep-Alive') keepAliveToken = true;
+      else if (value === 'close' || value === 'Close') close = true;
+      else {
+        for (const token of value.toLowerCase().split(',')) {
+          const t = token.trim();
+          if (t === 'close') close = true;
+          else if (t === 'keep-alive') keepAliveToken = true;
+          else if (t === 'upgrade') return 'upgrade';
+        }
       }
     }
     raw.push(name, value);
