@@ -349,8 +349,8 @@ async function main(): Promise<void> {
   console.log(`\nFull handshake per request: the same new-connection run with session resumption off on every front; the client's core is the limit here, so the capacity ratio is the first row's CPU per connection over the front's:`);
   console.log('| front | full handshakes/s | front busy | front CPU per 1k conns | capacity vs first row | p99 | RSS under load | errors |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  const f0 = full[0]!;
   for (const r of full) {
-    const f0 = full[0]!;
     const cap = r === f0 ? '1.00x' : ratio(f0.cpuPer1k, r.cpuPer1k);
     console.log(`| ${r.name} | ${Math.round(r.nc.rps)} | ${(r.busy * 100).toFixed(0)} % | ${(r.cpuPer1k * 1000).toFixed(0)} ms | ${cap} | ${r.nc.p99.toFixed(2)} ms | ${r.rss.toFixed(0)} MB | ${r.nc.errors} |`);
   }

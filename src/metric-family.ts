@@ -153,7 +153,6 @@ abstract class ValueSeries extends Series {
 // The checks and arithmetic below are prom-client's (counter.js, gauge.js, histogram.js) in the
 // same order, so a value and an error are the same as with its children.
 export class CounterSeries extends ValueSeries {
-
   inc(value?: number): void {
     if (value && !Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${util().format(value)}`);
     if ((value as number) < 0) throw new Error('It is not possible to decrease a counter');
@@ -164,7 +163,6 @@ export class CounterSeries extends ValueSeries {
 }
 
 export class GaugeSeries extends ValueSeries {
-
   set(value: number): void {
     if (typeof value !== 'number') throw new TypeError(`Value is not a valid number: ${util().format(value)}`);
     this.value = value;
