@@ -2,8 +2,8 @@
 // server (chosen by ALPN) that never listen themselves, and every request is proxied to the
 // app over a keep-alive pool. Bodies are piped both ways, so backpressure holds end to end.
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
-import { http } from '../../src/builtin-modules.ts';
-import http2, { type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import { http, loadHttp2 } from '../../src/builtin-modules.ts';
+import type { Http2Server, Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
@@ -28,7 +28,10 @@ const NO_INFO: ConnectionInfo = {
 
 export class HttpFront implements FastFront {
   private readonly h1: HttpServer;
-  private readonly h2: http2.Http2Server;
+  /** Made on the first h2 connection (see loadHttp2). */
+  private h2?: Http2Server;
+  private readonly h2Settings: { maxHeaderListSize: number; idleTimeoutMs: number };
+  private readonly handler = (req: Req, res: Res): void => this.handle(req, res);
   readonly pool: UpstreamPool;
   private readonly sessions = new Set<ServerHttp2Session>();
   private readonly target: UpstreamTarget;
@@ -86,36 +89,41 @@ export class HttpFront implements FastFront {
       connectionsCheckingInterval: checkEvery,
       noDelay: true,
     });
-    // Bounded streams per session (Node's default is unlimited); Node itself mitigates rapid-reset floods.
-    this.h2 = http2.createServer({ maxSessionMemory: 32, settings: { maxHeaderListSize: cfg.limits.maxHeaderSize, maxConcurrentStreams: 128 } });
-    this.h2.setTimeout(t.idle);
-    const handler = (req: Req, res: Res) => this.handle(req, res);
-    this.h1.on('request', handler);
-    this.h1.on('checkContinue', handler); // forward Expect to the app instead of answering 100 ourselves
-    this.h2.on('request', handler);
-    this.h2.on('checkContinue', handler);
+    this.h2Settings = { maxHeaderListSize: cfg.limits.maxHeaderSize, idleTimeoutMs: t.idle };
+    this.h1.on('request', this.handler);
+    this.h1.on('checkContinue', this.handler); // forward Expect to the app instead of answering 100 ourselves
     this.h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const info = infoOf(req.socket) ?? NO_INFO;
       if (info.forbidden) return void socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 22\r\nConnection: close\r\n\r\nclient not authorized\n');
       proxyUpgrade(req, socket, head, info, this.target, this.fingerprintHeaders, this.log);
     });
     this.h1.on('clientError', (err: Error & { code?: string }, socket: Duplex) => this.clientError(err, socket));
-    this.h2.on('session', (s: ServerHttp2Session) => {
-      this.sessions.add(s);
-      s.once('close', () => this.sessions.delete(s));
-      s.on('error', () => {});
-    });
-    this.h2.on('sessionError', () => {});
     // The h1 server never listens, so start its timeout checker (headers/request timeouts) by hand.
     this.h1.emit('listening');
   }
 
   /** A finished handshake: route by ALPN. */
   accept(socket: TLSSocket): void {
-    if (socket.alpnProtocol === 'h2') return void this.h2.emit('connection', socket);
+    if (socket.alpnProtocol === 'h2') return void (this.h2 ??= this.createH2()).emit('connection', socket);
     const info = infoOf(socket);
     if (this.fastPath && info && !info.forbidden && !this.draining) this.fast.add(new FastConnection(this, socket, info));
     else this.h1.emit('connection', socket);
+  }
+
+  private createH2(): Http2Server {
+    const { maxHeaderListSize, idleTimeoutMs } = this.h2Settings;
+    // Bounded streams per session (Node's default is unlimited); Node itself mitigates rapid-reset floods.
+    const h2 = loadHttp2().createServer({ maxSessionMemory: 32, settings: { maxHeaderListSize, maxConcurrentStreams: 128 } });
+    h2.setTimeout(idleTimeoutMs);
+    h2.on('request', this.handler);
+    h2.on('checkContinue', this.handler);
+    h2.on('session', (s: ServerHttp2Session) => {
+      this.sessions.add(s);
+      s.once('close', () => this.sessions.delete(s));
+      s.on('error', () => {});
+    });
+    h2.on('sessionError', () => {});
+    return h2;
   }
 
   // FastFront
