@@ -355,7 +355,7 @@ async function main(): Promise<void> {
     const ncVs = r === ref ? '' : ` (${ratio(r.nc.rps, ref.nc.rps)})`;
     console.log(`| ${r.name} | ${Math.round(r.ka.rps)}${vs} | ${r.ka.p50.toFixed(2)} ms | ${r.ka.p99.toFixed(2)} ms (${ratio(r.ka.p99, ref.ka.p99)}) | ${Math.round(r.nc.rps)}${ncVs} | ${r.rss.toFixed(0)} MB | ${(r.cpuPer1k * 1000).toFixed(0)} ms | ${r.ka.errors + r.nc.errors} |`);
   }
-  console.log('\nCPU per 1k req: CPU time of the front per 1,000 keep-alive requests = % of one core at a steady 1,000 req/s / 10.');
+  console.log('\nCPU per 1k req: CPU time of the front per 1,000 keep-alive requests under full load, where one wake-up serves many; a steady 1,000 req/s costs more per request (the steady table below).');
   for (const r of rows.filter((x) => x.name.startsWith('Sidekick') && x.name.includes('http mode') && x !== sidekick12)) {
     console.log(`New conn/s against nginx with TLS 1.3 (both negotiate TLSv1.3): ${r.name}: ${ratio(r.nc.rps, nginx13.nc.rps)}`);
   }
