@@ -171,6 +171,9 @@ async function measureFull(name: string, port: number, child: ChildProcess): Pro
 /** cpuPer1k: the front's CPU seconds per 1,000 connections; busy: the share of its core it used. */
 interface FullRow { name: string; nc: Run; rss: number; cpuPer1k: number; busy: number }
 
+/** The steady generator's line that starts its measured phase. */
+const MEASURING = 'measuring\n';
+
 /** `--steady <url> <rps> <seconds>`: a fixed-rate keep-alive load generator (runs as a child on CPU 1). */
 async function steady(url: string, rps: number, seconds: number): Promise<void> {
   const { default: http } = await import('node:http');
@@ -191,7 +194,7 @@ async function steady(url: string, rps: number, seconds: number): Promise<void> 
   const pending: Array<Promise<void>> = [];
   for (let i = 0; i < 200; i++) await one(); // warm-up: connections and JIT
   latencies.length = 0;
-  process.stdout.write('measuring\n'); // the parent starts the front's CPU clock here
+  process.stdout.write(MEASURING); // the parent starts the front's CPU clock here
   const start = performance.now();
   for (let sent = 0; sent < rps * seconds; ) {
     const due = Math.floor(((performance.now() - start) / 1000) * rps);
@@ -219,13 +222,13 @@ function steadyRun(url: string, front?: ChildProcess): Promise<{ p50: number; p9
   let t0 = 0;
   child.stdout.setEncoding('utf8').on('data', (d: string) => {
     out += d;
-    if (!t0 && out.includes('measuring\n')) [cpu0, t0] = [front ? cpuSeconds(front.pid!) : 0, performance.now()];
+    if (!t0 && out.includes(MEASURING)) [cpu0, t0] = [front ? cpuSeconds(front.pid!) : 0, performance.now()];
   });
   return new Promise((resolve, reject) => {
     child.on('close', (code) => {
       if (code !== 0 || !t0) return reject(new Error(`steady load generator failed (exit ${code}): ${out}`));
       const cpuPct = front ? ((cpuSeconds(front.pid!) - cpu0) / ((performance.now() - t0) / 1000)) * 100 : undefined;
-      const r = JSON.parse(out.slice(out.indexOf('measuring\n') + 10)) as { p50: number; p99: number };
+      const r = JSON.parse(out.slice(out.indexOf(MEASURING) + MEASURING.length)) as { p50: number; p99: number };
       resolve({ ...r, ...(cpuPct !== undefined ? { cpuPct } : {}) });
     });
   });

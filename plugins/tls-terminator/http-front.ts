@@ -30,7 +30,6 @@ export class HttpFront implements FastFront {
   private readonly h1: HttpServer;
   /** Made on the first h2 connection (see loadHttp2). */
   private h2?: Http2Server;
-  private readonly h2Settings: { maxHeaderListSize: number; idleTimeoutMs: number };
   private readonly handler = (req: Req, res: Res): void => this.handle(req, res);
   readonly pool: UpstreamPool;
   private readonly sessions = new Set<ServerHttp2Session>();
@@ -89,7 +88,6 @@ export class HttpFront implements FastFront {
       connectionsCheckingInterval: checkEvery,
       noDelay: true,
     });
-    this.h2Settings = { maxHeaderListSize: cfg.limits.maxHeaderSize, idleTimeoutMs: t.idle };
     this.h1.on('request', this.handler);
     this.h1.on('checkContinue', this.handler); // forward Expect to the app instead of answering 100 ourselves
     this.h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -111,10 +109,9 @@ export class HttpFront implements FastFront {
   }
 
   private createH2(): Http2Server {
-    const { maxHeaderListSize, idleTimeoutMs } = this.h2Settings;
     // Bounded streams per session (Node's default is unlimited); Node itself mitigates rapid-reset floods.
-    const h2 = loadHttp2().createServer({ maxSessionMemory: 32, settings: { maxHeaderListSize, maxConcurrentStreams: 128 } });
-    h2.setTimeout(idleTimeoutMs);
+    const h2 = loadHttp2().createServer({ maxSessionMemory: 32, settings: { maxHeaderListSize: this.maxHeaderSize, maxConcurrentStreams: 128 } });
+    h2.setTimeout(this.idleTimeoutMs);
     h2.on('request', this.handler);
     h2.on('checkContinue', this.handler);
     h2.on('session', (s: ServerHttp2Session) => {
