@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../../helpers/agent-process.ts';
 import { AccessLog, jsonString } from '../../../plugins/tls-terminator/access-log.ts';
-import { CertWatcher, relevant } from '../../../plugins/tls-terminator/cert-watcher.ts';
+import { CertWatcher, relevant } from '../../../plugins/tls-terminator/tls/cert-watcher.ts';
 import { eventually } from './helpers.ts';
 
 const cleanups: Array<() => unknown> = [];

@@ -8,15 +8,15 @@
 // 502/504, metrics, the access log, and draining. Requests on a connection are served one at a
 // time; pipelined bytes wait, bounded, until the previous response is complete.
 import type { TLSSocket } from 'node:tls';
-import { connectionFields } from './access-log.ts';
-import type { ConnectionInfo } from './connection-info.ts';
+import { connectionFields } from '../access-log.ts';
+import type { ConnectionInfo } from '../connection-info.ts';
 import { type ForwardOptions, upstreamHeaders } from './forwarding-headers.ts';
-import { statusClass } from './metrics.ts';
+import { statusClass } from '../metrics.ts';
 import { type FrontContext, upstreamFailure } from './proxied-request.ts';
-import { type Exchange, type ExchangeLimits, type ExchangeSink, type FailureKind, forward } from './proxy-exchange.ts';
+import { type Exchange, type ExchangeLimits, type ExchangeSink, type FailureKind, forward } from '../upstream/proxy-exchange.ts';
 import { type PlainRequest, parsePlainHead } from './request-head.ts';
-import type { ResponseHead } from './response-parser.ts';
-import type { UpstreamPool } from './upstream-pool.ts';
+import type { ResponseHead } from '../upstream/response-parser.ts';
+import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 
 /** What every fast connection of one front shares. */
 export interface FastFront {

@@ -3,7 +3,7 @@
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { describe, expect, it } from 'vitest';
-import { generateSelfSigned } from '../../../plugins/tls-terminator/self-signed.ts';
+import { generateSelfSigned } from '../../../../plugins/tls-terminator/tls/self-signed.ts';
 
 describe('generateSelfSigned', () => {
   it('produces certificates OpenSSL accepts, signed by their own key, with the names asked for', () => {

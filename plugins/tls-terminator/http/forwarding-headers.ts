@@ -1,6 +1,6 @@
 // Builds the header list sent to the app: the client's headers minus hop-by-hop ones and minus
 // every header Sidekick sets itself (so a client can never spoof them), plus ours.
-import type { ConnectionInfo } from './connection-info.ts';
+import type { ConnectionInfo } from '../connection-info.ts';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'http2-settings', 'host']);
 

@@ -5,12 +5,12 @@ import type { ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
-import type { AccessLog } from './access-log.ts';
-import type { ConnectionInfo } from './connection-info.ts';
+import type { AccessLog } from '../access-log.ts';
+import type { ConnectionInfo } from '../connection-info.ts';
 import { responseHeadersH2 } from './forwarding-headers.ts';
-import type { Exchange, ExchangeSink, FailureKind } from './proxy-exchange.ts';
-import type { ResponseHead } from './response-parser.ts';
-import { type TerminatorMetrics, statusClass } from './metrics.ts';
+import type { Exchange, ExchangeSink, FailureKind } from '../upstream/proxy-exchange.ts';
+import type { ResponseHead } from '../upstream/response-parser.ts';
+import { type TerminatorMetrics, statusClass } from '../metrics.ts';
 
 /** What every request of one front shares. */
 export interface FrontContext {

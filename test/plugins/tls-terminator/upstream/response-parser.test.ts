@@ -2,7 +2,7 @@
 // 502 to the client), and what it passes on. The proxy tests cover it end to end; these pin the
 // status-line and header-line rules one case at a time.
 import { describe, expect, it } from 'vitest';
-import { type ResponseHead, ResponseParser } from '../../../plugins/tls-terminator/response-parser.ts';
+import { type ResponseHead, ResponseParser } from '../../../../plugins/tls-terminator/upstream/response-parser.ts';
 
 type Seen = { head?: ResponseHead; body: string; ended?: boolean; continues: number };
 

@@ -1,10 +1,10 @@
 // The fingerprint cache: a ClientHello's key must hold everything JA3/JA4 depend on and nothing
 // that changes per connection, so cached values always equal a fresh computation.
 import { describe, expect, it } from 'vitest';
-import { helloKey } from '../../../plugins/tls-terminator/client-hello-parser.ts';
-import { ClientHello } from '../../../plugins/tls-terminator/client-hello-reader.ts';
-import { FingerprintCache, computeJa3, computeJa4 } from '../../../plugins/tls-terminator/fingerprint.ts';
-import { type HelloSpec, buildHandshake, fingerprintsOf, toRecords } from './client-hello.ts';
+import { helloKey } from '../../../../plugins/tls-terminator/tls/client-hello-parser.ts';
+import { ClientHello } from '../../../../plugins/tls-terminator/tls/client-hello-reader.ts';
+import { FingerprintCache, computeJa3, computeJa4 } from '../../../../plugins/tls-terminator/tls/fingerprint.ts';
+import { type HelloSpec, buildHandshake, fingerprintsOf, toRecords } from '../client-hello.ts';
 
 const BASE: HelloSpec = {
   ciphers: [0x0a0a, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f],

@@ -3,7 +3,7 @@
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type App, type Terminator, eventually, request, startApp, startTerminator, tempDir } from './helpers.ts';
+import { type App, type Terminator, eventually, request, startApp, startTerminator, tempDir } from '../helpers.ts';
 
 describe('upstream pool', () => {
   let app: App;

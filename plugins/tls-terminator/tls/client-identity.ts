@@ -1,7 +1,7 @@
 // mTLS: the verified client certificate as RFC 9440 headers, and the allow-list check.
 import type { DetailedPeerCertificate, PeerCertificate, TLSSocket } from 'node:tls';
-import type { TlsTerminatorConfig } from './config-schema.ts';
-import type { ClientIdentity } from './connection-info.ts';
+import type { TlsTerminatorConfig } from '../config-schema.ts';
+import type { ClientIdentity } from '../connection-info.ts';
 
 export function identityOf(socket: TLSSocket): ClientIdentity | undefined {
   if (!socket.authorized) return undefined;

@@ -11,10 +11,10 @@
 import { type OnReadOpts, type Socket, connect } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import type { AccessLog } from './access-log.ts';
-import { infoOf, rawSocketOf } from './connection-info.ts';
-import { proxyHeader } from './proxy-protocol.ts';
-import type { UpstreamTarget } from './upstream-target.ts';
+import type { AccessLog } from '../access-log.ts';
+import { infoOf, rawSocketOf } from '../connection-info.ts';
+import { proxyHeader } from '../tls/proxy-protocol.ts';
+import type { UpstreamTarget } from '../upstream/upstream-target.ts';
 
 const PEER = Symbol('sidekick.tls-terminator.peer');
 const PIPE = Symbol('sidekick.tls-terminator.pipe');

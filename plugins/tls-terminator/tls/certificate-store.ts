@@ -4,10 +4,10 @@
 import { X509Certificate, constants, createHash, createPrivateKey, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { SecureContext, SecureContextOptions } from 'node:tls';
-import { tls } from '../../src/builtin-modules.ts';
-import type { PluginContext } from '../../src/plugin-api.ts';
-import type { TlsTerminatorConfig } from './config-schema.ts';
-import type { TerminatorMetrics } from './metrics.ts';
+import { tls } from '../../../src/builtin-modules.ts';
+import type { PluginContext } from '../../../src/plugin-api.ts';
+import type { TlsTerminatorConfig } from '../config-schema.ts';
+import type { TerminatorMetrics } from '../metrics.ts';
 import { generateSelfSigned } from './self-signed.ts';
 
 interface PairSource {

@@ -2,7 +2,7 @@
 // persistent unless "close"; HTTP/1.0 only with "keep-alive"), tokens matched without case, and
 // an Upgrade token sending the request to Node's server.
 import { describe, expect, it } from 'vitest';
-import { type PlainRequest, parsePlainHead } from '../../../plugins/tls-terminator/request-head.ts';
+import { type PlainRequest, parsePlainHead } from '../../../../plugins/tls-terminator/http/request-head.ts';
 
 const keepAlive = (version: string, connection?: string): boolean | string => {
   const r = parsePlainHead(`GET / HTTP/${version}\r\nHost: a${connection === undefined ? '' : `\r\nConnection: ${connection}`}`);

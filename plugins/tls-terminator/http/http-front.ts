@@ -2,21 +2,21 @@
 // server (chosen by ALPN) that never listen themselves, and every request is proxied to the
 // app over a keep-alive pool. Bodies are piped both ways, so backpressure holds end to end.
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
-import { http, loadHttp2 } from '../../src/builtin-modules.ts';
+import { http, loadHttp2 } from '../../../src/builtin-modules.ts';
 import type { Http2Server, Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import type { AccessLog } from './access-log.ts';
-import type { TlsTerminatorConfig } from './config-schema.ts';
-import { type ConnectionInfo, infoOf } from './connection-info.ts';
+import type { AccessLog } from '../access-log.ts';
+import type { TlsTerminatorConfig } from '../config-schema.ts';
+import { type ConnectionInfo, infoOf } from '../connection-info.ts';
 import { type ForwardOptions, upstreamHeaders } from './forwarding-headers.ts';
-import { type BodyFraming, type ExchangeLimits, forward, onUpstreamRead } from './proxy-exchange.ts';
-import { UpstreamPool } from './upstream-pool.ts';
+import { type BodyFraming, type ExchangeLimits, forward, onUpstreamRead } from '../upstream/proxy-exchange.ts';
+import { UpstreamPool } from '../upstream/upstream-pool.ts';
 import { type FastFront, FastConnection } from './fast-connection.ts';
-import type { TerminatorMetrics } from './metrics.ts';
+import type { TerminatorMetrics } from '../metrics.ts';
 import { type FrontContext, ProxiedRequest } from './proxied-request.ts';
-import type { UpstreamTarget } from './upstream-target.ts';
+import type { UpstreamTarget } from '../upstream/upstream-target.ts';
 import { proxyUpgrade } from './upgrade-proxy.ts';
 
 type Req = IncomingMessage | Http2ServerRequest;

@@ -6,7 +6,7 @@ import https from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type App, type Pki, type Terminator, createPki, eventually, request, startApp, startTerminator, tempDir, tlsVisit } from './helpers.ts';
+import { type App, type Pki, type Terminator, createPki, eventually, request, startApp, startTerminator, tempDir, tlsVisit } from '../helpers.ts';
 
 let app: App;
 let pki: Pki;

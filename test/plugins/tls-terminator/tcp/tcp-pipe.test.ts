@@ -6,8 +6,8 @@ import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket 
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { expect, it } from 'vitest';
-import { pipeToApp, tcpPipe } from '../../../plugins/tls-terminator/tcp-pipe.ts';
-import { createPki, tempDir } from './helpers.ts';
+import { pipeToApp, tcpPipe } from '../../../../plugins/tls-terminator/tcp/tcp-pipe.ts';
+import { createPki, tempDir } from '../helpers.ts';
 
 it('sends the client every app read that waited in its queue, each its own bytes', async () => {
   const t = await tempDir();

@@ -8,11 +8,11 @@ import { promisify } from 'node:util';
 import { calculateJa4 as libraryJa4, readTlsClientHello } from 'read-tls-client-hello';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readClientHello } from '../../../plugins/tls-terminator/client-hello-reader.ts';
-import { computeJa4 } from '../../../plugins/tls-terminator/fingerprint.ts';
-import { parseClientHello } from '../../../plugins/tls-terminator/client-hello-parser.ts';
-import { buildHandshake, captureClientHello, fingerprintsOf, toRecords } from './client-hello.ts';
-import { type App, type Terminator, request, startApp, startTerminator, tempDir } from './helpers.ts';
+import { readClientHello } from '../../../../plugins/tls-terminator/tls/client-hello-reader.ts';
+import { computeJa4 } from '../../../../plugins/tls-terminator/tls/fingerprint.ts';
+import { parseClientHello } from '../../../../plugins/tls-terminator/tls/client-hello-parser.ts';
+import { buildHandshake, captureClientHello, fingerprintsOf, toRecords } from '../client-hello.ts';
+import { type App, type Terminator, request, startApp, startTerminator, tempDir } from '../helpers.ts';
 
 const run = promisify(execFile);
 

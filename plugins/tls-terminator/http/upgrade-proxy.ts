@@ -6,10 +6,10 @@ import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { ConnectionInfo } from './connection-info.ts';
+import type { ConnectionInfo } from '../connection-info.ts';
 import { upstreamHeaders } from './forwarding-headers.ts';
-import { ResponseParser } from './response-parser.ts';
-import type { UpstreamTarget } from './upstream-target.ts';
+import { ResponseParser } from '../upstream/response-parser.ts';
+import type { UpstreamTarget } from '../upstream/upstream-target.ts';
 
 const CRLF2 = Buffer.from('\r\n\r\n');
 const MAX_HEAD = 64 * 1024;

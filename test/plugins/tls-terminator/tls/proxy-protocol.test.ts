@@ -2,7 +2,7 @@
 // specification's layout (haproxy.org/download/2.9/doc/proxy-protocol.txt), and read back by the
 // plugin's own reader.
 import { describe, expect, it } from 'vitest';
-import { parse, proxyHeader } from '../../../plugins/tls-terminator/proxy-protocol.ts';
+import { parse, proxyHeader } from '../../../../plugins/tls-terminator/tls/proxy-protocol.ts';
 
 const SIG = '0d0a0d0a000d0a515549540a';
 
