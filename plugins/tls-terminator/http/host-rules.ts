@@ -1,0 +1,95 @@
+// Which host and origin-form target a request on Node's path (and HTTP/2) goes to the app with:
+// the Host rules of RFC 9112 3.2, absolute-form (3.2.2) and HTTP/2's :authority (RFC 9113
+// 8.3.1), at least as strictly as nginx 1.22 enforces them (each choice below says which).
+// The fast path takes only origin-form with one Host and checks the value with isValidHost;
+// everything else reaches it through Node's server.
+import { isIPv6 } from 'node:net';
+import type { ConnectionInfo } from '../connection-info.ts';
+
+/** Where the request goes, or why it gets a 400. */
+export type Resolved = { path: string; host: string | undefined } | string;
+
+// RFC 3986 reg-name: unreserved / pct-encoded / sub-delims. nginx accepts any byte above 0x20
+// but '/' and DEL (so `a"b`, `a\b`, `a@b`, obs-text); refusing them is stricter.
+const REG_NAME = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+$/;
+// port = *DIGIT; nginx takes `host:` too. More than 5 digits is no port.
+const PORT = /^[0-9]{0,5}$/;
+// scheme "://" authority, then path-abempty [ "?" query ]
+const ABSOLUTE = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s;
+
+/**
+ * uri-host [ ":" port ] (RFC 9110 7.2). Also refused, as nginx does: an empty name, a lone ".",
+ * ".." anywhere. IP literals must be IPv6 (IPvFuture is refused: nginx takes any `[...]`).
+ */
+export function isValidHost(v: unknown): boolean {
+  if (typeof v !== 'string' || v.length === 0 || v.length > 255 + 6) return false;
+  let rest: string;
+  if (v.charCodeAt(0) === 0x5b /* [ */) {
+    const close = v.indexOf(']');
+    if (close < 0 || !isIPv6(v.slice(1, close))) return false;
+    rest = v.slice(close + 1);
+    return rest === '' || (rest.charCodeAt(0) === 0x3a && PORT.test(rest.slice(1)));
+  }
+  const colon = v.indexOf(':');
+  const name = colon < 0 ? v : v.slice(0, colon);
+  if (colon >= 0 && !PORT.test(v.slice(colon + 1))) return false;
+  return REG_NAME.test(name) && name !== '.' && !name.includes('..');
+}
+
+/** The Host an HTTP/1.0 request without one goes to the app with: the SNI name when it is a valid host. */
+export const fallbackHost = (info: ConnectionInfo): string => (info.sni && isValidHost(info.sni) ? info.sni : 'localhost');
+
+/**
+ * HTTP/1.x on Node's server. `raw`: rawHeaders (Node keeps only the first Host in `headers`).
+ * HTTP/1.1 without Host, more than one Host line, or an invalid value: 400 (RFC 9112 3.2, as
+ * nginx; nginx refuses two identical lines too). absolute-form: the authority replaces Host and
+ * the app gets origin-form (RFC 9112 3.2.2, as nginx). Other schemes: 400 (nginx takes any
+ * scheme). asterisk-form: 400, OPTIONS included (as nginx). authority-form: 400 (as nginx;
+ * CONNECT never reaches here, it gets its own 400).
+ */
+export function resolveH1(url: string, raw: string[], http11: boolean): Resolved {
+  let host: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== 4 || name.toLowerCase() !== 'host') continue;
+    if (host !== undefined) return 'more than one Host';
+    host = raw[i + 1]!;
+  }
+  if (host === undefined) {
+    if (http11) return 'no Host';
+  } else if (!isValidHost(host)) return 'invalid Host';
+  if (url.charCodeAt(0) === 0x2f /* / */) return isPlainTarget(url) ? { path: url, host } : 'bad request target';
+  if (url === '*') return 'asterisk-form';
+  const m = ABSOLUTE.exec(url);
+  if (!m) return 'bad request target';
+  const scheme = m[1]!.toLowerCase();
+  if (scheme !== 'http' && scheme !== 'https') return 'unsupported scheme';
+  const authority = m[2]!;
+  if (!isValidHost(authority)) return 'invalid authority'; // userinfo ('@') and empty authorities included
+  const tail = m[3]!;
+  const path = tail === '' ? '/' : tail.charCodeAt(0) === 0x2f ? tail : `/${tail}`; // "?q" -> "/?q"
+  return isPlainTarget(path) ? { path, host: authority } : 'bad request target';
+}
+
+/**
+ * HTTP/2. :authority wins over host (RFC 9113 8.3.1); one of them must be there and valid (an
+ * http(s) request without either is malformed). :path must be origin-form: asterisk-form is
+ * refused as on HTTP/1.1, and CONNECT (no :path) is not proxied.
+ */
+export function resolveH2(method: string, url: string, authority: unknown, host: unknown): Resolved {
+  if (method === 'CONNECT') return 'CONNECT';
+  if (url.charCodeAt(0) !== 0x2f || !isPlainTarget(url)) return 'bad :path';
+  const h = authority ?? host;
+  if (h === undefined) return 'no :authority';
+  if (!isValidHost(h)) return 'invalid :authority';
+  return { path: url, host: h as string };
+}
+
+/** The request line we write to the app must not be splittable: printable ASCII, no spaces. */
+export function isPlainTarget(url: string): boolean {
+  for (let i = 0; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return url.length > 0;
+}
