@@ -1,7 +1,8 @@
 // A raw-TCP "app" for request-side tests: it records every byte each connection receives, so a
 // test sees exactly what reached the app, and it splits those bytes into HTTP/1.1 requests the
 // way an app would (Content-Length, else chunked, else no body), answering each with 200.
-// `onRequest` may change the answer: 'close' drops the connection without answering.
+// `onRequest` may change the answer: 'close' drops the connection without answering, 'partial'
+// sends the start of a response and then drops it.
 import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 
@@ -20,7 +21,7 @@ export interface RawApp {
   /** Every byte received, per connection, latin1. */
   bytes: string[];
   requests: SeenRequest[];
-  onRequest?: (r: SeenRequest, indexOnConnection: number) => 'answer' | 'close';
+  onRequest?: (r: SeenRequest, indexOnConnection: number) => 'answer' | 'close' | 'partial';
   close(): Promise<void>;
 }
 
@@ -45,7 +46,9 @@ export async function startRawApp(): Promise<RawApp> {
         pending = r.rest;
         const req = { ...r.req, conn };
         app.requests.push(req);
-        if ((app.onRequest?.(req, onThis++) ?? 'answer') === 'close') return void s.destroy();
+        const how = app.onRequest?.(req, onThis++) ?? 'answer';
+        if (how === 'close') return void s.destroy();
+        if (how === 'partial') return void s.end('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nab');
         s.write('HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n');
       }
     });
