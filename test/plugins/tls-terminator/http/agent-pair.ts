@@ -13,7 +13,8 @@ export interface AgentPair {
   close(): Promise<void>;
 }
 
-export async function startAgentPair(extraPlugins = ''): Promise<AgentPair> {
+/** `extraPlugins(dir)`: more plugin instances (YAML under `plugins:`), given the agent's temp dir. */
+export async function startAgentPair(extraPlugins: (dir: string) => string = () => ''): Promise<AgentPair> {
   const app = await startRawApp();
   const t = await tempDir();
   const upstream = `http://127.0.0.1:${app.port}`;
@@ -29,7 +30,7 @@ plugins:
     listen: 127.0.0.1:0
     upstream: ${upstream}
     http1FastPath: false
-${extraPlugins}`;
+${extraPlugins(t.path)}`;
   const agent = await startAgent(t.path, yaml);
   const status = await agent.status();
   const portOf = (name: string): number => {
