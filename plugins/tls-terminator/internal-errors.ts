@@ -10,7 +10,7 @@ import type { TerminatorMetrics } from './metrics.ts';
 
 export type Stage =
   | 'accept' | 'hello' | 'handshake' | 'secured'
-  | 'h1_request' | 'h1_upgrade' | 'h1_connect' | 'h1_client_error' | 'h2_request' | 'h2_session'
+  | 'h1_request' | 'h1_upgrade' | 'h1_connect' | 'h1_client_error' | 'h2_request'
   | 'fast_data' | 'fast_close' | 'fast_sweep' | 'request_events'
   | 'upstream' | 'tcp';
 

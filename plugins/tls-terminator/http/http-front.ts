@@ -249,8 +249,12 @@ export class HttpFront implements FastFront {
     let head = `${req.method} ${where.path} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
     // Framed from what Node parsed (llhttp, nghttp2), never from the client's header lines:
-    // llhttp has refused Content-Length with Transfer-Encoding, several lengths and a final
-    // coding other than chunked; nghttp2 holds DATA to content-length.
+    // llhttp has refused Content-Length with Transfer-Encoding (RFC 9112 6.1 lets a server
+    // choose; nginx refuses too), several lengths and a final coding other than chunked;
+    // nghttp2 holds DATA to content-length. A declared length, 0 included, is sent as
+    // `content-length` and a request without one gets none, as nginx does. A body of unknown
+    // length is streamed chunked, as nginx with proxy_request_buffering off (by default it
+    // buffers the whole body first to send a length).
     const cl = req.headers['content-length'];
     let body: BodyFraming = 'none';
     let length = 0;
@@ -272,7 +276,7 @@ export class HttpFront implements FastFront {
     const where = req.httpVersionMajor !== 1 ? 'version' : resolveH1(req.url ?? '', req.rawHeaders, req.httpVersionMinor >= 1);
     // A body on an upgrade request is refused (WebSocket handshakes have none, RFC 6455 4.1):
     // nothing the client sends before the app's 101 may reach the app unframed.
-    const bodied = req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0' || req.headers['transfer-encoding'] !== undefined;
+    const bodied = (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined;
     if (typeof where === 'string' || bodied) {
       this.metrics.rejected.labels({ reason: 'bad_request' }).inc();
       this.log.info({ err: typeof where === 'string' ? where : 'body on upgrade', client: info.clientAddress }, 'bad or slow client request rejected');
