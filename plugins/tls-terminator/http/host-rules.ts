@@ -73,8 +73,10 @@ export function resolveH1(url: string, raw: string[], http11: boolean): Resolved
 
 /**
  * HTTP/2. :authority wins over host (RFC 9113 8.3.1); one of them must be there and valid (an
- * http(s) request without either is malformed). :path must be origin-form: asterisk-form is
- * refused as on HTTP/1.1, and CONNECT (no :path) is not proxied.
+ * http(s) request without either is malformed). A host field that names another authority is
+ * malformed too (the RFC's SHOULD): 400. nginx 1.22 refuses every request carrying both, even
+ * identical; we take an identical copy. :path must be origin-form: asterisk-form is refused as
+ * on HTTP/1.1 (nginx: 400), and CONNECT (no :path) is not proxied.
  */
 export function resolveH2(method: string, url: string, authority: unknown, host: unknown): Resolved {
   if (method === 'CONNECT') return 'CONNECT';
@@ -82,6 +84,7 @@ export function resolveH2(method: string, url: string, authority: unknown, host:
   const h = authority ?? host;
   if (h === undefined) return 'no :authority';
   if (!isValidHost(h)) return 'invalid :authority';
+  if (authority !== undefined && host !== undefined && (typeof host !== 'string' || host.toLowerCase() !== (h as string).toLowerCase())) return 'host differs from :authority';
   return { path: url, host: h as string };
 }
 

@@ -47,8 +47,10 @@ describe('resolveH1', () => {
 });
 
 describe('resolveH2', () => {
-  it(':authority wins over host; one of them is required and valid', () => {
-    expect(resolveH2('GET', '/p', 'a.example', 'b.example')).toEqual({ path: '/p', host: 'a.example' });
+  it(':authority wins over host; one of them is required and valid; a host naming another authority is refused', () => {
+    expect(resolveH2('GET', '/p', 'a.example', 'A.example')).toEqual({ path: '/p', host: 'a.example' });
+    expect(resolveH2('GET', '/p', 'a.example', 'b.example')).toBe('host differs from :authority');
+    expect(resolveH2('GET', '/p', 'a.example', ['a.example', 'a.example'])).toBe('host differs from :authority');
     expect(resolveH2('GET', '/p', undefined, 'b.example')).toEqual({ path: '/p', host: 'b.example' });
     expect(resolveH2('GET', '/p', undefined, undefined)).toBe('no :authority');
     expect(resolveH2('GET', '/p', 'u@a.example', undefined)).toBe('invalid :authority');
@@ -108,17 +110,18 @@ describe('end to end', () => {
     });
   });
 
-  it('HTTP/2: :authority wins over a host field', async () => {
+  it('HTTP/2: :authority goes to the app as Host; a host field naming another authority gets 400 (nginx: 400)', async () => {
     const session = http2.connect(`https://127.0.0.1:${pair.ports.fast}`, { rejectUnauthorized: false });
+    const get = (headers: http2.OutgoingHttpHeaders) => new Promise<number>((resolve, reject) => {
+      const req = session.request({ ':path': '/h2', ...headers });
+      req.on('response', (h) => (req.resume(), req.on('end', () => resolve(Number(h[':status'])))));
+      req.on('error', reject);
+      req.end();
+    });
     try {
-      const status = await new Promise<number>((resolve, reject) => {
-        const req = session.request({ ':path': '/h2', ':authority': 'a.example', host: 'b.example' });
-        req.on('response', (h) => (req.resume(), req.on('end', () => resolve(Number(h[':status'])))));
-        req.on('error', reject);
-        req.end();
-      });
-      expect(status).toBe(200);
-      expect(header(pair.app.requests[0]!, 'host')).toEqual(['a.example']);
+      expect(await get({ ':authority': 'a.example', host: 'b.example' })).toBe(400);
+      expect(await get({ ':authority': 'a.example:8443', host: 'a.example:8443' })).toBe(200);
+      expect(pair.app.requests.map((r) => header(r, 'host'))).toEqual([['a.example:8443']]);
     } finally {
       session.close();
     }
