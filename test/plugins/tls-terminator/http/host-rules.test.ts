@@ -105,8 +105,16 @@ describe('end to end', () => {
     });
 
     it('gives an HTTP/1.0 request without Host the SNI name', async () => {
-      expect(statuses(await send('GET /old HTTP/1.0\r\n\r\n'))).toEqual([200]);
-      expect(header(pair.app.requests[0]!, 'host')).toEqual(['localhost']);
+      expect(statuses(await tlsRaw(pair.ports[path], 'GET /old HTTP/1.0\r\n\r\n', 1, 'sni.example'))).toEqual([200]);
+      expect(header(pair.app.requests[0]!, 'host')).toEqual(['sni.example']);
+    });
+
+    it('never lets an SNI name that is not a host inject header lines (it used to)', async () => {
+      // OpenSSL refuses only NUL in a server name: CR LF reach the handshake's servername.
+      expect(statuses(await tlsRaw(pair.ports[path], 'GET /old HTTP/1.0\r\n\r\n', 1, 'evil.example\r\nX-Injected: 1'))).toEqual([200]);
+      const [r] = pair.app.requests;
+      expect(header(r!, 'host')).toEqual(['localhost']);
+      expect(header(r!, 'x-injected')).toEqual([]);
     });
   });
 

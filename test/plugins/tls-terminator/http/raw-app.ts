@@ -97,9 +97,9 @@ function takeRequest(buf: string): { req: Omit<SeenRequest, 'conn'>; rest: strin
  * Raw bytes over TLS (ALPN http/1.1). Resolves with everything received once the server closes,
  * or as soon as `responses` complete responses have arrived (the connection is then closed).
  */
-export function tlsRaw(port: number, bytes: string, responses = Infinity): Promise<string> {
+export function tlsRaw(port: number, bytes: string, responses = Infinity, servername = 'localhost'): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], servername: 'localhost' }, () => s.write(bytes, 'latin1'));
+    const s = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], servername }, () => s.write(bytes, 'latin1'));
     let out = '';
     s.setEncoding('latin1').on('data', (c: string) => {
       out += c;
