@@ -23,6 +23,11 @@ export function createMetrics(m: PluginMetrics) {
       labelNames: ['reason'],
     }),
     rejected: m.counter({ name: 'sidekick_tls_terminator_rejected_total', help: 'Requests or connections refused by policy, by reason', labelNames: ['reason'] }),
+    internalErrors: m.counter({
+      name: 'sidekick_tls_terminator_internal_errors_total',
+      help: 'Exceptions caught at an event-handler boundary of the data plane (a bug): that one connection was closed, by stage',
+      labelNames: ['stage'],
+    }),
   };
 }
 

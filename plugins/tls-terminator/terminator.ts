@@ -13,9 +13,11 @@ import { type ClientHello, type HelloError, type HelloSink, readHello } from './
 import { identityOf, isAllowed } from './tls/client-identity.ts';
 import type { TlsTerminatorConfig } from './config-schema.ts';
 import { type ConnectionInfo, attachInfo, infoOf, rawSocketOf } from './connection-info.ts';
+import type { Stage } from './internal-errors.ts';
 import { FingerprintCounts } from './tls/fingerprint-counts.ts';
 import { FingerprintCache } from './tls/fingerprint.ts';
 import { HttpFront } from './http/http-front.ts';
+import { InternalErrors } from './internal-errors.ts';
 import { createMetrics } from './metrics.ts';
 import { readProxyHeader } from './tls/proxy-protocol.ts';
 import { createRedirectServer } from './http/redirect-server.ts';
@@ -62,6 +64,7 @@ export class TlsTerminator implements PluginInstance, HelloSink {
   private readonly allow?: Set<string>;
   private readonly sockets = new Set<Socket>();
   private readonly handshakeFailures = new Map<string, { inc(): void }>();
+  private readonly errors: InternalErrors;
   private net?: Server;
   private tls?: TlsServer;
   private front?: HttpFront;
@@ -78,6 +81,7 @@ export class TlsTerminator implements PluginInstance, HelloSink {
     this.ctx = ctx;
     this.metrics = createMetrics(ctx.metrics);
     this.activeConnections = this.metrics.activeConnections;
+    this.errors = new InternalErrors(this.metrics, ctx.logger);
     this.target = parseUpstream(cfg.upstream, ctx.resolvePath);
     this.store = new CertificateStore(cfg.tls, ctx, this.metrics);
     this.trusted = blockList(cfg.trustedProxies);
@@ -98,13 +102,24 @@ export class TlsTerminator implements PluginInstance, HelloSink {
       rejectUnauthorized: clientAuth === 'require',
       handshakeTimeout: t.handshakeTimeout,
     });
-    this.tls.on('secureConnection', (s: TLSSocket) => this.secured(s));
+    // Each handler of a client-driven event is a boundary: an exception costs that connection only.
+    this.tls.on('secureConnection', (s: TLSSocket) => {
+      try {
+        this.secured(s);
+      } catch (e) {
+        this.crashed('secured', e, s, infoOf(s) ?? infoOf(rawSocketOf(s)));
+      }
+    });
     this.tls.on('tlsClientError', (err: Error & { code?: string }, s: TLSSocket) => {
-      this.failHandshake(handshakeReason(err), err.code ?? err.message, infoOf(rawSocketOf(s))?.clientAddress);
+      try {
+        this.failHandshake(handshakeReason(err), err.code ?? err.message, infoOf(rawSocketOf(s))?.clientAddress);
+      } catch (e) {
+        this.errors.report('handshake', e, infoOf(rawSocketOf(s)));
+      }
       s.destroy();
     });
     if (this.cfg.accessLog) this.access = createAccessLog(this.ctx.logger, this.ctx.name, this.ctx.type);
-    if (this.cfg.mode === 'http') this.front = new HttpFront(this.cfg, this.target, this.ctx.logger, this.metrics, this.access);
+    if (this.cfg.mode === 'http') this.front = new HttpFront(this.cfg, this.target, this.ctx.logger, this.metrics, this.access, this.errors);
     else {
       const upstreamErrors = this.metrics.upstreamErrors;
       this.pipe = tcpPipe({
@@ -113,6 +128,7 @@ export class TlsTerminator implements PluginInstance, HelloSink {
         access: this.access,
         sendProxyProtocol: this.cfg.sendProxyProtocol,
         upstreamError: (reason) => upstreamErrors.labels({ reason }).inc(),
+        internalError: (err, client) => this.errors.report('tcp', err, infoOf(client)),
       });
     }
 
@@ -142,6 +158,20 @@ export class TlsTerminator implements PluginInstance, HelloSink {
   // Synchronous, with shared listeners and no closure per connection: behind clients that do not
   // keep connections alive this runs for every request.
   private accept(socket: Socket): void {
+    try {
+      this.accepted(socket);
+    } catch (e) {
+      this.crashed('accept', e, socket, infoOf(socket));
+    }
+  }
+
+  /** A boundary caught `err`: count and log it, close this one connection (no HTTP spoken yet). */
+  private crashed(stage: Stage, err: unknown, socket: Socket, info: ConnectionInfo | undefined): void {
+    this.errors.report(stage, err, info);
+    socket.destroy();
+  }
+
+  private accepted(socket: Socket): void {
     this.metrics.connections.inc();
     this.activeConnections.inc();
     this.sockets.add(socket);
@@ -167,12 +197,24 @@ export class TlsTerminator implements PluginInstance, HelloSink {
       this.failHandshake('proxy_protocol', (err as Error).message, info.clientAddress);
       return void socket.destroy();
     }
-    info.trusted = inList(this.trusted, info.clientAddress);
-    readHello(socket, this.cfg.tls.handshakeTimeout, this);
+    try {
+      info.trusted = inList(this.trusted, info.clientAddress);
+      readHello(socket, this.cfg.tls.handshakeTimeout, this);
+    } catch (e) {
+      this.crashed('accept', e, socket, info); // a rejected promise here would be unhandled: the process would exit
+    }
   }
 
-  // HelloSink
+  // HelloSink: called from the reader's socket listeners, so each is a boundary.
   helloRead(socket: Socket, hello: ClientHello): void {
+    try {
+      this.routeHello(socket, hello);
+    } catch (e) {
+      this.crashed('hello', e, socket, infoOf(socket));
+    }
+  }
+
+  private routeHello(socket: Socket, hello: ClientHello): void {
     const info = infoOf(socket)!;
     const { ja3, ja4 } = this.fingerprints.of(hello);
     this.counts.add(ja4);
@@ -189,11 +231,15 @@ export class TlsTerminator implements PluginInstance, HelloSink {
   }
 
   helloFailed(socket: Socket, err: HelloError): void {
-    this.failHandshake(err.reason, err.message, infoOf(socket)?.clientAddress);
-    if (err.reason === 'plain_http' && socket.writable) {
-      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 35\r\nConnection: close\r\n\r\nThis port expects HTTPS, not HTTP.\n');
-      setTimeout(() => socket.destroy(), 1000).unref();
-    } else socket.destroy();
+    try {
+      this.failHandshake(err.reason, err.message, infoOf(socket)?.clientAddress);
+      if (err.reason === 'plain_http' && socket.writable) {
+        socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 35\r\nConnection: close\r\n\r\nThis port expects HTTPS, not HTTP.\n');
+        setTimeout(() => socket.destroy(), 1000).unref();
+      } else socket.destroy();
+    } catch (e) {
+      this.crashed('hello', e, socket, infoOf(socket));
+    }
   }
 
   /** A raw client socket closed (see onRawClose). */

@@ -11,6 +11,8 @@ import type { TLSSocket } from 'node:tls';
 import { connectionFields } from '../access-log.ts';
 import type { ConnectionInfo } from '../connection-info.ts';
 import { type ForwardOptions, upstreamHeaders } from './forwarding-headers.ts';
+import { fallbackHost, isValidHost } from './host-rules.ts';
+import { INTERNAL_ERROR_RESPONSE, type Stage } from '../internal-errors.ts';
 import { statusClass } from '../metrics.ts';
 import { type FrontContext, upstreamFailure } from './proxied-request.ts';
 import { type Exchange, type ExchangeLimits, type ExchangeSink, type FailureKind, forward } from '../upstream/proxy-exchange.ts';
@@ -47,16 +49,27 @@ type Phase = (typeof Phase)[keyof typeof Phase];
 const CRLF2 = Buffer.from('\r\n\r\n');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 const SMALL_BODY = 4096; // copied into the head's string below this; larger bodies are written as they are
-const REASONS: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 408: 'Request Timeout', 502: 'Bad Gateway', 504: 'Gateway Timeout' };
+const REASONS: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 408: 'Request Timeout', 500: 'Internal Server Error', 502: 'Bad Gateway', 504: 'Gateway Timeout' };
 const CONN = Symbol('sidekick.tls-terminator.fast');
 type Tagged = TLSSocket & { [CONN]?: FastConnection };
 
-// Shared listeners (no closure per connection); `this` is the socket.
+// Shared listeners (no closure per connection); `this` is the socket. Event boundaries: what the
+// handling throws costs this connection, not the process.
 function onData(this: Tagged, buf: Buffer): void {
-  this[CONN]?.data(buf);
+  const c = this[CONN];
+  try {
+    c?.data(buf);
+  } catch (e) {
+    c!.internalError('fast_data', e);
+  }
 }
 function onClose(this: Tagged): void {
-  this[CONN]?.closed();
+  const c = this[CONN];
+  try {
+    c?.closed();
+  } catch (e) {
+    c!.internalError('fast_close', e);
+  }
 }
 
 function hasBareLf(buf: Buffer): boolean {
@@ -139,6 +152,7 @@ export class FastConnection implements ExchangeSink {
     }
     const req = end + 4 <= max ? parsePlainHead(buf.toString('latin1', 0, end)) : 'head_size';
     if (typeof req === 'string') return this.handOff(req);
+    if (req.host !== undefined && !isValidHost(req.host)) return this.handOff('other'); // Node's path answers 400
     this.pending = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
     this.start(req);
   }
@@ -155,13 +169,16 @@ export class FastConnection implements ExchangeSink {
     this.status = this.bytes = 0;
     this.respHead = undefined;
     this.headWritten = this.chunked = false;
-    const headers = upstreamHeaders(req.raw, req.host ?? (info.sni || 'localhost'), info, front.forwardOptions, req.lower);
+    const headers = upstreamHeaders(req.raw, req.host ?? fallbackHost(info), info, front.forwardOptions, req.lower);
     let head = `${req.method} ${req.target} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
     this.bodyLeft = req.contentLength;
     this.bodyReady = false;
     this.phase = this.bodyLeft > 0 ? Phase.Body : Phase.Busy;
-    this.exchange = forward(front.pool, this, head, this.bodyLeft > 0 ? 'length' : 'none', front.limits);
+    // The exchange writes `content-length` from the parsed length (the client's line is never
+    // copied); a request that sent `Content-Length: 0` keeps saying so.
+    const framed = this.bodyLeft > 0 || req.lower.includes('content-length');
+    this.exchange = forward(front.pool, this, head, framed ? 'length' : 'none', front.limits, this.bodyLeft);
   }
 
   /** The exchange has its app connection: body bytes may flow. */
@@ -287,6 +304,22 @@ export class FastConnection implements ExchangeSink {
     }
     const answer = upstreamFailure(this.front.context, kind, err, this.method, this.target);
     this.reply(answer.code, answer.body, answer.note);
+  }
+
+  /** An exception at one of our boundaries: 500 if this response has not started, else a cut; then close. */
+  internalError(stage: Stage, err: unknown): void {
+    this.front.context.errors.report(stage, err, this.info);
+    try {
+      if (this.active) {
+        this.exchange?.clientClosed();
+        return this.reply(500, 'internal error\n', 'internal error');
+      }
+      this.phase = Phase.Closed;
+      this.socket.end(INTERNAL_ERROR_RESPONSE, 'latin1');
+    } catch {
+      this.phase = Phase.Closed;
+      this.socket.destroy();
+    }
   }
 
   /** A short answer of our own, then the connection closes. */

@@ -1,8 +1,15 @@
 // Builds the header list sent to the app: the client's headers minus hop-by-hop ones and minus
 // every header Sidekick sets itself (so a client can never spoof them), plus ours.
+// Framing is the proxy's (RFC 9112 6, RFC 9110 7.6.1): the client's Content-Length and
+// Transfer-Encoding are never copied; the exchange writes the length Sidekick parsed, or chunked.
+// So `Connection: content-length` can no longer make the app see a body as a second request.
 import type { ConnectionInfo } from '../connection-info.ts';
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'http2-settings', 'host']);
+// RFC 9110 7.6.1: connection-specific fields, removed by every proxy.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'http2-settings']);
+
+/** Written by Sidekick from what it parsed (length, routing): a client-sent copy is never passed on. */
+const FRAMING = new Set(['content-length', 'transfer-encoding', 'host']);
 
 export const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded']);
 
@@ -15,7 +22,7 @@ export const OWN = new Set([
 
 export interface ForwardOptions {
   fingerprintHeaders: boolean;
-  /** Keep Connection/Upgrade (WebSocket and other upgrades). */
+  /** Pass the client's Upgrade on, with `Connection: upgrade` (WebSocket and other upgrades). */
   upgrade?: boolean;
 }
 
@@ -23,7 +30,7 @@ export interface ForwardOptions {
 const Kind = { Hop: 1, Own: 2, Forwarding: 3, Cookie: 4 } as const;
 const KIND = new Map<string, number>([
   ...[...HOP_BY_HOP].map((n) => [n, Kind.Hop] as const),
-  ...[...OWN].map((n) => [n, Kind.Own] as const),
+  ...[...OWN, ...FRAMING].map((n) => [n, Kind.Own] as const),
   ...[...FORWARDING].map((n) => [n, Kind.Forwarding] as const),
   ['cookie', Kind.Cookie],
 ]);
@@ -40,6 +47,7 @@ export function upstreamHeaders(raw: string[], host: string | undefined, info: C
   let xfHost: string | undefined;
   let forwarded: string | undefined;
   let cookie: string | undefined;
+  let upgrade: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     if (name.charCodeAt(0) === 58) continue; // ":authority" and other h2 pseudo-headers
@@ -52,7 +60,7 @@ export function upstreamHeaders(raw: string[], host: string | undefined, info: C
     }
     if (kind === Kind.Hop) {
       if (low === 'connection') connectionTokens = (connectionTokens ?? []).concat(value.toLowerCase().split(/\s*,\s*/));
-      if (opts.upgrade && (low === 'connection' || low === 'upgrade')) out.push(name, value);
+      else if (low === 'upgrade' && opts.upgrade) upgrade = upgrade ? `${upgrade}, ${value}` : value;
     } else if (kind === Kind.Forwarding) {
       if (!info.trusted) continue;
       if (low === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
@@ -64,12 +72,21 @@ export function upstreamHeaders(raw: string[], host: string | undefined, info: C
       cookie = cookie ? `${cookie}; ${value}` : value;
     } // Kind.Own: never passed on
   }
-  if (connectionTokens && !opts.upgrade) {
+  if (connectionTokens) {
+    // RFC 9110 7.6.1: the fields Connection names are removed. A name Sidekick writes itself
+    // (framing, Host, forwarding, identity, and the hop-by-hop fields it already drops) is
+    // ignored: nominating it must neither remove Sidekick's copy nor change the framing. nginx
+    // goes further and ignores every token (it rebuilds the header block); we keep the RFC's
+    // removal for the client's own fields.
     for (const token of connectionTokens) {
-      if (token === 'close' || token === 'keep-alive' || token === '') continue;
-      for (let i = out.length - 2; i >= 0; i -= 2) if (out[i]!.toLowerCase() === token) out.splice(i, 2);
+      if (token === 'cookie') cookie = undefined;
+      else if (token !== '' && !KIND.has(token)) {
+        for (let i = out.length - 2; i >= 0; i -= 2) if (out[i]!.toLowerCase() === token) out.splice(i, 2);
+      }
     }
   }
+  // An upgrade is the one hop-by-hop exchange passed on; Connection is ours, not the client's list.
+  if (upgrade !== undefined) out.push('upgrade', upgrade, 'connection', 'upgrade');
   if (cookie !== undefined) out.push('cookie', cookie);
   if (host !== undefined) out.push('host', host);
   const client = info.clientAddress;

@@ -11,11 +11,13 @@ import type { AccessLog } from '../access-log.ts';
 import type { TlsTerminatorConfig } from '../config-schema.ts';
 import { type ConnectionInfo, infoOf } from '../connection-info.ts';
 import { type ForwardOptions, upstreamHeaders } from './forwarding-headers.ts';
+import { fallbackHost, resolveH1, resolveH2 } from './host-rules.ts';
+import { INTERNAL_ERROR_RESPONSE, type InternalErrors, type Stage } from '../internal-errors.ts';
 import { type BodyFraming, type ExchangeLimits, forward, onUpstreamRead } from '../upstream/proxy-exchange.ts';
 import { UpstreamPool } from '../upstream/upstream-pool.ts';
 import { type FastFront, FastConnection } from './fast-connection.ts';
 import type { TerminatorMetrics } from '../metrics.ts';
-import { type FrontContext, ProxiedRequest } from './proxied-request.ts';
+import { type FrontContext, ProxiedRequest, proxiedRequestOf } from './proxied-request.ts';
 import type { UpstreamTarget } from '../upstream/upstream-target.ts';
 import { proxyUpgrade } from './upgrade-proxy.ts';
 
@@ -30,7 +32,24 @@ export class HttpFront implements FastFront {
   private readonly h1: HttpServer;
   /** Made on the first h2 connection (see loadHttp2). */
   private h2?: Http2Server;
-  private readonly handler = (req: Req, res: Res): void => this.handle(req, res);
+  // One handler per server: whether a request is HTTP/2 is known from the server that emitted
+  // it, never from the version the client wrote (an HTTP/1 request line may say HTTP/2.0).
+  // Each is an event boundary: what the handling throws costs that request, not the process.
+  private readonly h1Handler = (req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      this.handle(req, res, false);
+    } catch (e) {
+      this.requestCrashed('h1_request', e, req, res);
+    }
+  };
+  private readonly h2Handler = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
+    try {
+      this.handle(req, res, true);
+    } catch (e) {
+      this.requestCrashed('h2_request', e, req, res);
+    }
+  };
+  readonly errors: InternalErrors;
   readonly pool: UpstreamPool;
   private readonly sessions = new Set<ServerHttp2Session>();
   private readonly target: UpstreamTarget;
@@ -52,15 +71,16 @@ export class HttpFront implements FastFront {
   readonly idleTimeoutMs: number;
   readonly extraHeadText: string;
 
-  constructor(cfg: TlsTerminatorConfig, target: UpstreamTarget, log: Logger, metrics: TerminatorMetrics, access: AccessLog | undefined) {
+  constructor(cfg: TlsTerminatorConfig, target: UpstreamTarget, log: Logger, metrics: TerminatorMetrics, access: AccessLog | undefined, errors: InternalErrors) {
     this.target = target;
+    this.errors = errors;
     this.log = log;
     this.metrics = metrics;
     this.fingerprintHeaders = cfg.fingerprint.headers;
     this.forwardOptions = { fingerprintHeaders: cfg.fingerprint.headers };
     const hsts = cfg.hsts && `max-age=${Math.floor(cfg.hsts.maxAge / 1000)}${cfg.hsts.includeSubDomains ? '; includeSubDomains' : ''}`;
     this.context = {
-      metrics, access, log, upstreamLabel: target.label, upstreamTimeoutMs: cfg.timeouts.upstream,
+      metrics, access, log, errors, upstreamLabel: target.label, upstreamTimeoutMs: cfg.timeouts.upstream,
       ...(hsts ? { extraResponseHeaders: ['strict-transport-security', hsts] } : {}),
       requestDone: () => void this.inFlight--,
     };
@@ -77,7 +97,13 @@ export class HttpFront implements FastFront {
     if (this.fastPath) {
       this.sweep = setInterval(() => {
         const now = performance.now();
-        for (const c of this.fast) c.check(now);
+        for (const c of this.fast) {
+          try {
+            c.check(now);
+          } catch (e) {
+            c.internalError('fast_sweep', e);
+          }
+        }
       }, checkEvery).unref();
     }
     this.h1 = http.createServer({
@@ -88,14 +114,32 @@ export class HttpFront implements FastFront {
       connectionsCheckingInterval: checkEvery,
       noDelay: true,
     });
-    this.h1.on('request', this.handler);
-    this.h1.on('checkContinue', this.handler); // forward Expect to the app instead of answering 100 ourselves
+    this.h1.on('request', this.h1Handler);
+    this.h1.on('checkContinue', this.h1Handler); // forward Expect to the app instead of answering 100 ourselves
     this.h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      const info = infoOf(req.socket) ?? NO_INFO;
-      if (info.forbidden) return void socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 22\r\nConnection: close\r\n\r\nclient not authorized\n');
-      proxyUpgrade(req, socket, head, info, this.target, this.fingerprintHeaders, this.log);
+      try {
+        this.upgrade(req, socket, head);
+      } catch (e) {
+        this.socketCrashed('h1_upgrade', e, socket);
+      }
     });
-    this.h1.on('clientError', (err: Error & { code?: string }, socket: Duplex) => this.clientError(err, socket));
+    // CONNECT (authority-form) is not proxied: 400, as nginx (without a listener Node drops the connection).
+    this.h1.on('connect', (req: IncomingMessage, socket: Duplex) => {
+      try {
+        this.metrics.rejected.labels({ reason: 'bad_request' }).inc();
+        socket.end(simpleResponse('400 Bad Request', 'CONNECT is not supported\n'));
+      } catch (e) {
+        this.socketCrashed('h1_connect', e, socket);
+      }
+    });
+    this.h1.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
+      try {
+        this.clientError(err, socket);
+      } catch (e) {
+        this.errors.report('h1_client_error', e, infoOf(socket));
+        socket.destroy();
+      }
+    });
     // The h1 server never listens, so start its timeout checker (headers/request timeouts) by hand.
     this.h1.emit('listening');
   }
@@ -112,8 +156,8 @@ export class HttpFront implements FastFront {
     // Bounded streams per session (Node's default is unlimited); Node itself mitigates rapid-reset floods.
     const h2 = loadHttp2().createServer({ maxSessionMemory: 32, settings: { maxHeaderListSize: this.maxHeaderSize, maxConcurrentStreams: 128 } });
     h2.setTimeout(this.idleTimeoutMs);
-    h2.on('request', this.handler);
-    h2.on('checkContinue', this.handler);
+    h2.on('request', this.h2Handler);
+    h2.on('checkContinue', this.h2Handler);
     h2.on('session', (s: ServerHttp2Session) => {
       this.sessions.add(s);
       s.once('close', () => this.sessions.delete(s));
@@ -174,51 +218,118 @@ export class HttpFront implements FastFront {
     this.pool.close();
   }
 
-  private handle(req: Req, res: Res): void {
+  private handle(req: Req, res: Res, h2: boolean): void {
     const info = infoOf(req.socket) ?? NO_INFO;
-    const h2 = req.httpVersionMajor === 2;
     if (this.draining && !h2) (res as ServerResponse).shouldKeepAlive = false; // "Connection: close", then close
-    this.inFlight++;
     const p = new ProxiedRequest(this.context, req, res, info, h2);
+    this.inFlight++;
     if (info.forbidden) {
       this.metrics.rejected.labels({ reason: 'client_not_allowed' }).inc();
       req.resume();
       return p.reply(403, 'client certificate not allowed\n', 'client not in allowClients');
     }
-    if (h2 && !isPlainTarget(req.url ?? '')) {
+    // Node's HTTP/1 parser takes HTTP/0.9 and HTTP/2.0 request lines (it refuses 1.2, 3.0...,
+    // see clientError). nginx: 505 for HTTP/2.0 and above, 400 for HTTP/0.x.
+    if (!h2 && req.httpVersionMajor !== 1) {
       this.metrics.rejected.labels({ reason: 'bad_request' }).inc();
-      return p.reply(400, 'bad request target\n', 'bad :path');
+      req.resume();
+      return req.httpVersionMajor === 0
+        ? p.reply(400, 'bad request\n', 'HTTP/0.x')
+        : p.reply(505, 'HTTP version not supported\n', `HTTP/${req.httpVersion}`);
     }
-    // HTTP/1.0 clients may omit Host; the app gets the SNI name (or localhost) rather than none.
-    const host = (h2 ? ((req.headers[':authority'] as string | undefined) ?? req.headers.host) : req.headers.host) ?? (info.sni || 'localhost');
-    const headers = upstreamHeaders(req.rawHeaders, host, info, this.forwardOptions);
-    let head = `${req.method} ${req.url} HTTP/1.1\r\n`;
+    const where = h2
+      ? resolveH2(req.method ?? '', req.url ?? '', req.headers[':authority'], req.headers.host)
+      : resolveH1(req.url ?? '', req.rawHeaders, req.httpVersionMinor >= 1);
+    if (typeof where === 'string') {
+      this.metrics.rejected.labels({ reason: 'bad_request' }).inc();
+      req.resume();
+      return p.reply(400, 'bad request\n', where);
+    }
+    const headers = upstreamHeaders(req.rawHeaders, where.host ?? fallbackHost(info), info, this.forwardOptions);
+    let head = `${req.method} ${where.path} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    const body: BodyFraming =
-      req.headers['content-length'] !== undefined ? 'length'
-      : h2 ? ((req as Http2ServerRequest).stream.endAfterHeaders ? 'none' : 'chunked')
-      : req.headers['transfer-encoding'] !== undefined ? 'chunked' : 'none';
+    // Framed from what Node parsed (llhttp, nghttp2), never from the client's header lines:
+    // llhttp has refused Content-Length with Transfer-Encoding (RFC 9112 6.1 lets a server
+    // choose; nginx refuses too), several lengths and a final coding other than chunked;
+    // nghttp2 holds DATA to content-length. A declared length, 0 included, is sent as
+    // `content-length` and a request without one gets none, as nginx does. A body of unknown
+    // length is streamed chunked, as nginx with proxy_request_buffering off (by default it
+    // buffers the whole body first to send a length).
+    const cl = req.headers['content-length'];
+    let body: BodyFraming = 'none';
+    let length = 0;
+    if (cl !== undefined) {
+      if (!/^[0-9]{1,15}$/.test(cl)) {
+        this.metrics.rejected.labels({ reason: 'bad_request' }).inc();
+        return p.reply(400, 'bad request\n', 'bad content-length');
+      }
+      body = 'length';
+      length = Number(cl);
+    } else if (h2 ? !(req as Http2ServerRequest).stream.endAfterHeaders : req.headers['transfer-encoding'] !== undefined) body = 'chunked';
     if (h2 && this.requestTimeoutMs > 0 && !(req as Http2ServerRequest).stream.endAfterHeaders) p.limitRequestTime(this.requestTimeoutMs);
-    p.exchange = forward(this.pool, p, head, body, this.limits);
+    p.exchange = forward(this.pool, p, head, body, this.limits, length);
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const info = infoOf(req.socket) ?? NO_INFO;
+    if (info.forbidden) return void socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 22\r\nConnection: close\r\n\r\nclient not authorized\n');
+    const where = req.httpVersionMajor !== 1 ? 'version' : resolveH1(req.url ?? '', req.rawHeaders, req.httpVersionMinor >= 1);
+    // A body on an upgrade request is refused (WebSocket handshakes have none, RFC 6455 4.1):
+    // nothing the client sends before the app's 101 may reach the app unframed.
+    const bodied = (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined;
+    if (typeof where === 'string' || bodied) {
+      this.metrics.rejected.labels({ reason: 'bad_request' }).inc();
+      this.log.info({ err: typeof where === 'string' ? where : 'body on upgrade', client: info.clientAddress }, 'bad or slow client request rejected');
+      return void socket.end(where === 'version' ? simpleResponse('505 HTTP Version Not Supported', 'HTTP version not supported\n') : simpleResponse('400 Bad Request', 'bad request\n'));
+    }
+    proxyUpgrade(req, where.path, where.host ?? fallbackHost(info), socket, head, info, this.target, this.fingerprintHeaders, this.log, this.errors);
+  }
+
+  /** A request handler threw: the request it made answers (500 or cut), or, if it made none, we do. */
+  private requestCrashed(stage: Stage, err: unknown, req: Req, res: Res): void {
+    const p = proxiedRequestOf(res);
+    if (p) return p.internalError(stage, err);
+    this.errors.report(stage, err, infoOf(req.socket));
+    try {
+      if (res.headersSent) res.destroy();
+      else {
+        (res as ServerResponse).writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'content-length': 15, ...(stage === 'h1_request' ? { connection: 'close' } : {}) });
+        res.end('internal error\n');
+      }
+    } catch {
+      try {
+        res.destroy();
+      } catch {
+        // gone already
+      }
+    }
+  }
+
+  /** An upgrade or CONNECT handler threw: the raw connection is ours to answer or close. */
+  private socketCrashed(stage: Stage, err: unknown, socket: Duplex): void {
+    this.errors.report(stage, err, infoOf(socket));
+    try {
+      if (socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) socket.end(INTERNAL_ERROR_RESPONSE);
+      else socket.destroy();
+    } catch {
+      socket.destroy();
+    }
   }
 
   private clientError(err: Error & { code?: string }, socket: Duplex): void {
     const code = err.code ?? '';
     this.clientRejected(socket, code || err.message);
     if (!socket.writable || (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) return void socket.destroy();
+    // HPE_INVALID_VERSION: a version llhttp does not know (HTTP/1.2, 3.0...). nginx: 505 from 2.0
+    // up, and it serves 1.2-1.9 as 1.1; refusing those too is stricter.
     const line =
       code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
       : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout'
+      : code === 'HPE_INVALID_VERSION' ? '505 HTTP Version Not Supported'
       : '400 Bad Request';
     socket.end(`HTTP/1.1 ${line}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
   }
 }
 
-/** The request line we write to the app must not be splittable: printable ASCII, no spaces. */
-function isPlainTarget(url: string): boolean {
-  for (let i = 0; i < url.length; i++) {
-    const c = url.charCodeAt(i);
-    if (c <= 0x20 || c >= 0x7f) return false;
-  }
-  return url.length > 0;
-}
+const simpleResponse = (line: string, body: string): string =>
+  `HTTP/1.1 ${line}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`;

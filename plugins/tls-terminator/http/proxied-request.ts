@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { AccessLog } from '../access-log.ts';
 import type { ConnectionInfo } from '../connection-info.ts';
+import type { InternalErrors, Stage } from '../internal-errors.ts';
 import { responseHeadersH2 } from './forwarding-headers.ts';
 import type { Exchange, ExchangeSink, FailureKind } from '../upstream/proxy-exchange.ts';
 import type { ResponseHead } from '../upstream/response-parser.ts';
@@ -20,6 +21,7 @@ export interface FrontContext {
   readonly upstreamLabel: string;
   readonly upstreamTimeoutMs: number;
   readonly extraResponseHeaders?: string[];
+  readonly errors: InternalErrors;
   requestDone(): void;
 }
 
@@ -40,14 +42,32 @@ export function upstreamFailure(front: FrontContext, kind: FailureKind, err: Err
 const REQUEST = Symbol('sidekick.tls-terminator.request');
 type Tagged = { [REQUEST]?: ProxiedRequest };
 
+/** The request a handler made for this response, if it got that far (for its catch). */
+export const proxiedRequestOf = (res: object): ProxiedRequest | undefined => (res as Tagged)[REQUEST];
+
+// Event boundaries: an exception here costs this request, not the process.
 function onResponseClose(this: Tagged): void {
-  this[REQUEST]?.closed();
+  const p = this[REQUEST];
+  try {
+    p?.closed();
+  } catch (e) {
+    p?.internalError('request_events', e);
+  }
 }
 function onRequestEnd(this: Tagged): void {
-  this[REQUEST]?.bodyReceived();
+  const p = this[REQUEST];
+  try {
+    p?.bodyReceived();
+  } catch (e) {
+    p?.internalError('request_events', e);
+  }
 }
 function onRequestTimeout(p: ProxiedRequest): void {
-  p.requestTimedOut();
+  try {
+    p.requestTimedOut();
+  } catch (e) {
+    p.internalError('request_events', e);
+  }
 }
 
 export class ProxiedRequest implements ExchangeSink {
@@ -125,7 +145,23 @@ export class ProxiedRequest implements ExchangeSink {
     this.reply(answer.code, answer.body, answer.note);
   }
 
-  /** A short answer of our own (403, 400, 502, 504). */
+  /** An exception at one of our boundaries: 500 if no response byte went out yet, else the response is cut. */
+  internalError(stage: Stage, err: unknown): void {
+    this.front.errors.report(stage, err, this.info);
+    try {
+      this.exchange?.clientClosed();
+      this.reply(500, 'internal error\n', 'internal error');
+    } catch {
+      try {
+        this.res.destroy();
+        this.finish('internal error');
+      } catch {
+        // the stream is gone already
+      }
+    }
+  }
+
+  /** A short answer of our own (400, 403, 500, 502, 504, 505). */
   reply(code: number, body: string, reason: string): void {
     const { res } = this;
     this.status = code;

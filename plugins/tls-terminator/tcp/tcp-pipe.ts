@@ -26,6 +26,8 @@ export interface TcpPipe {
   readonly log: Logger;
   readonly access: AccessLog | undefined;
   upstreamError(reason: string): void;
+  /** A handler threw (a bug): count and log it; the pipe closes both sides itself. */
+  internalError(err: unknown, client: Socket): void;
   /** Start each app connection with a PROXY protocol header of this version. */
   readonly sendProxyProtocol: 'off' | 'v1' | 'v2';
   /** connect() options: app sockets read into the front's one buffer. */
@@ -37,45 +39,84 @@ export function tcpPipe(p: Omit<TcpPipe, 'read'>): TcpPipe {
   return { ...p, read: { onread: { buffer: Buffer.allocUnsafeSlow(64 * 1024), callback: onAppRead as OnReadOpts['callback'] } } };
 }
 
+// Every handler below is an event boundary: what it throws closes this pipe, never the process.
+function crashed(side: Piped, err: unknown): void {
+  try {
+    side[PIPE].internalError(err, infoOf(side) ? side : side[PEER]); // the client side carries the connection's info
+  } catch {
+    // reporting never throws; the pipe closes regardless
+  }
+  side.destroy();
+  side[PEER]?.destroy();
+}
+
 function onAppRead(this: Piped, n: number, buf: Buffer): boolean {
-  const client = this[PEER];
-  const view = buf.subarray(0, n);
-  const queued = client.writableLength !== 0 || client.writableCorked !== 0;
-  if (!client.write(queued ? Buffer.from(view) : view)) this.pause();
+  try {
+    const client = this[PEER];
+    const view = buf.subarray(0, n);
+    const queued = client.writableLength !== 0 || client.writableCorked !== 0;
+    if (!client.write(queued ? Buffer.from(view) : view)) this.pause();
+  } catch (e) {
+    crashed(this, e);
+  }
   return true; // paused explicitly, so that the client's 'drain' resumes it as it does the other way
 }
 
 function onData(this: Piped, chunk: Buffer): void {
-  if (!this[PEER].write(chunk)) this.pause();
+  try {
+    if (!this[PEER].write(chunk)) this.pause();
+  } catch (e) {
+    crashed(this, e);
+  }
 }
 function onDrain(this: Piped): void {
-  this[PEER].resume();
+  try {
+    this[PEER].resume();
+  } catch (e) {
+    crashed(this, e);
+  }
 }
 function onEnd(this: Piped): void {
-  const peer = this[PEER];
-  if (!peer.writableEnded) peer.end();
+  try {
+    const peer = this[PEER];
+    if (!peer.writableEnded) peer.end();
+  } catch (e) {
+    crashed(this, e);
+  }
 }
 function onAppError(this: Piped, err: Error & { code?: string }): void {
-  const p = this[PIPE];
-  p.upstreamError(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'refused' : 'error');
-  p.log.warn({ upstream: p.target.label, err: err.code ?? err.message }, 'app connection failed; closing the client connection');
-  this[PEER].destroy();
+  try {
+    const p = this[PIPE];
+    p.upstreamError(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'refused' : 'error');
+    p.log.warn({ upstream: p.target.label, err: err.code ?? err.message }, 'app connection failed; closing the client connection');
+    this[PEER].destroy();
+  } catch (e) {
+    crashed(this, e);
+  }
 }
 // The app went away without an end (reset, error): the client gets what was already written, then an end.
 function onAppClose(this: Piped): void {
-  const client = this[PEER];
-  if (!client.writableEnded) client.end();
+  try {
+    const client = this[PEER];
+    if (!client.writableEnded) client.end();
+  } catch (e) {
+    crashed(this, e);
+  }
 }
 function onClientError(this: Piped): void {
   this[PEER].destroy();
 }
 function onClientClose(this: Piped & { started?: number }): void {
-  this[PEER].destroy();
-  const access = this[PIPE].access;
-  if (!access?.enabled()) return;
-  const info = infoOf(this);
-  access.connection(info?.clientAddress ?? '', info?.sni ?? '', info?.tlsVersion ?? '', info?.ja4 ?? '',
-    this.bytesRead, this.bytesWritten, Math.round(performance.now() - this.started!));
+  try {
+    this[PEER].destroy();
+    const access = this[PIPE].access;
+    if (!access?.enabled()) return;
+    const info = infoOf(this);
+    access.connection(info?.clientAddress ?? '', info?.sni ?? '', info?.tlsVersion ?? '', info?.ja4 ?? '',
+      this.bytesRead, this.bytesWritten, Math.round(performance.now() - this.started!));
+  } catch (e) {
+    crashed(this, e);
+  }
 }
 
 export function pipeToApp(client: TLSSocket, p: TcpPipe): void {

@@ -13,9 +13,15 @@
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { Stage } from '../internal-errors.ts';
 import { ParseError, type ParserEvents, type ResponseHead, ResponseParser } from './response-parser.ts';
 import type { Lease, UpstreamPool, Waiter } from './upstream-pool.ts';
 
+/**
+ * How the request goes to the app, decided from what Sidekick parsed (never from the client's
+ * header lines): 'none' (no framing field, no body), 'length' (`content-length: N`, the
+ * parsed length, 0 included) or 'chunked' (an unknown length re-chunked).
+ */
 export type BodyFraming = 'none' | 'length' | 'chunked';
 export type FailureKind = 'timeout' | 'refused' | 'error';
 
@@ -49,6 +55,8 @@ export interface ExchangeSink {
   onDone(): void;
   /** Before the response head: answer 502/504. After it: the client response is destroyed. */
   onError(kind: FailureKind, err: Error & { code?: string }, afterHead: boolean): void;
+  /** An exception at an event boundary (a bug): count it, then 500 or destroy the client connection. */
+  internalError(stage: Stage, err: unknown): void;
 }
 
 export interface ExchangeLimits {
@@ -63,28 +71,58 @@ const LAST_CHUNK = '0\r\n\r\n';
 const RUN = Symbol('sidekick.tls-terminator.exchange');
 type PooledSocket = Socket & { [RUN]?: Exchange | null };
 
+// RFC 9110 9.2.2. nginx's proxy_next_upstream likewise never retries POST, LOCK or PATCH.
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+// Every listener below is an event boundary: what it throws costs this exchange, not the process.
+function crashed(s: PooledSocket, err: unknown): void {
+  const run = s[RUN];
+  if (run) run.crashed(err);
+  else s.destroy();
+}
+
 /** The pool's read callback (UpstreamPool's onRead); `this` is the socket. */
 export function onUpstreamRead(this: PooledSocket, n: number, buf: Buffer): boolean {
-  const run = this[RUN];
-  if (run) run.received(buf.subarray(0, n));
-  else this.destroy(); // bytes nobody asked for on an idle connection: unusable
+  try {
+    const run = this[RUN];
+    if (run) run.received(buf.subarray(0, n));
+    else this.destroy(); // bytes nobody asked for on an idle connection: unusable
+  } catch (e) {
+    crashed(this, e);
+  }
   return true; // backpressure pauses the socket explicitly (Exchange.data)
 }
 
 // Installed once per app connection; `this` is the socket.
 function onSocketEof(this: PooledSocket): void {
-  this[RUN]?.eof();
+  try {
+    this[RUN]?.eof();
+  } catch (e) {
+    crashed(this, e);
+  }
 }
 function onSocketError(this: PooledSocket, err: Error & { code?: string }): void {
-  this[RUN]?.fail(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'refused' : 'error', err);
+  try {
+    this[RUN]?.fail(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'refused' : 'error', err);
+  } catch (e) {
+    crashed(this, e);
+  }
 }
 function onSocketTimeout(this: PooledSocket): void {
-  const run = this[RUN];
-  if (run) run.timedOut();
-  else this.destroy(); // idle in the pool for timeouts.upstream: let it go
+  try {
+    const run = this[RUN];
+    if (run) run.timedOut();
+    else this.destroy(); // idle in the pool for timeouts.upstream: let it go
+  } catch (e) {
+    crashed(this, e);
+  }
 }
 function onSocketDrain(this: PooledSocket): void {
-  this[RUN]?.req.resume();
+  try {
+    this[RUN]?.req.resume();
+  } catch (e) {
+    crashed(this, e);
+  }
 }
 
 function adopt(s: PooledSocket, timeoutMs: number): void {
@@ -99,8 +137,8 @@ function adopt(s: PooledSocket, timeoutMs: number): void {
 }
 
 /** Starts the exchange; the returned handle is told when the client goes away. */
-export function forward(pool: UpstreamPool, sink: ExchangeSink, head: string, body: BodyFraming, limits: ExchangeLimits): Exchange {
-  const x = new Exchange(pool, sink, head, body, limits);
+export function forward(pool: UpstreamPool, sink: ExchangeSink, head: string, body: BodyFraming, limits: ExchangeLimits, length = 0): Exchange {
+  const x = new Exchange(pool, sink, head, body, limits, length);
   pool.acquire(x);
   return x;
 }
@@ -112,6 +150,9 @@ export class Exchange implements Waiter, ParserEvents {
   private readonly sink: ExchangeSink;
   private readonly headText: string;
   private readonly body: BodyFraming;
+  private readonly length: number;
+  /** Body bytes follow the head (a retry could not replay them). */
+  private readonly hasBody: boolean;
   private readonly limits: ExchangeLimits;
   private socket?: PooledSocket;
   private reused = false;
@@ -123,19 +164,30 @@ export class Exchange implements Waiter, ParserEvents {
   private stalled = false;
   private resumeAfterStall?: () => void;
 
-  constructor(pool: UpstreamPool, sink: ExchangeSink, head: string, body: BodyFraming, limits: ExchangeLimits) {
+  constructor(pool: UpstreamPool, sink: ExchangeSink, head: string, body: BodyFraming, limits: ExchangeLimits, length: number) {
     this.pool = pool;
     this.sink = sink;
     this.req = sink.req;
     this.out = sink.res;
     this.headText = head;
     this.body = body;
+    this.length = length;
+    this.hasBody = body === 'chunked' || (body === 'length' && length > 0);
     this.limits = limits;
-    this.requestSent = body === 'none';
+    this.requestSent = !this.hasBody;
   }
 
   /** The pool's answer: a connection (fresh or kept alive) or why there is none. */
   leased(lease: Lease | Error): void {
+    // A boundary too: the pool may call this from an app socket's 'close' (a freed slot).
+    try {
+      this.start(lease);
+    } catch (e) {
+      this.crashed(e);
+    }
+  }
+
+  private start(lease: Lease | Error): void {
     if (lease instanceof Error) return this.sink.onError('error', lease, false);
     const s = lease.socket as PooledSocket;
     if (this.finished) return this.pool.release(s); // the client left while we queued: unused
@@ -147,9 +199,11 @@ export class Exchange implements Waiter, ParserEvents {
     s[RUN] = this;
     // latin1: Node hands us header bytes as latin1 strings, so this writes back exactly the
     // client's bytes (utf8 would re-encode anything above 0x7f), and it is the cheapest encoding.
+    // The framing field is always ours (the header list never carries the client's).
     if (this.body === 'chunked') s.write(`${this.headText}transfer-encoding: chunked\r\n\r\n`, 'latin1');
+    else if (this.body === 'length') s.write(`${this.headText}content-length: ${this.length}\r\n\r\n`, 'latin1');
     else s.write(`${this.headText}\r\n`, 'latin1');
-    if (this.body === 'none') return void this.req.resume();
+    if (!this.hasBody) return void this.req.resume();
     if (this.sink.pumpBody) this.sink.pumpBody(this);
     else this.streamBody();
   }
@@ -219,13 +273,32 @@ export class Exchange implements Waiter, ParserEvents {
     const s = this.socket!;
     this.detach();
     this.pool.discard(s);
-    // The app may close a kept-alive connection just as we reuse it: retry a bodiless request once, fresh.
-    if (this.reused && !this.gotBytes && this.body === 'none' && kind === 'error') {
+    // The app may close a kept-alive connection just as we reuse it: retry once, on a fresh one,
+    // only what may run twice (RFC 9110 9.2.2 idempotent, no body to replay) and only if the app
+    // sent no byte of an answer. Anything else (a POST the app read, then closed on) gets a 502.
+    if (this.reused && !this.gotBytes && !this.hasBody && kind === 'error' && IDEMPOTENT.has(this.req.method ?? '')) {
       this.finished = false;
       this.reused = false;
       return this.pool.acquire(this, true);
     }
     this.sink.onError(kind, err, this.responded);
+  }
+
+  /** An exception at one of our boundaries: the app connection is dropped, the client told. */
+  crashed(err: unknown): void {
+    const s = this.socket;
+    try {
+      this.detach();
+    } catch {
+      this.finished = true;
+    }
+    s?.destroy();
+    try {
+      if (s) this.pool.discard(s);
+    } catch {
+      // the pool's bookkeeping of a destroyed socket: nothing more to free
+    }
+    this.sink.internalError('upstream', err);
   }
 
   /** The client went away mid-exchange: the connection is mid-message and cannot be reused. */
@@ -271,8 +344,18 @@ export class Exchange implements Waiter, ParserEvents {
   private streamBody(): void {
     const req = this.req as IncomingMessage | Http2ServerRequest;
     req.on('data', (chunk: Buffer) => {
-      if (!this.bodyChunk(chunk)) req.pause(); // the socket's drain listener resumes it
+      try {
+        if (!this.bodyChunk(chunk)) req.pause(); // the socket's drain listener resumes it
+      } catch (e) {
+        this.crashed(e);
+      }
     });
-    req.once('end', () => this.bodyEnd());
+    req.once('end', () => {
+      try {
+        this.bodyEnd();
+      } catch (e) {
+        this.crashed(e);
+      }
+    });
   }
 }

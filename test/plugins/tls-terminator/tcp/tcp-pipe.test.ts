@@ -30,6 +30,7 @@ it('sends the client every app read that waited in its queue, each its own bytes
     access: undefined,
     sendProxyProtocol: 'off',
     upstreamError: () => {},
+    internalError: () => {},
   });
   const front = createTlsServer({ cert: readFileSync(cert), key: readFileSync(key) }, (s: TLSSocket) => {
     sockets.push(s);
