@@ -56,29 +56,36 @@ export interface Observation {
   client: ClientResult;
   requests: AppRequest[];
   appErrors: string[];
-  probe: { status: Outcome; conn?: number; body?: string };
+  probe: { status: Outcome; conn?: number; body?: string; answers?: string; seq?: number };
   caseConns: number[];
 }
 
 export const CASE_TIMEOUT_MS = 3000;
 const PROBE = `GET ${PROBE_TARGET} HTTP/1.1\r\nHost: localhost\r\n\r\n`;
 
+let runs = 0;
+
 /** Runs one case against the front listening on `port` (TLS), with `app` behind it. */
 export async function runCase(port: number, app: RawApp, c: Case): Promise<Observation> {
-  app.begin(c.id, c.app);
+  // A tag per run, so that a case run against two fronts never sees the other run's requests.
+  const tag = `${c.id}#${++runs}`;
+  app.begin(tag, c.app);
   const steps = typeof c.send === 'string' ? [c.send] : (c.send ?? []);
   const want = Math.max(...(Array.isArray(c.expect) ? c.expect : [c.expect]).map((e) => e.responses.length));
   const client = c.h2
     ? await h2Exchange(port, c.h2, CASE_TIMEOUT_MS)
     : await rawExchange(port, steps, { want, head: c.head, endAfterSend: c.endAfterSend, timeoutMs: CASE_TIMEOUT_MS });
-  const requests = app.requests.filter((r) => r.caseId === c.id && r.message.start[1] !== PROBE_TARGET);
-  const appErrors = app.conns.filter((x) => x.caseOfError === c.id).map((x) => `app connection ${x.id}: ${x.error}`);
+  const requests = app.requests.filter((r) => r.caseId === tag && r.message.start[1] !== PROBE_TARGET);
+  const appErrors = app.conns.filter((x) => x.caseOfError === tag).map((x) => `app connection ${x.id}: ${x.error}`);
   const caseConns = [...new Set(requests.map((r) => r.conn))];
-  app.begin(undefined);
-  const seen = app.requests.length;
-  const p = await rawExchange(port, [PROBE], { want: 1, timeoutMs: CASE_TIMEOUT_MS });
-  const probeReq = app.requests.slice(seen).find((r) => r.message.start[1] === PROBE_TARGET);
-  const probe = { status: p.responses[0]?.status ?? ('closed' as const), conn: probeReq?.conn, body: p.responses[0]?.body };
+  let probe2: Observation['probe'] | undefined;
+  const probe = await sendProbe(port, app);
+  // A front left out of step (a response queued on a pooled app connection) would fail the cases
+  // after this one too: close the app's connections and probe until a request gets its own answer.
+  for (let i = 0; i < 3 && !probeClean(probe2 ?? probe); i++) {
+    app.dropConnections();
+    probe2 = await sendProbe(port, app);
+  }
   return { client, requests, appErrors, probe, caseConns };
 }
 
@@ -128,6 +135,24 @@ function checkExpectation(e: Expectation, obs: Observation): string[] {
 const FORGED = /6\.6\.6\.6|FORGED/;
 
 /** Everything wrong with what happened; empty when the case passes. */
+async function sendProbe(port: number, app: RawApp): Promise<Observation['probe']> {
+  app.begin(undefined);
+  const seen = app.requests.length;
+  const p = await rawExchange(port, [PROBE], { want: 1, timeoutMs: CASE_TIMEOUT_MS });
+  const probeReq = app.requests.slice(seen).find((r) => r.message.start[1] === PROBE_TARGET);
+  return {
+    status: p.responses[0]?.status ?? 'closed',
+    conn: probeReq?.conn,
+    body: p.responses[0]?.body,
+    answers: field(p.responses[0]?.headers ?? [], 'x-req')[0],
+    seq: probeReq?.seq,
+  };
+}
+
+function probeClean(p: Observation['probe']): boolean {
+  return p.status === 200 && p.body === 'ok' && p.answers === String(p.seq);
+}
+
 export function check(c: Case, obs: Observation): string[] {
   const problems: string[] = [];
   if (obs.client.timedOut) problems.push(`hung: no complete answer within ${CASE_TIMEOUT_MS} ms (read ${obs.client.responses.length} responses)`);
@@ -138,11 +163,20 @@ export function check(c: Case, obs: Observation): string[] {
     if (m.start[1].includes('SMUGGLED')) problems.push(`a smuggled request reached the app: ${m.start[0]} ${m.start[1]}`);
     for (const [n, v] of [...m.headers, ...m.trailers]) if (FORGED.test(v) || FORGED.test(n)) problems.push(`a forged field reached the app: ${n}: ${v}`);
   }
+  // The app's default answer names the request it answers: one from outside this case means the
+  // client got a response left over from an earlier exchange (a desynchronised app connection).
+  const mine = new Set(obs.requests.map((r) => String(r.seq)));
+  obs.client.responses.forEach((r, i) => {
+    const answers = field(r.headers, 'x-req')[0];
+    if (answers !== undefined && !mine.has(answers)) problems.push(`response ${i + 1} is the app's answer to request ${answers}, not one of this case's: the app connection was out of step`);
+  });
   const alternatives = Array.isArray(c.expect) ? c.expect : [c.expect];
   const results = alternatives.map((e) => checkExpectation(e, obs));
   if (!results.some((p) => p.length === 0)) problems.push(results.map((p) => p.join('; ')).join('  || or: '));
   if (obs.probe.status !== 200) problems.push(`the next request was not served (probe: ${obs.probe.status}): the front is down or stuck`);
-  else if (obs.probe.body !== 'ok') problems.push(`the next request got another response's bytes: ${JSON.stringify(obs.probe.body)}`);
+  else if (obs.probe.body !== 'ok' || obs.probe.answers !== String(obs.probe.seq)) {
+    problems.push(`the next request got another response: ${JSON.stringify(obs.probe.body)} answering app request ${obs.probe.answers}, not ${obs.probe.seq}`);
+  }
   return problems;
 }
 

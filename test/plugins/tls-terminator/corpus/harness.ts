@@ -6,12 +6,13 @@ import { type AddressInfo, type Server, type Socket, createServer } from 'node:n
 import { connect as tlsConnect } from 'node:tls';
 import { type Message, readRequest, readResponse } from './strict-reader.ts';
 
-export const DEFAULT_RESPONSE = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
-/** Requests to this target are always answered with DEFAULT_RESPONSE (the runner's probes). */
+/** The answer when a case scripts none; X-Req names the request it answers (its `seq`). */
+export const defaultResponse = (seq: number) => `HTTP/1.1 200 OK\r\nX-Req: ${seq}\r\nContent-Length: 2\r\n\r\nok`;
+/** Requests to this target are always answered with defaultResponse (the runner's probes). */
 export const PROBE_TARGET = '/probe';
 
 export interface AppScript {
-  /** Bytes answering the case's requests in order (the last one repeats); default DEFAULT_RESPONSE. */
+  /** Bytes answering the case's requests in order (the last one repeats); default defaultResponse. */
   responses?: string[];
   /** End the app connection after each scripted response. */
   closeAfter?: boolean;
@@ -23,6 +24,8 @@ export interface AppScript {
 }
 
 export interface AppRequest {
+  /** 1-based number of the request among all the app received. */
+  seq: number;
   conn: number;
   /** Requests this app connection had served before this one. */
   before: number;
@@ -66,6 +69,11 @@ export class RawApp {
     this.dropped = false;
   }
 
+  /** Closes every app connection (the front's pool is then empty of anything out of step). */
+  dropConnections(): void {
+    for (const c of this.conns) c.socket.destroy();
+  }
+
   close(): Promise<void> {
     for (const c of this.conns) c.socket.destroy();
     return new Promise((r) => this.server.close(() => r()));
@@ -91,7 +99,8 @@ export class RawApp {
           return;
         }
         pos += r.used;
-        this.requests.push({ conn: rec.id, before: served, caseId: this.caseId, message: r.message });
+        const seq = this.requests.length + 1;
+        this.requests.push({ seq, conn: rec.id, before: served, caseId: this.caseId, message: r.message });
         const target = r.message.start[1];
         const drop = this.script.drop;
         if (target !== PROBE_TARGET && drop && !this.dropped && target === drop.target && served > 0) {
@@ -101,11 +110,11 @@ export class RawApp {
         }
         served++;
         if (target === PROBE_TARGET || this.caseId === undefined) {
-          socket.write(DEFAULT_RESPONSE);
+          socket.write(defaultResponse(seq));
           continue;
         }
-        const list = this.script.responses ?? [DEFAULT_RESPONSE];
-        socket.write(Buffer.from(list[Math.min(this.answered++, list.length - 1)]!, 'latin1'));
+        const list = this.script.responses;
+        socket.write(list ? Buffer.from(list[Math.min(this.answered++, list.length - 1)]!, 'latin1') : defaultResponse(seq));
         if (this.script.closeAfter) return void socket.end();
       }
     });
