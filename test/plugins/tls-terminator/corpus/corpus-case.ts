@@ -58,9 +58,13 @@ export interface Observation {
   appErrors: string[];
   probe: { status: Outcome; conn?: number; body?: string; answers?: string; seq?: number };
   caseConns: number[];
+  /** Of caseConns, those the front had not closed (waited for only when the case wants them closed). */
+  caseConnsOpen: number[];
 }
 
 export const CASE_TIMEOUT_MS = 3000;
+/** How long an app connection that must not be reused may stay open after the case (a FIN on loopback takes well under 1 ms). */
+const CLOSE_WAIT_MS = 500;
 const PROBE = `GET ${PROBE_TARGET} HTTP/1.1\r\nHost: localhost\r\n\r\n`;
 
 let runs = 0;
@@ -78,6 +82,10 @@ export async function runCase(port: number, app: RawApp, c: Case): Promise<Obser
   const requests = app.requests.filter((r) => r.caseId === tag && r.message.start[1] !== PROBE_TARGET);
   const appErrors = app.conns.filter((x) => x.caseOfError === tag).map((x) => `app connection ${x.id}: ${x.error}`);
   const caseConns = [...new Set(requests.map((r) => r.conn))];
+  // Wait for the close only when an expectation matching the client's first outcome asks for it.
+  const first: Outcome = client.responses[0]?.status ?? 'closed';
+  const wantsFresh = (Array.isArray(c.expect) ? c.expect : [c.expect]).some((e) => e.freshAppConnection && e.responses[0]?.includes(first));
+  const caseConnsOpen = wantsFresh ? await app.waitClosed(caseConns, CLOSE_WAIT_MS) : [];
   let probe2: Observation['probe'] | undefined;
   const probe = await sendProbe(port, app);
   // A front left out of step (a response queued on a pooled app connection) would fail the cases
@@ -86,7 +94,7 @@ export async function runCase(port: number, app: RawApp, c: Case): Promise<Obser
     app.dropConnections();
     probe2 = await sendProbe(port, app);
   }
-  return { client, requests, appErrors, probe, caseConns };
+  return { client, requests, appErrors, probe, caseConns, caseConnsOpen };
 }
 
 function show(o: Outcome[]): string {
@@ -128,6 +136,8 @@ function checkExpectation(e: Expectation, obs: Observation): string[] {
   });
   if (e.freshAppConnection && obs.probe.conn !== undefined && obs.caseConns.includes(obs.probe.conn)) {
     problems.push(`the app connection ${obs.probe.conn} used by this case was reused for the next request`);
+  } else if (e.freshAppConnection && obs.caseConnsOpen.length) {
+    problems.push(`the app connection ${obs.caseConnsOpen.join(', ')} used by this case was still open ${CLOSE_WAIT_MS} ms after it, ready for reuse`);
   }
   return problems;
 }

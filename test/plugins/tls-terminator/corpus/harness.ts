@@ -39,6 +39,8 @@ export interface AppConnRecord {
   error?: string;
   caseOfError?: string;
   closed: boolean;
+  /** Resolves when the connection has closed. */
+  gone: Promise<void>;
   socket: Socket;
 }
 
@@ -69,6 +71,15 @@ export class RawApp {
     this.dropped = false;
   }
 
+  /** Waits up to `ms` for these connections to close; resolves with the ids still open. */
+  async waitClosed(ids: number[], ms: number): Promise<number[]> {
+    const recs = this.conns.filter((c) => ids.includes(c.id));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(recs.map((c) => c.gone)), new Promise((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
+    return recs.filter((c) => !c.closed).map((c) => c.id);
+  }
+
   /** Closes every app connection (the front's pool is then empty of anything out of step). */
   dropConnections(): void {
     for (const c of this.conns) c.socket.destroy();
@@ -80,12 +91,13 @@ export class RawApp {
   }
 
   private accept(socket: Socket): void {
-    const rec: AppConnRecord = { id: this.conns.length + 1, bytes: '', closed: false, socket };
+    let gone!: () => void;
+    const rec: AppConnRecord = { id: this.conns.length + 1, bytes: '', closed: false, gone: new Promise<void>((r) => (gone = r)), socket };
     this.conns.push(rec);
     let pos = 0;
     let served = 0;
     socket.on('error', () => {});
-    socket.on('close', () => (rec.closed = true));
+    socket.on('close', () => ((rec.closed = true), gone()));
     socket.setEncoding('latin1').on('data', (chunk: string) => {
       rec.bytes += chunk;
       if (rec.error) return;
