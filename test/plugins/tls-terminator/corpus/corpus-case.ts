@@ -180,6 +180,10 @@ export function check(c: Case, obs: Observation): string[] {
     const answers = field(r.headers, 'x-req')[0];
     if (answers !== undefined && !mine.has(answers)) problems.push(`response ${i + 1} is the app's answer to request ${answers}, not one of this case's: the app connection was out of step`);
   });
+  const drop = c.app?.drop;
+  if (drop && !obs.requests.some((r) => r.message.start[1] === drop.target && r.before > 0)) {
+    problems.push(`setup not met: ${drop.target} never reached the app on a reused connection, so the app did not close one under it`);
+  }
   const alternatives = Array.isArray(c.expect) ? c.expect : [c.expect];
   const results = alternatives.map((e) => checkExpectation(e, obs));
   if (!results.some((p) => p.length === 0)) problems.push(results.map((p) => p.join('; ')).join('  || or: '));
