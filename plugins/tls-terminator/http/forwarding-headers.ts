@@ -55,7 +55,9 @@ export function upstreamHeaders(raw: string[], host: string | undefined, info: C
     const low = lower ? lower[i >> 1]! : name.toLowerCase();
     const kind = KIND.get(low);
     if (kind === undefined) {
-      out.push(name, value);
+      // Dropped as nginx does by default (underscores_in_headers off): CGI-style apps read
+      // `X_Forwarded_For` and `X-Forwarded-For` as the same variable, so such a name could forge ours.
+      if (!name.includes('_')) out.push(name, value);
       continue;
     }
     if (kind === Kind.Hop) {

@@ -17,7 +17,7 @@ import { type BodyFraming, type ExchangeLimits, forward, onUpstreamRead } from '
 import { UpstreamPool } from '../upstream/upstream-pool.ts';
 import { type FastFront, FastConnection } from './fast-connection.ts';
 import type { TerminatorMetrics } from '../metrics.ts';
-import { type FrontContext, ProxiedRequest, proxiedRequestOf } from './proxied-request.ts';
+import { type FrontContext, ProxiedRequest, proxiedRequestOf, responding } from './proxied-request.ts';
 import type { UpstreamTarget } from '../upstream/upstream-target.ts';
 import { proxyUpgrade } from './upgrade-proxy.ts';
 
@@ -237,6 +237,17 @@ export class HttpFront implements FastFront {
         ? p.reply(400, 'bad request\n', 'HTTP/0.x')
         : p.reply(505, 'HTTP version not supported\n', `HTTP/${req.httpVersion}`);
     }
+    const te = h2 ? undefined : req.headers['transfer-encoding'];
+    if (te !== undefined) {
+      // RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 request is faulty framing (400, close).
+      // Only `chunked` alone is taken, as nginx (501 otherwise): a coding before it (gzip,
+      // identity) would be lost when the body is re-chunked for the app.
+      const bad = req.httpVersionMinor === 0 ? 400 : te.toLowerCase() !== 'chunked' ? 501 : 0;
+      if (bad) {
+        this.metrics.rejected.labels({ reason: 'bad_request' }).inc();
+        return bad === 400 ? p.reply(400, 'bad request\n', 'transfer-encoding in HTTP/1.0') : p.reply(501, 'transfer coding not supported\n', `transfer-encoding ${te}`);
+      }
+    }
     const where = h2
       ? resolveH2(req.method ?? '', req.url ?? '', req.headers[':authority'], req.headers.host)
       : resolveH1(req.url ?? '', req.rawHeaders, req.httpVersionMinor >= 1);
@@ -319,17 +330,22 @@ export class HttpFront implements FastFront {
   private clientError(err: Error & { code?: string }, socket: Duplex): void {
     const code = err.code ?? '';
     this.clientRejected(socket, code || err.message);
-    if (!socket.writable || (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) return void socket.destroy();
-    // HPE_INVALID_VERSION: a version llhttp does not know (HTTP/1.2, 3.0...). nginx: 505 from 2.0
-    // up, and it serves 1.2-1.9 as 1.1; refusing those too is stricter.
+    if (!socket.writable || responding(socket)) return void socket.destroy(); // never inside a response
+    // HPE_INVALID_VERSION: a well-formed version llhttp does not know (HTTP/1.2, 3.0...) gets
+    // 505 (nginx: 505 from 2.0 up, and it serves 1.2-1.9 as 1.1; refusing those too is
+    // stricter); anything else llhttp calls a bad version (a request line ending in a bare LF) is
+    // a malformed request: 400. `rawPacket` is the documented copy of the bytes it refused.
     const line =
       code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
       : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout'
-      : code === 'HPE_INVALID_VERSION' ? '505 HTTP Version Not Supported'
+      : code === 'HPE_INVALID_VERSION' && WELL_FORMED_LINE.test(String((err as { rawPacket?: Buffer }).rawPacket ?? '')) ? '505 HTTP Version Not Supported'
       : '400 Bad Request';
     socket.end(`HTTP/1.1 ${line}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
   }
 }
+
+/** `METHOD target HTTP/d.d` then CRLF: a request line whose only fault can be its version. */
+const WELL_FORMED_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [\x21-\x7e]+ HTTP\/[0-9]\.[0-9]\r\n/;
 
 const simpleResponse = (line: string, body: string): string =>
   `HTTP/1.1 ${line}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`;

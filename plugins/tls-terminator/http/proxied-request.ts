@@ -41,6 +41,12 @@ export function upstreamFailure(front: FrontContext, kind: FailureKind, err: Err
 
 const REQUEST = Symbol('sidekick.tls-terminator.request');
 type Tagged = { [REQUEST]?: ProxiedRequest };
+// HTTP/1.1 responses of a connection begun and not finished (pipelining queues several).
+const OPEN = Symbol('sidekick.tls-terminator.open-requests');
+type Counted = { [OPEN]?: number };
+
+/** Whether an answer of our own written straight to this HTTP/1.1 socket would land inside a response. */
+export const responding = (socket: object): boolean => ((socket as Counted)[OPEN] ?? 0) > 0;
 
 /** The request a handler made for this response, if it got that far (for its catch). */
 export const proxiedRequestOf = (res: object): ProxiedRequest | undefined => (res as Tagged)[REQUEST];
@@ -82,6 +88,7 @@ export class ProxiedRequest implements ExchangeSink {
   private bytes = 0;
   private logged = false;
   private requestTimer?: NodeJS.Timeout;
+  private conn?: Counted;
 
   constructor(front: FrontContext, req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, info: ConnectionInfo, h2: boolean) {
     this.front = front;
@@ -122,6 +129,7 @@ export class ProxiedRequest implements ExchangeSink {
 
   onHead(h: ResponseHead): void {
     this.status = h.status;
+    this.responding();
     const extra = this.front.extraResponseHeaders;
     if (this.h2) (this.res as Http2ServerResponse).writeHead(h.status, responseHeadersH2(h.headers, extra));
     else (this.res as ServerResponse).writeHead(h.status, h.reason || undefined, extra ? h.headers.concat(extra) : h.headers);
@@ -165,6 +173,7 @@ export class ProxiedRequest implements ExchangeSink {
   reply(code: number, body: string, reason: string): void {
     const { res } = this;
     this.status = code;
+    this.responding();
     if (!res.headersSent) {
       (res as ServerResponse).writeHead(code, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...(this.h2 ? {} : { connection: 'close' }) });
       res.end(body);
@@ -181,11 +190,18 @@ export class ProxiedRequest implements ExchangeSink {
     this.finish('client went away');
   }
 
+  private responding(): void {
+    if (this.h2 || this.conn) return;
+    this.conn = this.req.socket as Counted;
+    this.conn[OPEN] = (this.conn[OPEN] ?? 0) + 1;
+  }
+
   private finish(note?: string): void {
     if (this.logged) return;
     this.logged = true;
     clearTimeout(this.requestTimer);
     const { front, info, req } = this;
+    if (this.conn) this.conn[OPEN]!--;
     front.requestDone();
     const status = this.status || 499;
     const seconds = (performance.now() - this.started) / 1000;
