@@ -138,6 +138,7 @@ export class ResponseParser {
             this.pending = Buffer.from(buf.subarray(off));
             return;
           }
+          if (end - off > MAX_HEAD) throw new ParseError('response head larger than 64 KiB');
           this.head(buf.toString('latin1', off, end));
           off = end + 4;
           if ((this.mode as Mode) === Mode.Done) return this.finish(off < buf.length);
@@ -209,7 +210,8 @@ export class ResponseParser {
     const size = CHUNK_LINE.exec(line);
     if (!size) {
       const digits = HEX_RUN.exec(line)?.[0].replace(/^0+/, '') ?? '';
-      throw new ParseError(digits.length > 8 ? 'chunk size too large' : 'bad chunk size line');
+      if (digits.length > 8) throw new ParseError('chunk size too large');
+      throw new ParseError(/^[0-9a-fA-F]+;/.test(line) ? 'bad chunk extension' : 'bad chunk size line');
     }
     this.left = parseInt(size[1]!, 16);
     this.mode = this.left === 0 ? Mode.Trailers : Mode.ChunkData;
