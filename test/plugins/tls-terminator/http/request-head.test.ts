@@ -64,3 +64,15 @@ describe('parsePlainHead, field count', () => {
     expect(parsePlainHead(head(1001))).toBe('head_size');
   });
 });
+
+describe('parsePlainHead, Host', () => {
+  const host = (v: string) => parsePlainHead(`GET / HTTP/1.1\r\nHost: ${v}`);
+  it('takes a uri-host with an optional port (RFC 9112 3.2)', () => {
+    for (const v of ['example.com', 'a:8443', '127.0.0.1:80', '[::1]:443', 'xn--bcher-kva.example', 'a%20b']) expect(typeof host(v), v).toBe('object');
+  });
+
+  it('hands any other Host value to Node, whose path answers 400 like nginx', () => {
+    for (const v of ['', 'a b', 'a/b', 'a@b', '\xe9', 'a:b', '[::1', 'a:80:80', 'a"b']) expect(host(v), JSON.stringify(v)).toBe('other');
+    expect(parsePlainHead('GET / HTTP/1.1\r\nHost: a\r\nHost: a')).toBe('other');
+  });
+});
