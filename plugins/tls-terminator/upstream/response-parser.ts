@@ -193,8 +193,8 @@ export class ResponseParser {
           break;
         }
         case Mode.Done:
-          // Bytes in a later read: the Exchange has let go of the parser by then; the pool's idle
-          // check closes the connection.
+          // Bytes in a later read: the Exchange has let go of the parser by then, and the pool's
+          // read callback destroys an idle connection that sends anything.
           throw new ParseError('unexpected bytes after the response');
       }
     }
@@ -265,13 +265,12 @@ export class ResponseParser {
         if (length > Number.MAX_SAFE_INTEGER) throw new ParseError('Content-Length too large');
       } else if (lower === 'transfer-encoding') {
         // llhttp takes `chunked<HTAB>` for an unknown coding (a body until close) where OWS
-        // trimming makes it chunked: a desync, so a trailing HTAB is refused outright.
-        const tab = text.charCodeAt(eol - 1) === 9 || (text.charCodeAt(eol - 1) === 32 && /\t *$/.test(text.slice(pos, eol)));
-        codings = tab ? '\t' : codings === undefined ? value : `${codings}, ${value}`;
+        // trimming makes it chunked: a desync, so a trailing HTAB makes the coding unsupported.
+        const raw = /\t[ \t]*$/.test(text.slice(colon + 1, eol)) ? `${value}\t` : value;
+        codings = codings === undefined ? raw : `${codings}, ${raw}`;
       } else if (lower === 'connection' || lower === 'proxy-connection') {
-        // Tokens as llhttp reads them (close, keep-alive; Proxy-Connection counts too); every
-        // token of Connection also names a header to remove before forwarding.
-        // The usual single values first, without a split.
+        // Tokens as llhttp reads them (close, keep-alive; Proxy-Connection counts too); any other
+        // token of Connection names a header to remove. The usual single values skip the split.
         if (value === 'keep-alive' || value === 'Keep-Alive') keepAliveToken = true;
         else if (value === 'close' || value === 'Close') close = true;
         else {
