@@ -291,13 +291,16 @@ export class ResponseParser {
     const chunked = codings !== undefined;
     if (chunked && codings!.toLowerCase() !== 'chunked') throw new ParseError(`unsupported Transfer-Encoding "${codings}"`);
     if (chunked && length !== undefined) throw new ParseError('Content-Length with Transfer-Encoding');
-    if (status < 200) {
-      if (status === 100) this.events.continue();
-      else if (status === 101) throw new ParseError('unexpected 101 on a non-upgrade request');
-      return; // stay in Head mode: the final response follows
-    }
     // RFC 9112 9.3 as llhttp applies it: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
     const keepAlive = http11 ? !close : keepAliveToken;
+    if (status < 200) {
+      // llhttp takes an interim response that closes the connection as its last message, and
+      // refuses what follows (HPE_CLOSED_CONNECTION): no final response can come after it.
+      if (status === 101) throw new ParseError('unexpected 101 on a non-upgrade request');
+      if (!keepAlive) throw new ParseError('interim response closes the connection');
+      if (status === 100) this.events.continue();
+      return; // stay in Head mode: the final response follows
+    }
     const framing = this.noBody || status === 204 || status === 304 ? 'none' : chunked ? 'chunked' : length !== undefined ? 'length' : 'close';
     // A HEAD response without a length is not reused either (llhttp decides so before it learns
     // the request was HEAD): an app that frames nothing may well send a body anyway.

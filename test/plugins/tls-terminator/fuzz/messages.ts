@@ -134,7 +134,10 @@ export function request(r: Random, bias: Bias): string {
 export function response(r: Random, bias: Bias): string {
   const { odd } = bias;
   let pre = '';
-  if (r.chance(0.08)) pre = `HTTP/1.1 ${r.pick(['100 Continue', '103 Early Hints\r\nLink: </a>; rel=preload', '102 Processing', '199 X'])}\r\n\r\n`;
+  if (r.chance(0.08)) {
+    const connection = r.chance(0.3) ? `\r\nConnection: ${r.pick(['close', 'keep-alive', 'x-a'])}` : '';
+    pre = `${r.pick(['HTTP/1.1', 'HTTP/1.1', 'HTTP/1.0'])} ${r.pick(['100 Continue', '103 Early Hints\r\nLink: </a>; rel=preload', '102 Processing', '199 X'])}${connection}\r\n\r\n`;
+  }
   const version = item(r, RESP_VERSIONS, ODD_RESP_VERSIONS, odd / 3);
   const status = item(r, STATUS, ODD_STATUS, odd / 2);
   const reason = item(r, REASONS.slice(0, 5), REASONS, odd / 2);

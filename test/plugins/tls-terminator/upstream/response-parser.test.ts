@@ -138,3 +138,11 @@ describe('ResponseParser, as strict as llhttp', () => {
     expect(parse('HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n', true).ended).toBe(true);
   });
 });
+
+describe('ResponseParser, interim responses', () => {
+  it('refuses a final response after an interim one that closed the connection, as llhttp', () => {
+    expect(() => parse('HTTP/1.1 103 Early Hints\r\nConnection: close\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')).toThrow(/interim response closes/);
+    expect(() => parse('HTTP/1.0 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\n\r\n')).toThrow(/interim response closes/);
+    expect(parse('HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n').head).toMatchObject({ status: 200 });
+  });
+});
