@@ -22,6 +22,8 @@ export interface FastOutcome {
   messages: Message[];
   /** Why the fast path stopped: a hand-off reason, 'wait' (incomplete), 'close' or 'end'. */
   stop: string;
+  /** Set when a head the fast path takes whole was not a plain "wait" on one of its prefixes. */
+  splitIssue?: string;
 }
 
 /** What a fast connection does with these bytes, read at once. */
@@ -34,6 +36,13 @@ export function fastPath(input: Buffer): FastOutcome {
     if (head === undefined) return { messages, stop: 'wait' };
     if (typeof head === 'string') return { messages, stop: head };
     const { request: q, bodyStart } = head;
+    // Reads may split a head anywhere: every strict prefix must leave the decision for later
+    // (of a large head, 256 of them: each scan reads the whole prefix).
+    const step = bodyStart <= 1024 ? 1 : Math.ceil(bodyStart / 256);
+    for (let n = 1; n < bodyStart; n += step) {
+      const early = scanHead(buf.subarray(0, n), MAX_HEADER_SIZE);
+      if (early !== undefined) return { messages, stop: 'split', splitIssue: `message ${messages.length}: its first ${n} bytes gave ${typeof early === 'string' ? early : 'a head'}, the whole head is taken` };
+    }
     const bodyEnd = Math.min(buf.length, bodyStart + q.contentLength);
     messages.push({ method: q.method, target: q.target, version: q.version, raw: q.raw, body: buf.toString('latin1', bodyStart, bodyEnd), keepAlive: q.keepAlive });
     if (bodyStart + q.contentLength > buf.length) return { messages, stop: 'wait' };
@@ -103,6 +112,7 @@ export async function settle(progress: () => number): Promise<void> {
 
 /** undefined when llhttp agrees with every message the fast path took; else what differs. */
 export function compareRequests(fast: FastOutcome, node: NodeOutcome): string | undefined {
+  if (fast.splitIssue) return fast.splitIssue;
   for (let i = 0; i < fast.messages.length; i++) {
     const f = fast.messages[i]!;
     const n = node.messages[i];
