@@ -11,12 +11,12 @@ import type { TLSSocket } from 'node:tls';
 import { connectionFields } from '../access-log.ts';
 import type { ConnectionInfo } from '../connection-info.ts';
 import { type ForwardOptions, upstreamHeaders } from './forwarding-headers.ts';
-import { fallbackHost, isValidHost } from './host-rules.ts';
+import { fallbackHost } from './host-rules.ts';
 import { INTERNAL_ERROR_RESPONSE, type Stage } from '../internal-errors.ts';
 import { statusClass } from '../metrics.ts';
 import { type FrontContext, upstreamFailure } from './proxied-request.ts';
 import { type Exchange, type ExchangeLimits, type ExchangeSink, type FailureKind, forward } from '../upstream/proxy-exchange.ts';
-import { type PlainRequest, parsePlainHead } from './request-head.ts';
+import { type PlainRequest, scanHead } from './request-head.ts';
 import type { ResponseHead } from '../upstream/response-parser.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 
@@ -46,7 +46,6 @@ export interface FastFront {
 const Phase = { Head: 0, Idle: 1, Body: 2, Busy: 3, Closed: 4 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
 
-const CRLF2 = Buffer.from('\r\n\r\n');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 const SMALL_BODY = 4096; // copied into the head's string below this; larger bodies are written as they are
 const REASONS: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 408: 'Request Timeout', 500: 'Internal Server Error', 502: 'Bad Gateway', 504: 'Gateway Timeout' };
@@ -70,11 +69,6 @@ function onClose(this: Tagged): void {
   } catch (e) {
     c!.internalError('fast_close', e);
   }
-}
-
-function hasBareLf(buf: Buffer): boolean {
-  for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) if (i === 0 || buf[i - 1] !== 13) return true;
-  return false;
 }
 
 export class FastConnection implements ExchangeSink {
@@ -143,18 +137,11 @@ export class FastConnection implements ExchangeSink {
   private parseHead(): void {
     const buf = this.pending;
     if (!buf) return;
-    const end = buf.indexOf(CRLF2);
-    const max = this.front.maxHeaderSize;
-    if (end < 0) {
-      if (buf.length > max) this.handOff('head_size'); // Node answers 431
-      else if (hasBareLf(buf)) this.handOff('other'); // never ends in CRLFCRLF: Node decides, not our timeout
-      return;
-    }
-    const req = end + 4 <= max ? parsePlainHead(buf.toString('latin1', 0, end)) : 'head_size';
-    if (typeof req === 'string') return this.handOff(req);
-    if (req.host !== undefined && !isValidHost(req.host)) return this.handOff('other'); // Node's path answers 400
-    this.pending = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
-    this.start(req);
+    const head = scanHead(buf, this.front.maxHeaderSize);
+    if (head === undefined) return;
+    if (typeof head === 'string') return this.handOff(head);
+    this.pending = head.bodyStart < buf.length ? buf.subarray(head.bodyStart) : undefined;
+    this.start(head.request);
   }
 
   private start(req: PlainRequest): void {

@@ -5,6 +5,8 @@
 // parser accepts must be one Node would accept and frame the same way: it never has to reject.
 // The answer for a request it declines is why (a metric label: how much traffic takes Node's path).
 
+import { isValidHost } from './host-rules.ts';
+
 export interface PlainRequest {
   method: string;
   target: string;
@@ -27,9 +29,43 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const TARGET = /^\/[\x21-\x7e]*$/;
 const LENGTH = /^\d{1,15}$/;
+/** Node's server refuses (431) a head with more field lines: maxHeadersCount, 2000 names and values. */
+const MAX_FIELDS = 1000;
 // Any of these names sends the request to Node's server (or, for `te`, keeps it off the fast path
-// because Node's handling of `TE: trailers` with a body is the tested one).
-const UNUSUAL = new Map([['transfer-encoding', 'transfer_encoding'], ['expect', 'expect'], ['upgrade', 'upgrade'], ['http2-settings', 'upgrade'], ['te', 'other']]);
+// because Node's handling of `TE: trailers` with a body is the tested one). llhttp reads
+// `Proxy-Connection` as `Connection` (close, keep-alive, upgrade), which this parser does not.
+const UNUSUAL = new Map([['transfer-encoding', 'transfer_encoding'], ['expect', 'expect'], ['upgrade', 'upgrade'], ['http2-settings', 'upgrade'], ['te', 'other'], ['proxy-connection', 'other']]);
+
+const CRLF2 = Buffer.from('\r\n\r\n');
+
+/** A head the fast path takes: the request and where its body starts in the buffer. */
+export interface ScannedHead {
+  request: PlainRequest;
+  /** Offset just past the head's CRLFCRLF. */
+  bodyStart: number;
+}
+
+/**
+ * The fast path's whole decision on buffered bytes, as one pure function so the differential
+ * fuzz test runs exactly what the connection runs: undefined = wait for more bytes; a string =
+ * hand the connection to Node's server (the reason); else the head and where its body starts.
+ */
+export function scanHead(buf: Buffer, maxHeaderSize: number): ScannedHead | string | undefined {
+  const end = buf.indexOf(CRLF2);
+  if (end < 0) {
+    if (buf.length > maxHeaderSize) return 'head_size'; // Node answers 431
+    if (hasBareLf(buf)) return 'other'; // never ends in CRLFCRLF: Node decides, not our timeout
+    return undefined;
+  }
+  if (end + 4 > maxHeaderSize) return 'head_size';
+  const request = parsePlainHead(buf.toString('latin1', 0, end));
+  return typeof request === 'string' ? request : { request, bodyStart: end + 4 };
+}
+
+function hasBareLf(buf: Buffer): boolean {
+  for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) if (i === 0 || buf[i - 1] !== 13) return true;
+  return false;
+}
 
 /** `text`: the head as latin1, without its final CRLFCRLF. */
 export function parsePlainHead(text: string): PlainRequest | string {
@@ -69,15 +105,17 @@ export function parsePlainHead(text: string): PlainRequest | string {
       if (contentLength >= 0 || !LENGTH.test(value)) return 'content_length';
       contentLength = Number(value);
     } else if (lower === 'host') {
-      if (host !== undefined) return 'other';
+      // A Host the rules of host-rules.ts refuse goes to Node's path, which answers 400 (the fast path never rejects).
+      if (host !== undefined || !isValidHost(value)) return 'other';
       host = value;
     } else if (lower === 'connection') {
       // Node's and browsers' usual single values first, without a lower-cased copy and a split.
       if (value === 'keep-alive' || value === 'Keep-Alive') keepAliveToken = true;
       else if (value === 'close' || value === 'Close') close = true;
       else {
+        // Tokens trimmed of OWS only (String#trim would also eat 0xA0, which llhttp keeps).
         for (const token of value.toLowerCase().split(',')) {
-          const t = token.trim();
+          const t = trimOws(token, 0, token.length);
           if (t === 'close') close = true;
           else if (t === 'keep-alive') keepAliveToken = true;
           else if (t === 'upgrade') return 'upgrade';
@@ -86,8 +124,12 @@ export function parsePlainHead(text: string): PlainRequest | string {
     }
     raw.push(name, value);
     lowerNames.push(lower);
+    if (lowerNames.length > MAX_FIELDS) return 'head_size';
   }
   if (host === undefined && version === '1.1') return 'other'; // Node answers 400
+  // Both tokens on HTTP/1.0: llhttp keeps the connection alive (keep-alive wins there, close
+  // wins on HTTP/1.1). Rare and contradictory, so Node's server decides.
+  if (close && keepAliveToken && version === '1.0') return 'other';
   return {
     method, target, version, raw, lower: lowerNames, host,
     contentLength: contentLength < 0 ? 0 : contentLength,

@@ -2,7 +2,7 @@
 // persistent unless "close"; HTTP/1.0 only with "keep-alive"), tokens matched without case, and
 // an Upgrade token sending the request to Node's server.
 import { describe, expect, it } from 'vitest';
-import { type PlainRequest, parsePlainHead } from '../../../../plugins/tls-terminator/http/request-head.ts';
+import { type PlainRequest, parsePlainHead, scanHead } from '../../../../plugins/tls-terminator/http/request-head.ts';
 
 const keepAlive = (version: string, connection?: string): boolean | string => {
   const r = parsePlainHead(`GET / HTTP/${version}\r\nHost: a${connection === undefined ? '' : `\r\nConnection: ${connection}`}`);
@@ -19,11 +19,60 @@ describe('parsePlainHead, Connection', () => {
   it('keeps HTTP/1.0 connections only with keep-alive, in any case and in a list', () => {
     expect(keepAlive('1.0')).toBe(false);
     for (const v of ['keep-alive', 'Keep-Alive', 'KEEP-ALIVE', 'x-secret, keep-alive']) expect(keepAlive('1.0', v), v).toBe(true);
-    expect(keepAlive('1.0', 'keep-alive, close')).toBe(false);
   });
 
   it('hands an Upgrade token to Node, whatever else the header lists', () => {
     expect(keepAlive('1.1', 'Upgrade')).toBe('upgrade');
     expect(keepAlive('1.1', 'keep-alive, upgrade')).toBe('upgrade');
+  });
+});
+
+// Found by the differential fuzz test against llhttp (request-head.fuzz.test.ts).
+describe('parsePlainHead, where llhttp reads a head differently', () => {
+  it('hands Proxy-Connection to Node: llhttp reads it as Connection', () => {
+    expect(parsePlainHead('GET / HTTP/1.1\r\nHost: a\r\nProxy-Connection: close')).toBe('other');
+  });
+
+  it('hands HTTP/1.0 with close and keep-alive to Node: llhttp keeps it alive (and closes HTTP/1.1)', () => {
+    expect(keepAlive('1.0', 'keep-alive, close')).toBe('other');
+    expect(keepAlive('1.1', 'close, keep-alive')).toBe(false);
+  });
+
+  it('trims Connection tokens of SP and HTAB only: 0xA0 is part of the token for llhttp', () => {
+    expect(keepAlive('1.1', 'x, \xa0close')).toBe(true);
+  });
+});
+
+describe('scanHead, the fast path decision on buffered bytes', () => {
+  const scan = (s: string, max = 16384) => scanHead(Buffer.from(s, 'latin1'), max);
+  it('waits for the end of the head, then says where the body starts', () => {
+    expect(scan('GET / HTTP/1.1\r\nHost: a\r\n')).toBeUndefined();
+    expect(scan('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nab')).toMatchObject({ bodyStart: 47, request: { contentLength: 2 } });
+  });
+
+  it('hands bare LF and oversized heads to Node', () => {
+    expect(scan('GET / HTTP/1.1\nHost: a\n\n')).toBe('other');
+    expect(scan('GET / HTTP/1.1\r\nHost: a\r\n', 10)).toBe('head_size');
+    expect(scan('GET / HTTP/1.1\r\nHost: a\r\n\r\n', 20)).toBe('head_size');
+  });
+});
+
+describe('parsePlainHead, field count', () => {
+  it("hands more than 1000 field lines to Node, whose server answers 431 (maxHeadersCount)", () => {
+    const head = (n: number) => `GET / HTTP/1.1\r\nHost: a${'\r\na: b'.repeat(n - 1)}`;
+    expect(typeof parsePlainHead(head(1000))).toBe('object');
+    expect(parsePlainHead(head(1001))).toBe('head_size');
+  });
+});
+
+describe('parsePlainHead, Host', () => {
+  const host = (v: string) => parsePlainHead(`GET / HTTP/1.1\r\nHost: ${v}`);
+  it('takes a uri-host with an optional port (RFC 9112 3.2)', () => {
+    for (const v of ['example.com', 'a:8443', '127.0.0.1:80', '[::1]:443', 'xn--bcher-kva.example', 'a%20b']) expect(typeof host(v), v).toBe('object');
+  });
+
+  it('hands any other Host value to Node, whose path answers 400 like nginx', () => {
+    for (const v of ['', 'a b', 'a/b', 'a@b', '\xe9', 'a:b', '[::1', 'a:80:80', 'a"b']) expect(host(v), JSON.stringify(v)).toBe('other');
+    expect(parsePlainHead('GET / HTTP/1.1\r\nHost: a\r\nHost: a')).toBe('other');
   });
 });
