@@ -5,6 +5,7 @@ import * as v from 'valibot';
 import { listenAddress } from '../../src/config/listen-address.ts';
 import { crossCheck, field, integer, nonEmpty, optionalField } from '../../src/config/schema-fields.ts';
 import { duration, size } from '../../src/config/units.ts';
+import { tls as nodeTls } from '../../src/builtin-modules.ts';
 
 const cidr = field(
   v.pipe(
@@ -19,6 +20,29 @@ const cidr = field(
   ),
   'An IP address or CIDR range',
 );
+
+// Mozilla's "intermediate" server-side TLS profile (guidelines 5.7): forward-secret AEAD suites only.
+export const MOZILLA_INTERMEDIATE_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305', 'DHE-RSA-AES128-GCM-SHA256', 'DHE-RSA-AES256-GCM-SHA384',
+  'DHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+/** A colon-separated OpenSSL list that OpenSSL itself accepts, so a typo fails the config check, not the start. */
+function opensslList(option: 'ciphers' | 'ecdhCurve', what: string) {
+  return v.pipe(
+    v.string(),
+    v.regex(/^[A-Za-z0-9_+!@=.-]+(:[A-Za-z0-9_+!@=.-]+)*$/, `expected ${what} list like "A:B:C"`),
+    v.check((s) => {
+      try {
+        nodeTls.createSecureContext(option === 'ciphers' ? { ciphers: s } : { ecdhCurve: s });
+        return true;
+      } catch {
+        return false;
+      }
+    }, `OpenSSL accepts none of this list, or a name in it is not ${what} it knows`),
+  );
+}
 
 const certificate = field(
   v.strictObject({
@@ -55,7 +79,16 @@ const tls = field(
     ),
     minVersion: field(v.picklist(['TLSv1.2', 'TLSv1.3']), 'Lowest TLS version accepted', 'TLSv1.2'),
     maxVersion: field(v.picklist(['TLSv1.2', 'TLSv1.3']), 'Highest TLS version offered (TLSv1.2 only for clients or tools that need it)', 'TLSv1.3'),
-    ciphers: optionalField(v.string(), "OpenSSL cipher list for TLS 1.2 (default: Node's modern defaults)"),
+    ciphers: field(
+      opensslList('ciphers', 'a cipher'),
+      "OpenSSL cipher list for TLS 1.2, in the server's order (default: Mozilla's intermediate profile, as nginx's ssl_ciphers)",
+      MOZILLA_INTERMEDIATE_CIPHERS,
+    ),
+    groups: field(
+      opensslList('ecdhCurve', 'a key exchange group'),
+      "Key exchange groups (TLS 1.2 ECDHE and TLS 1.3), in the server's order, as nginx's ssl_ecdh_curve (default: Mozilla's intermediate profile)",
+      'X25519:prime256v1:secp384r1',
+    ),
     handshakeTimeout: field(duration(), 'Time allowed from TCP accept to a finished TLS handshake', '10s'),
     sessionTickets: field(
       v.boolean(),

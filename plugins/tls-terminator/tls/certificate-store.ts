@@ -32,8 +32,9 @@ interface LoadedPair {
 // connection's instructions went to the SHA-384 key schedule), except that a client listing
 // ChaCha20 first (no AES hardware) gets ChaCha20 (SSL_OP_PRIORITIZE_CHACHA).
 const TLS13_SUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256';
-const TLS12_DEFAULT = tls.DEFAULT_CIPHERS.split(':').filter((c) => !c.startsWith('TLS_')).join(':');
-const SERVER_ORDER = constants.SSL_OP_CIPHER_SERVER_PREFERENCE | constants.SSL_OP_PRIORITIZE_CHACHA;
+// Client-initiated renegotiation (TLS 1.2) costs the server a full handshake per request and is
+// refused, as nginx does since 1.15.6; TLS 1.3 has no renegotiation at all.
+const SERVER_OPTIONS = constants.SSL_OP_CIPHER_SERVER_PREFERENCE | constants.SSL_OP_PRIORITIZE_CHACHA | constants.SSL_OP_NO_RENEGOTIATION;
 
 export class CertificateError extends Error {
   readonly code = 'ERR_TLS_TERMINATOR_CERT';
@@ -207,8 +208,12 @@ export class CertificateStore {
       // Without tickets OpenSSL falls back to session-id (stateful) resumption, which Node only
       // serves to a 'newSession' listener: none here, so every connection is a full handshake.
       ...(this.cfg.sessionTickets ? { ticketKeys: this.ticketKeys, sessionTimeout: 300 } : {}),
-      ciphers: `${TLS13_SUITES}:${this.cfg.ciphers ?? TLS12_DEFAULT}`,
-      secureOptions: this.cfg.sessionTickets ? SERVER_ORDER : SERVER_ORDER | constants.SSL_OP_NO_TICKET,
+      ciphers: `${TLS13_SUITES}:${this.cfg.ciphers}`,
+      ecdhCurve: this.cfg.groups,
+      // OpenSSL's built-in RFC 7919 group sized to the certificate's key (ffdhe2048 for RSA-2048),
+      // as Mozilla's ssl_dhparam: without it the DHE suites of the intermediate list stay unused.
+      dhparam: 'auto',
+      secureOptions: this.cfg.sessionTickets ? SERVER_OPTIONS : SERVER_OPTIONS | constants.SSL_OP_NO_TICKET,
       ...(this.caPem ? { ca: this.caPem } : {}),
     };
     let context: SecureContext;
