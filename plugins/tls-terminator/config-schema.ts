@@ -119,6 +119,9 @@ const timeouts = field(
     request: field(duration(), 'Time allowed to receive a whole request including its body (0 disables)', '5m'),
     idle: field(duration(), 'Idle keep-alive connections (h1 and h2) are closed after this; also how long a client may stop reading a response', '60s'),
     upstream: field(duration(), 'Time the connection to the app may stay silent (connecting, or waiting for the response) before the client gets 504', '60s'),
+    send: field(v.pipe(duration(), v.minValue(1, 'must be more than 0')), "When Sidekick closes a connection (408, 400, 431, 502, Connection: close): the longest its last bytes may wait on a client that does not read them, as nginx's send_timeout", '60s'),
+    lingeringTime: field(duration(), "After Sidekick's last bytes are sent: the longest it waits for the client to close its side, reading and discarding, as nginx's lingering_time", '30s'),
+    lingeringTimeout: field(duration(), "While waiting for the client's close: the longest silence before the connection is closed anyway, as nginx's lingering_timeout", '5s'),
   }),
   'Timeouts',
   {},
@@ -128,6 +131,7 @@ const limits = field(
   v.strictObject({
     maxConnections: field(integer(1), 'Client connections beyond this are refused', 10_000),
     maxHeaderSize: field(size(), 'Largest request head accepted (431 beyond it)', '16KiB'),
+    maxHeaders: field(integer(1, 10_000), "Most header fields in a request head (431 beyond it), as Envoy's max_headers_count", 100),
     upstreamConnections: field(integer(1), 'Most concurrent connections to the app', 256),
     upstreamIdleConnections: field(integer(0), 'Idle keep-alive connections kept open to the app', 64),
   }),

@@ -9,6 +9,7 @@
 // time; pipelined bytes wait, bounded, until the previous response is complete.
 import type { TLSSocket } from 'node:tls';
 import { connectionFields } from '../access-log.ts';
+import { type CloseLimits, endWithin } from './bounded-close.ts';
 import type { ConnectionInfo } from '../connection-info.ts';
 import { type ForwardOptions, upstreamHeaders } from './forwarding-headers.ts';
 import { statusClass } from '../metrics.ts';
@@ -27,9 +28,13 @@ export interface FastFront {
   /** { fingerprintHeaders }, made once. */
   readonly forwardOptions: ForwardOptions;
   readonly maxHeaderSize: number;
+  /** More header fields than this: Node's path answers 431 (its maxHeadersCount). */
+  readonly maxHeaders: number;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  /** Every connection this path closes is destroyed within these, whatever the client does. */
+  readonly closeLimits: CloseLimits;
   /** extraResponseHeaders as header lines, built once. */
   readonly extraHeadText: string;
   readonly draining: boolean;
@@ -139,6 +144,7 @@ export class FastConnection implements ExchangeSink {
     }
     const req = end + 4 <= max ? parsePlainHead(buf.toString('latin1', 0, end)) : 'head_size';
     if (typeof req === 'string') return this.handOff(req);
+    if (req.raw.length > 2 * this.front.maxHeaders) return this.handOff('header_count');
     this.pending = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
     this.start(req);
   }
@@ -297,7 +303,7 @@ export class FastConnection implements ExchangeSink {
     else {
       this.respHead = undefined;
       this.bytes = body.length;
-      this.socket.end(`HTTP/1.1 ${code} ${REASONS[code]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`, 'latin1');
+      endWithin(this.socket, this.front.closeLimits, `HTTP/1.1 ${code} ${REASONS[code]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
     }
     this.finish(note);
   }
@@ -321,7 +327,7 @@ export class FastConnection implements ExchangeSink {
     // Unread request body bytes would be parsed as the next head: such a connection ends here.
     if (!this.keepAlive || this.bodyLeft > 0 || !this.socket.writable) {
       this.phase = Phase.Closed;
-      this.socket.end();
+      endWithin(this.socket, this.front.closeLimits);
       return;
     }
     this.phase = Phase.Idle;
@@ -356,7 +362,7 @@ export class FastConnection implements ExchangeSink {
       return this.reply(408, '', 'request timeout');
     }
     this.phase = Phase.Closed;
-    this.socket.end('HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n', 'latin1');
+    endWithin(this.socket, this.front.closeLimits, 'HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
   }
 
   /** Draining: a connection between requests closes now; a busy one after its response. */
@@ -366,7 +372,7 @@ export class FastConnection implements ExchangeSink {
 
   private close(): void {
     this.phase = Phase.Closed;
-    this.socket.end();
+    endWithin(this.socket, this.front.closeLimits);
   }
 
   private handOff(reason: string): void {

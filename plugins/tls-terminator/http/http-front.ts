@@ -13,6 +13,7 @@ import { type ConnectionInfo, infoOf } from '../connection-info.ts';
 import { type ForwardOptions, upstreamHeaders } from './forwarding-headers.ts';
 import { type BodyFraming, type ExchangeLimits, forward, onUpstreamRead } from '../upstream/proxy-exchange.ts';
 import { UpstreamPool } from '../upstream/upstream-pool.ts';
+import { type CloseLimits, endWithin } from './bounded-close.ts';
 import { type FastFront, FastConnection } from './fast-connection.ts';
 import type { TerminatorMetrics } from '../metrics.ts';
 import { type FrontContext, ProxiedRequest } from './proxied-request.ts';
@@ -47,9 +48,11 @@ export class HttpFront implements FastFront {
   private readonly sweep?: NodeJS.Timeout;
   readonly fastPath: boolean;
   readonly maxHeaderSize: number;
+  readonly maxHeaders: number;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  readonly closeLimits: CloseLimits;
   readonly extraHeadText: string;
 
   constructor(cfg: TlsTerminatorConfig, target: UpstreamTarget, log: Logger, metrics: TerminatorMetrics, access: AccessLog | undefined) {
@@ -69,9 +72,11 @@ export class HttpFront implements FastFront {
     const t = cfg.timeouts;
     this.fastPath = cfg.http1FastPath;
     this.maxHeaderSize = cfg.limits.maxHeaderSize;
+    this.maxHeaders = cfg.limits.maxHeaders;
     this.headersTimeoutMs = t.headers;
     this.requestTimeoutMs = t.request;
     this.idleTimeoutMs = t.idle;
+    this.closeLimits = { sendTimeoutMs: t.send, lingeringTimeMs: t.lingeringTime, lingeringTimeoutMs: t.lingeringTimeout };
     this.extraHeadText = hsts ? `strict-transport-security: ${hsts}\r\n` : '';
     const checkEvery = Math.min(1000, Math.max(100, Math.floor(t.headers / 4)));
     if (this.fastPath) {
@@ -88,6 +93,9 @@ export class HttpFront implements FastFront {
       connectionsCheckingInterval: checkEvery,
       noDelay: true,
     });
+    // More fields than this fail the parse with HPE_HEADER_OVERFLOW: clientError answers 431 (Node 22
+    // refuses, it does not truncate; the createServer option of that name does not exist).
+    this.h1.maxHeadersCount = cfg.limits.maxHeaders;
     this.h1.on('request', this.handler);
     this.h1.on('checkContinue', this.handler); // forward Expect to the app instead of answering 100 ourselves
     this.h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -110,7 +118,11 @@ export class HttpFront implements FastFront {
 
   private createH2(): Http2Server {
     // Bounded streams per session (Node's default is unlimited); Node itself mitigates rapid-reset floods.
-    const h2 = loadHttp2().createServer({ maxSessionMemory: 32, settings: { maxHeaderListSize: this.maxHeaderSize, maxConcurrentStreams: 128 } });
+    const h2 = loadHttp2().createServer({
+      maxSessionMemory: 32,
+      settings: { maxHeaderListSize: this.maxHeaderSize, maxConcurrentStreams: 128 },
+      maxHeaderListPairs: this.maxHeaders + 4, // + the four request pseudo-headers
+    });
     h2.setTimeout(this.idleTimeoutMs);
     h2.on('request', this.handler);
     h2.on('checkContinue', this.handler);
@@ -210,7 +222,7 @@ export class HttpFront implements FastFront {
       code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
       : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout'
       : '400 Bad Request';
-    socket.end(`HTTP/1.1 ${line}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    endWithin(socket, this.closeLimits, `HTTP/1.1 ${line}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
   }
 }
 

@@ -36,6 +36,18 @@ const TLS13_SUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20
 // refused, as nginx does since 1.15.6; TLS 1.3 has no renegotiation at all.
 const SERVER_OPTIONS = constants.SSL_OP_CIPHER_SERVER_PREFERENCE | constants.SSL_OP_PRIORITIZE_CHACHA | constants.SSL_OP_NO_RENEGOTIATION;
 
+// RFC 7919's ffdhe2048 group, the dhparam file Mozilla's intermediate config ships (OpenSSL's
+// 'auto' picks RFC 3526's group 14 instead, which testssl.sh reports apart from nginx's).
+const FFDHE2048 = `-----BEGIN DH PARAMETERS-----
+MIIBCAKCAQEA//////////+t+FRYortKmq/cViAnPTzx2LnFg84tNpWp4TZBFGQz
++8yTnc4kmz75fS/jY2MMddj2gbICrsRhetPfHtXV/WVhJDP1H18GbtCFY2VVPe0a
+87VXE15/V8k1mE8McODmi3fipona8+/och3xWKE2rec1MKzKT0g6eXq8CrGCsyT7
+YdEIqUuyyOP7uWrat2DX9GgdT0Kj3jlN9K5W7edjcrsZCwenyO4KbXCeAvzhzffi
+7MA0BM0oNC9hkXL+nOmFg/+OTxIy7vKBg8P+OxtMb61zO7X8vC7CIAXFjvGDfRaD
+ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==
+-----END DH PARAMETERS-----
+`;
+
 export class CertificateError extends Error {
   readonly code = 'ERR_TLS_TERMINATOR_CERT';
 }
@@ -210,9 +222,8 @@ export class CertificateStore {
       ...(this.cfg.sessionTickets ? { ticketKeys: this.ticketKeys, sessionTimeout: 300 } : {}),
       ciphers: `${TLS13_SUITES}:${this.cfg.ciphers}`,
       ecdhCurve: this.cfg.groups,
-      // OpenSSL's built-in RFC 7919 group sized to the certificate's key (ffdhe2048 for RSA-2048),
-      // as Mozilla's ssl_dhparam: without it the DHE suites of the intermediate list stay unused.
-      dhparam: 'auto',
+      // Without DH parameters the DHE suites of the intermediate list stay unused.
+      dhparam: FFDHE2048,
       secureOptions: this.cfg.sessionTickets ? SERVER_OPTIONS : SERVER_OPTIONS | constants.SSL_OP_NO_TICKET,
       ...(this.caPem ? { ca: this.caPem } : {}),
     };

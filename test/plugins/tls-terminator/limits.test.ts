@@ -1,0 +1,110 @@
+// Resource limits under abuse, as nginx bounds them: connections we close are destroyed within
+// send_timeout / lingering_time even when the client never reads or never closes; at
+// maxConnections idle connections are closed first; more than limits.maxHeaders headers is 431.
+import { connect } from 'node:net';
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../../plugins/tls-terminator/config-schema.ts';
+import { configProblems, parseConfig } from '../../helpers/plugin-config.ts';
+import { type Terminator, eventually, request, startFront } from './helpers.ts';
+
+let term: Terminator;
+let close: () => Promise<void>;
+const held: Array<{ destroy(): void }> = [];
+
+beforeAll(async () => {
+  ({ term, close } = await startFront((app) => `    upstream: ${app.url}
+    timeouts: { headers: 1s, request: 2s, send: 1s, lingeringTime: 2s, lingeringTimeout: 1s }
+    limits: { maxHeaders: 20 }
+`));
+});
+afterAll(async () => {
+  for (const s of held) s.destroy();
+  await close?.();
+});
+
+const active = async (): Promise<number> => Number(/"activeConnections":(\d+)/.exec(JSON.stringify(await term.status()))?.[1]);
+
+/**
+ * A TLS client that sends `text` and then neither reads nor closes: the TCP socket is held open
+ * until the test ends. Resolves once the handshake is done and the bytes are written.
+ */
+function deafClient(text: string): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const raw = connect(term.port, '127.0.0.1');
+    raw.on('error', () => {});
+    held.push(raw);
+    const s = tlsConnect({ socket: raw, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
+      s.pause();
+      s.write(text, () => resolve(s));
+    });
+    s.on('error', reject);
+  });
+}
+
+describe('clients that stop reading and never close', () => {
+  it.each([
+    ['fast path, 408 after the headers timeout', 'GET /echo HTTP/1.1\r\nHost: x\r\n'],
+    ['fast path, the end of a Connection: close response', 'GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'],
+    ["Node's path, 408 after the request timeout", 'POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab'],
+    ["Node's path, 400 for a bad head", 'GET /echo HTTP/1.1\r\nHost: x\r\nBad\x01Name: y\r\n\r\n'],
+  ])('%s: the socket is destroyed within send_timeout + lingering_time', async (_name, text) => {
+    await eventually(async () => expect(await active()).toBe(0));
+    await deafClient(text);
+    expect(await active()).toBe(1);
+    await eventually(async () => expect(await active()).toBe(0));
+    expect((await request(term.port, { path: '/echo' })).status).toBe(200);
+  });
+});
+
+/** Raw HTTP/1.1 over TLS; resolves with the whole reply once the server closes. */
+function exchange(text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host: '127.0.0.1', port: term.port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => s.write(text));
+    let out = '';
+    s.setEncoding('latin1').on('data', (c: string) => (out += c));
+    s.on('close', () => resolve(out));
+    s.on('error', reject);
+  });
+}
+const fields = (n: number) => Array.from({ length: n }, (_, i) => `X-Field-${i}: ${i}\r\n`).join('');
+
+describe('limits.maxHeaders (Envoy max_headers_count)', () => {
+  it('serves a head at the limit on the fast path', async () => {
+    const reply = await exchange(`GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${fields(18)}\r\n`);
+    expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+    expect(reply).toContain('"x-field-17":"17"');
+  });
+
+  it('answers 431 beyond it, fast path and Node path alike, and counts it', async () => {
+    const before = await term.metrics();
+    const handoffs = (m: string) => Number(/http1_handoffs_total\{[^}]*reason="header_count"[^}]*\} (\d+)/.exec(m)?.[1] ?? 0);
+    expect(await exchange(`GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${fields(19)}\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
+    expect(await exchange(`POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n${fields(19)}\r\n0\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
+    // A second request on a kept-alive connection, with too many fields.
+    const two = await exchange(`GET /echo HTTP/1.1\r\nHost: x\r\n\r\nGET /echo HTTP/1.1\r\nHost: x\r\n${fields(25)}\r\n`);
+    expect(two).toMatch(/^HTTP\/1\.1 200 [\s\S]*HTTP\/1\.1 431 /);
+    const after = await term.metrics();
+    expect(handoffs(after) - handoffs(before)).toBe(2);
+    expect(after).toMatch(/rejected_total\{[^}]*reason="header_too_large"[^}]*\} [3-9]/);
+  });
+});
+
+describe('limits config', () => {
+  it('has nginx-like defaults', () => {
+    const c = parseConfig(configSchema, { listen: '0.0.0.0:8443', upstream: 'http://127.0.0.1:8080' });
+    expect(c.timeouts).toMatchObject({ send: 60_000, lingeringTime: 30_000, lingeringTimeout: 5_000 });
+    expect(c.tls.groups).toBe('X25519:prime256v1:secp384r1');
+    expect(c.tls.ciphers).toMatch(/^ECDHE-ECDSA-AES128-GCM-SHA256:/);
+  });
+
+  it('names the key of every mistake', () => {
+    const base = { listen: '1', upstream: 'http://x:1' };
+    expect(configProblems(configSchema, { ...base, timeouts: { send: '0' } })[0]).toMatch(/^timeouts\.send: /);
+    expect(configProblems(configSchema, { ...base, timeouts: { lingeringTime: 'long' } })[0]).toMatch(/^timeouts\.lingeringTime: /);
+    expect(configProblems(configSchema, { ...base, tls: { groups: 'X25519:P-999' } })[0]).toMatch(/^tls\.groups: /);
+    expect(configProblems(configSchema, { ...base, tls: { groups: 'X25519, P-256' } })[0]).toMatch(/^tls\.groups: /);
+    expect(configProblems(configSchema, { ...base, tls: { ciphers: 'NOT-A-CIPHER' } })[0]).toMatch(/^tls\.ciphers: /);
+    expect(configProblems(configSchema, { ...base, tls: { groups: 'P-256:X25519' } })).toEqual([]);
+  });
+});
