@@ -23,6 +23,11 @@ export function createMetrics(m: PluginMetrics) {
       labelNames: ['reason'],
     }),
     rejected: m.counter({ name: 'sidekick_tls_terminator_rejected_total', help: 'Requests or connections refused by policy, by reason', labelNames: ['reason'] }),
+    evicted: m.counter({
+      name: 'sidekick_tls_terminator_evicted_connections_total',
+      help: 'Idle connections closed to make room for a new one at limits.maxConnections, by reason (keepalive: between requests; no_request: handshaken, no request yet)',
+      labelNames: ['reason'],
+    }),
   };
 }
 

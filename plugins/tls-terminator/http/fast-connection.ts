@@ -10,6 +10,7 @@
 import type { TLSSocket } from 'node:tls';
 import { connectionFields } from '../access-log.ts';
 import { type CloseLimits, endWithin } from './bounded-close.ts';
+import type { ConnectionLimiter } from '../connection-limiter.ts';
 import type { ConnectionInfo } from '../connection-info.ts';
 import { type ForwardOptions, upstreamHeaders } from './forwarding-headers.ts';
 import { statusClass } from '../metrics.ts';
@@ -35,6 +36,8 @@ export interface FastFront {
   readonly idleTimeoutMs: number;
   /** Every connection this path closes is destroyed within these, whatever the client does. */
   readonly closeLimits: CloseLimits;
+  /** Told when a connection is idle (may be closed to make room at maxConnections) and when not. */
+  readonly limiter: ConnectionLimiter;
   /** extraResponseHeaders as header lines, built once. */
   readonly extraHeadText: string;
   readonly draining: boolean;
@@ -104,6 +107,7 @@ export class FastConnection implements ExchangeSink {
     (socket as Tagged)[CONN] = this;
     socket.on('data', onData);
     socket.on('close', onClose);
+    front.limiter.idle(socket, 'no_request');
   }
 
   data(buf: Buffer): void {
@@ -123,6 +127,7 @@ export class FastConnection implements ExchangeSink {
         this.since = performance.now();
       // falls through
       case Phase.Head:
+        this.front.limiter.busy(this.socket);
         this.stash(buf);
         this.parseHead();
     }
@@ -337,6 +342,7 @@ export class FastConnection implements ExchangeSink {
       this.parseHead();
     }
     if ((this.phase as Phase) !== Phase.Body) this.resume(); // parseHead may have started a request with a body
+    if ((this.phase as Phase) === Phase.Idle) this.front.limiter.idle(this.socket, 'keepalive');
   }
 
   closed(): void {

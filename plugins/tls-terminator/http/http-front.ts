@@ -14,6 +14,7 @@ import { type ForwardOptions, upstreamHeaders } from './forwarding-headers.ts';
 import { type BodyFraming, type ExchangeLimits, forward, onUpstreamRead } from '../upstream/proxy-exchange.ts';
 import { UpstreamPool } from '../upstream/upstream-pool.ts';
 import { type CloseLimits, endWithin } from './bounded-close.ts';
+import { ConnectionLimiter } from '../connection-limiter.ts';
 import { type FastFront, FastConnection } from './fast-connection.ts';
 import type { TerminatorMetrics } from '../metrics.ts';
 import { type FrontContext, ProxiedRequest } from './proxied-request.ts';
@@ -22,6 +23,8 @@ import { proxyUpgrade } from './upgrade-proxy.ts';
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
+
+const NODE_REQUESTS = Symbol('sidekick.tls-terminator.node-requests');
 
 const NO_INFO: ConnectionInfo = {
   clientAddress: '', clientPort: 0, peerAddress: '', trusted: false, ja3: '', ja4: '', sni: '', tlsVersion: '', forbidden: false,
@@ -53,10 +56,15 @@ export class HttpFront implements FastFront {
   readonly requestTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly closeLimits: CloseLimits;
+  readonly limiter: ConnectionLimiter;
   readonly extraHeadText: string;
 
-  constructor(cfg: TlsTerminatorConfig, target: UpstreamTarget, log: Logger, metrics: TerminatorMetrics, access: AccessLog | undefined) {
+  constructor(
+    cfg: TlsTerminatorConfig, target: UpstreamTarget, log: Logger, metrics: TerminatorMetrics, access: AccessLog | undefined,
+    limiter = new ConnectionLimiter(Infinity, { evicted: () => {} }),
+  ) {
     this.target = target;
+    this.limiter = limiter;
     this.log = log;
     this.metrics = metrics;
     this.fingerprintHeaders = cfg.fingerprint.headers;
@@ -96,9 +104,14 @@ export class HttpFront implements FastFront {
     // More fields than this fail the parse with HPE_HEADER_OVERFLOW: clientError answers 431 (Node 22
     // refuses, it does not truncate; the createServer option of that name does not exist).
     this.h1.maxHeadersCount = cfg.limits.maxHeaders;
+    // Node's path tells the connection limiter when a connection is between requests; first, so
+    // that a request the handler ends at once is counted before it is done.
+    this.h1.on('request', this.nodeRequestStarted);
+    this.h1.on('checkContinue', this.nodeRequestStarted);
     this.h1.on('request', this.handler);
     this.h1.on('checkContinue', this.handler); // forward Expect to the app instead of answering 100 ourselves
     this.h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.limiter.busy(req.socket);
       const info = infoOf(req.socket) ?? NO_INFO;
       if (info.forbidden) return void socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 22\r\nConnection: close\r\n\r\nclient not authorized\n');
       proxyUpgrade(req, socket, head, info, this.target, this.fingerprintHeaders, this.log);
@@ -113,7 +126,23 @@ export class HttpFront implements FastFront {
     if (socket.alpnProtocol === 'h2') return void (this.h2 ??= this.createH2()).emit('connection', socket);
     const info = infoOf(socket);
     if (this.fastPath && info && !info.forbidden && !this.draining) this.fast.add(new FastConnection(this, socket, info));
-    else this.h1.emit('connection', socket);
+    else {
+      this.limiter.idle(socket, 'no_request');
+      this.h1.emit('connection', socket);
+    }
+  }
+
+  // Requests in progress per Node's-path connection (pipelined ones overlap): idle at 0.
+  private readonly nodeRequestStarted = (req: IncomingMessage, res: ServerResponse): void => {
+    const s = req.socket as Duplex & { [NODE_REQUESTS]?: number };
+    s[NODE_REQUESTS] = (s[NODE_REQUESTS] ?? 0) + 1;
+    this.limiter.busy(s);
+    res.once('finish', () => this.nodeRequestDone(s, res));
+  };
+
+  private nodeRequestDone(s: Duplex & { [NODE_REQUESTS]?: number }, res: ServerResponse): void {
+    s[NODE_REQUESTS] = (s[NODE_REQUESTS] ?? 1) - 1;
+    if (s[NODE_REQUESTS] === 0 && res.shouldKeepAlive) this.limiter.idle(s, 'keepalive');
   }
 
   private createH2(): Http2Server {
@@ -148,6 +177,7 @@ export class HttpFront implements FastFront {
 
   handOff(socket: TLSSocket, reason: string): void {
     this.metrics.handOffs.labels({ reason }).inc();
+    this.limiter.busy(socket); // a request head is already there
     this.h1.emit('connection', socket);
     socket.resume();
   }

@@ -108,3 +108,71 @@ describe('limits config', () => {
     expect(configProblems(configSchema, { ...base, tls: { groups: 'P-256:X25519' } })).toEqual([]);
   });
 });
+
+describe('limits.maxConnections: idle connections closed first', () => {
+  let small: Terminator;
+  let closeSmall: () => Promise<void>;
+  const clients: Array<{ socket: TLSSocket; closed: boolean }> = [];
+
+  beforeAll(async () => {
+    ({ term: small, close: closeSmall } = await startFront((app) => `    upstream: ${app.url}
+    timeouts: { headers: 30s }
+    limits: { maxConnections: 20 }
+`));
+  });
+  afterAll(async () => {
+    for (const c of clients) c.socket.destroy();
+    await closeSmall?.();
+  });
+
+  /** A TLS client that finishes its handshake, sends `text` (if any) and stays; closed turns true when the server closes it. */
+  function open(text = ''): Promise<{ socket: TLSSocket; closed: boolean }> {
+    return new Promise((resolve, reject) => {
+      const c = { socket: undefined as unknown as TLSSocket, closed: false };
+      c.socket = tlsConnect({ host: '127.0.0.1', port: small.port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
+        if (text) c.socket.write(text);
+        resolve(c);
+      });
+      c.socket.on('data', () => {});
+      c.socket.on('error', () => {});
+      c.socket.on('close', () => (c.closed = true));
+      c.socket.once('error', reject);
+      clients.push(c);
+    });
+  }
+  const count = (m: string, name: string, reason: string) => Number(new RegExp(`${name}\\{[^}]*reason="${reason}"[^}]*\\} (\\d+)`).exec(m)?.[1] ?? 0);
+  const activeOn = async (t: Terminator) => Number(/"activeConnections":(\d+)/.exec(JSON.stringify(await t.status()))?.[1]);
+
+  it('serves a new client by closing the oldest idle connection, and refuses only when none is idle', async () => {
+    const idle: Array<{ socket: TLSSocket; closed: boolean }> = [];
+    for (let i = 0; i < 20; i++) idle.push(await open());
+    await eventually(async () => expect(await activeOn(small)).toBe(20));
+
+    // 20 handshaken clients with no request: a new one is served, the oldest idle one closed.
+    expect((await request(small.port, { path: '/echo' })).status).toBe(200);
+    await eventually(() => expect(idle[0]!.closed).toBe(true));
+    expect(idle.filter((c) => c.closed)).toHaveLength(1);
+
+    // Every slot taken again; a kept-alive connection between requests is idle too, and is now the
+    // newest: idle[2] goes next.
+    idle.push(await open());
+    await eventually(async () => expect(await activeOn(small)).toBe(20));
+    const answered = new Promise<void>((r) => idle[1]!.socket.once('data', () => r()));
+    idle[1]!.socket.write('GET /echo HTTP/1.1\r\nHost: x\r\n\r\n');
+    await answered;
+    expect((await request(small.port, { path: '/echo' })).status).toBe(200);
+    await eventually(() => expect(idle[2]!.closed).toBe(true));
+    expect(idle.filter((c) => c.closed)).toHaveLength(2);
+    let m = await small.metrics();
+    expect(count(m, 'sidekick_tls_terminator_evicted_connections_total', 'no_request')).toBe(2);
+
+    // Only busy connections (a request head on its way): the new client is refused.
+    for (const c of idle) c.socket.destroy();
+    await eventually(async () => expect(await activeOn(small)).toBe(0));
+    for (let i = 0; i < 20; i++) await open('GET /echo HTTP/1.1\r\nHost: x\r\n');
+    await eventually(async () => expect(await activeOn(small)).toBe(20));
+    await expect(request(small.port, { path: '/echo' })).rejects.toThrow();
+    m = await small.metrics();
+    expect(count(m, 'sidekick_tls_terminator_rejected_total', 'max_connections')).toBe(1);
+  });
+});
