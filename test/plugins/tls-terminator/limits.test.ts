@@ -90,6 +90,33 @@ describe('limits.maxHeaders (Envoy max_headers_count)', () => {
   });
 });
 
+describe('limits.maxHeaders over HTTP/2', () => {
+  it('serves 20 fields and resets a stream with 21 (ENHANCE_YOUR_CALM), the session going on', async () => {
+    const { connect: h2connect, constants } = await import('node:http2');
+    const session = h2connect(`https://127.0.0.1:${term.port}`, { rejectUnauthorized: false });
+    session.on('error', () => {});
+    const send = (n: number) =>
+      new Promise<{ status?: number; rst: number }>((resolve) => {
+        const headers: Record<string, string> = { ':path': '/echo' };
+        for (let i = 0; i < n; i++) headers[`x-field-${i}`] = String(i);
+        const stream = session.request(headers);
+        let status: number | undefined;
+        stream.on('response', (h) => (status = Number(h[':status'])));
+        stream.on('error', () => {});
+        stream.resume();
+        stream.on('close', () => resolve({ ...(status ? { status } : {}), rst: stream.rstCode ?? 0 }));
+        stream.end();
+      });
+    try {
+      expect(await send(20)).toEqual({ status: 200, rst: 0 });
+      expect(await send(21)).toEqual({ rst: constants.NGHTTP2_ENHANCE_YOUR_CALM });
+      expect((await send(3)).status).toBe(200);
+    } finally {
+      session.close();
+    }
+  });
+});
+
 describe('limits config', () => {
   it('has nginx-like defaults', () => {
     const c = parseConfig(configSchema, { listen: '0.0.0.0:8443', upstream: 'http://127.0.0.1:8080' });
