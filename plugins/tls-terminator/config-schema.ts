@@ -28,7 +28,11 @@ export const MOZILLA_INTERMEDIATE_CIPHERS = [
   'DHE-RSA-CHACHA20-POLY1305',
 ].join(':');
 
-/** A colon-separated OpenSSL list that OpenSSL itself accepts, so a typo fails the config check, not the start. */
+/**
+ * A colon-separated list that OpenSSL itself accepts, so a mistake fails the config check, not the
+ * start. Groups: every name must be known. Ciphers: OpenSSL skips unknown names in a list (as
+ * nginx's ssl_ciphers does), so only a list that matches nothing is refused.
+ */
 function opensslList(option: 'ciphers' | 'ecdhCurve', what: string) {
   return v.pipe(
     v.string(),
@@ -40,7 +44,7 @@ function opensslList(option: 'ciphers' | 'ecdhCurve', what: string) {
       } catch {
         return false;
       }
-    }, `OpenSSL accepts none of this list, or a name in it is not ${what} it knows`),
+    }, option === 'ciphers' ? 'OpenSSL matches no cipher with this list' : 'OpenSSL does not know every group in this list'),
   );
 }
 
