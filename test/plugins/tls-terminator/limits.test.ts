@@ -182,6 +182,7 @@ describe('limits.maxConnections: idle connections closed first', () => {
 
     // Every slot taken again; a kept-alive connection between requests is idle too, and is now the
     // newest: idle[2] goes next.
+    await eventually(async () => expect(await activeOn(small)).toBe(19)); // the request's connection is gone
     idle.push(await open());
     await eventually(async () => expect(await activeOn(small)).toBe(20));
     const answered = new Promise<void>((r) => idle[1]!.socket.once('data', () => r()));
