@@ -5,6 +5,7 @@ import * as v from 'valibot';
 import { listenAddress } from '../../src/config/listen-address.ts';
 import { crossCheck, field, integer, nonEmpty, optionalField } from '../../src/config/schema-fields.ts';
 import { duration, size } from '../../src/config/units.ts';
+import { tls as nodeTls } from '../../src/builtin-modules.ts';
 
 const cidr = field(
   v.pipe(
@@ -19,6 +20,33 @@ const cidr = field(
   ),
   'An IP address or CIDR range',
 );
+
+// Mozilla's "intermediate" server-side TLS profile (guidelines 5.7): forward-secret AEAD suites only.
+export const MOZILLA_INTERMEDIATE_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305', 'DHE-RSA-AES128-GCM-SHA256', 'DHE-RSA-AES256-GCM-SHA384',
+  'DHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+/**
+ * A colon-separated list that OpenSSL itself accepts, so a mistake fails the config check, not the
+ * start. Groups: every name must be known. Ciphers: OpenSSL skips unknown names in a list (as
+ * nginx's ssl_ciphers does), so only a list that matches nothing is refused.
+ */
+function opensslList(option: 'ciphers' | 'ecdhCurve', what: string) {
+  return v.pipe(
+    v.string(),
+    v.regex(/^[A-Za-z0-9_+!@=.-]+(:[A-Za-z0-9_+!@=.-]+)*$/, `expected ${what} list like "A:B:C"`),
+    v.check((s) => {
+      try {
+        nodeTls.createSecureContext(option === 'ciphers' ? { ciphers: s } : { ecdhCurve: s });
+        return true;
+      } catch {
+        return false;
+      }
+    }, option === 'ciphers' ? 'OpenSSL matches no cipher with this list' : 'OpenSSL does not know every group in this list'),
+  );
+}
 
 const certificate = field(
   v.strictObject({
@@ -55,7 +83,16 @@ const tls = field(
     ),
     minVersion: field(v.picklist(['TLSv1.2', 'TLSv1.3']), 'Lowest TLS version accepted', 'TLSv1.2'),
     maxVersion: field(v.picklist(['TLSv1.2', 'TLSv1.3']), 'Highest TLS version offered (TLSv1.2 only for clients or tools that need it)', 'TLSv1.3'),
-    ciphers: optionalField(v.string(), "OpenSSL cipher list for TLS 1.2 (default: Node's modern defaults)"),
+    ciphers: field(
+      opensslList('ciphers', 'a cipher'),
+      "OpenSSL cipher list for TLS 1.2, in the server's order (default: Mozilla's intermediate profile, as nginx's ssl_ciphers)",
+      MOZILLA_INTERMEDIATE_CIPHERS,
+    ),
+    groups: field(
+      opensslList('ecdhCurve', 'a key exchange group'),
+      "Key exchange groups (TLS 1.2 ECDHE and TLS 1.3), in the server's order, as nginx's ssl_ecdh_curve (default: Mozilla's intermediate profile)",
+      'X25519:prime256v1:secp384r1',
+    ),
     handshakeTimeout: field(duration(), 'Time allowed from TCP accept to a finished TLS handshake', '10s'),
     sessionTickets: field(
       v.boolean(),
@@ -86,6 +123,9 @@ const timeouts = field(
     request: field(duration(), 'Time allowed to receive a whole request including its body (0 disables)', '5m'),
     idle: field(duration(), 'Idle keep-alive connections (h1 and h2) are closed after this; also how long a client may stop reading a response', '60s'),
     upstream: field(duration(), 'Time the connection to the app may stay silent (connecting, or waiting for the response) before the client gets 504', '60s'),
+    send: field(v.pipe(duration(), v.minValue(1, 'must be more than 0')), "When Sidekick closes a connection (408, 400, 431, 502, Connection: close): the longest its last bytes may wait on a client that does not read them, as nginx's send_timeout", '60s'),
+    lingeringTime: field(duration(), "After Sidekick's last bytes are sent: the longest it waits for the client to close its side, reading and discarding, as nginx's lingering_time", '30s'),
+    lingeringTimeout: field(duration(), "While waiting for the client's close: the longest silence before the connection is closed anyway, as nginx's lingering_timeout", '5s'),
   }),
   'Timeouts',
   {},
@@ -95,6 +135,7 @@ const limits = field(
   v.strictObject({
     maxConnections: field(integer(1), 'Client connections beyond this are refused', 10_000),
     maxHeaderSize: field(size(), 'Largest request head accepted (431 beyond it)', '16KiB'),
+    maxHeaders: field(integer(1, 10_000), "Most header fields in a request head (431 beyond it), as Envoy's max_headers_count", 100),
     upstreamConnections: field(integer(1), 'Most concurrent connections to the app', 256),
     upstreamIdleConnections: field(integer(0), 'Idle keep-alive connections kept open to the app', 64),
   }),

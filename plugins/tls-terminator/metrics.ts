@@ -28,6 +28,11 @@ export function createMetrics(m: PluginMetrics) {
       help: 'Exceptions caught at an event-handler boundary of the data plane (a bug): that one connection was closed, by stage',
       labelNames: ['stage'],
     }),
+    evicted: m.counter({
+      name: 'sidekick_tls_terminator_evicted_connections_total',
+      help: 'Idle connections closed to make room for a new one at limits.maxConnections, by reason (keepalive: between requests; no_request: handshaken, no request yet)',
+      labelNames: ['reason'],
+    }),
   };
 }
 

@@ -14,6 +14,7 @@ import { identityOf, isAllowed } from './tls/client-identity.ts';
 import type { TlsTerminatorConfig } from './config-schema.ts';
 import { type ConnectionInfo, attachInfo, infoOf, rawSocketOf } from './connection-info.ts';
 import type { Stage } from './internal-errors.ts';
+import { ConnectionLimiter } from './connection-limiter.ts';
 import { FingerprintCounts } from './tls/fingerprint-counts.ts';
 import { FingerprintCache } from './tls/fingerprint.ts';
 import { HttpFront } from './http/http-front.ts';
@@ -65,6 +66,7 @@ export class TlsTerminator implements PluginInstance, HelloSink {
   private readonly sockets = new Set<Socket>();
   private readonly handshakeFailures = new Map<string, { inc(): void }>();
   private readonly errors: InternalErrors;
+  private readonly limiter: ConnectionLimiter;
   private net?: Server;
   private tls?: TlsServer;
   private front?: HttpFront;
@@ -88,6 +90,8 @@ export class TlsTerminator implements PluginInstance, HelloSink {
     this.proxyFrom = cfg.proxyProtocol ? blockList(cfg.proxyProtocol.from) : undefined;
     this.deny = new Set(cfg.fingerprint.deny);
     this.allow = cfg.fingerprint.allow.length ? new Set(cfg.fingerprint.allow) : undefined;
+    const evicted = this.metrics.evicted;
+    this.limiter = new ConnectionLimiter(cfg.limits.maxConnections, { evicted: (reason) => evicted.labels({ reason }).inc() });
   }
 
   async start(): Promise<void> {
@@ -119,7 +123,7 @@ export class TlsTerminator implements PluginInstance, HelloSink {
       s.destroy();
     });
     if (this.cfg.accessLog) this.access = createAccessLog(this.ctx.logger, this.ctx.name, this.ctx.type);
-    if (this.cfg.mode === 'http') this.front = new HttpFront(this.cfg, this.target, this.ctx.logger, this.metrics, this.access, this.errors);
+    if (this.cfg.mode === 'http') this.front = new HttpFront(this.cfg, this.target, this.ctx.logger, this.metrics, this.access, this.errors, this.limiter);
     else {
       const upstreamErrors = this.metrics.upstreamErrors;
       this.pipe = tcpPipe({
@@ -132,9 +136,8 @@ export class TlsTerminator implements PluginInstance, HelloSink {
       });
     }
 
-    const server = createServer({ noDelay: true }, (socket) => void this.accept(socket));
-    server.maxConnections = this.cfg.limits.maxConnections;
-    server.on('drop', () => this.metrics.rejected.labels({ reason: 'max_connections' }).inc());
+    // Not net.Server#maxConnections, which refuses at the limit even when idle connections hold it.
+    const server = createServer({ noDelay: true }, (socket) => void (this.admitted(socket) && this.accept(socket)));
     const { host, port } = this.cfg.listen;
     this.address = await listen(server, host, port);
     this.net = server;
@@ -153,6 +156,15 @@ export class TlsTerminator implements PluginInstance, HelloSink {
 
   private async reloadCertificates(): Promise<void> {
     if (await this.store.reload()) this.tls?.setSecureContext(this.store.defaultOptions);
+  }
+
+  /** limits.maxConnections: room is made by closing the oldest idle connection, else this one is refused. */
+  private admitted(socket: Socket): boolean {
+    if (this.limiter.admit(this.sockets.size)) return true;
+    this.metrics.rejected.labels({ reason: 'max_connections' }).inc();
+    socket.on('error', noop);
+    socket.destroy();
+    return false;
   }
 
   // Synchronous, with shared listeners and no closure per connection: behind clients that do not

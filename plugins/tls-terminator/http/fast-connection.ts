@@ -9,6 +9,8 @@
 // time; pipelined bytes wait, bounded, until the previous response is complete.
 import type { TLSSocket } from 'node:tls';
 import { connectionFields } from '../access-log.ts';
+import { type CloseLimits, endWithin } from './bounded-close.ts';
+import type { ConnectionLimiter } from '../connection-limiter.ts';
 import type { ConnectionInfo } from '../connection-info.ts';
 import { type ForwardOptions, upstreamHeaders } from './forwarding-headers.ts';
 import { fallbackHost } from './host-rules.ts';
@@ -29,9 +31,15 @@ export interface FastFront {
   /** { fingerprintHeaders }, made once. */
   readonly forwardOptions: ForwardOptions;
   readonly maxHeaderSize: number;
+  /** More header fields than this: Node's path answers 431 (its maxHeadersCount). */
+  readonly maxHeaders: number;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  /** Every connection this path closes is destroyed within these, whatever the client does. */
+  readonly closeLimits: CloseLimits;
+  /** Told when a connection is idle (may be closed to make room at maxConnections) and when not. */
+  readonly limiter: ConnectionLimiter;
   /** extraResponseHeaders as header lines, built once. */
   readonly extraHeadText: string;
   readonly draining: boolean;
@@ -106,6 +114,7 @@ export class FastConnection implements ExchangeSink {
     (socket as Tagged)[CONN] = this;
     socket.on('data', onData);
     socket.on('close', onClose);
+    front.limiter.idle(socket, 'no_request');
   }
 
   data(buf: Buffer): void {
@@ -125,6 +134,7 @@ export class FastConnection implements ExchangeSink {
         this.since = performance.now();
       // falls through
       case Phase.Head:
+        this.front.limiter.busy(this.socket);
         this.stash(buf);
         this.parseHead();
     }
@@ -140,6 +150,7 @@ export class FastConnection implements ExchangeSink {
     const head = scanHead(buf, this.front.maxHeaderSize);
     if (head === undefined) return;
     if (typeof head === 'string') return this.handOff(head);
+    if (head.request.raw.length > 2 * this.front.maxHeaders) return this.handOff('header_count'); // Node answers 431
     this.pending = head.bodyStart < buf.length ? buf.subarray(head.bodyStart) : undefined;
     this.start(head.request);
   }
@@ -302,7 +313,7 @@ export class FastConnection implements ExchangeSink {
         return this.reply(500, 'internal error\n', 'internal error');
       }
       this.phase = Phase.Closed;
-      this.socket.end(INTERNAL_ERROR_RESPONSE, 'latin1');
+      endWithin(this.socket, this.front.closeLimits, INTERNAL_ERROR_RESPONSE);
     } catch {
       this.phase = Phase.Closed;
       this.socket.destroy();
@@ -317,7 +328,7 @@ export class FastConnection implements ExchangeSink {
     else {
       this.respHead = undefined;
       this.bytes = body.length;
-      this.socket.end(`HTTP/1.1 ${code} ${REASONS[code]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`, 'latin1');
+      endWithin(this.socket, this.front.closeLimits, `HTTP/1.1 ${code} ${REASONS[code]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
     }
     this.finish(note);
   }
@@ -341,7 +352,7 @@ export class FastConnection implements ExchangeSink {
     // Unread request body bytes would be parsed as the next head: such a connection ends here.
     if (!this.keepAlive || this.bodyLeft > 0 || !this.socket.writable) {
       this.phase = Phase.Closed;
-      this.socket.end();
+      endWithin(this.socket, this.front.closeLimits);
       return;
     }
     this.phase = Phase.Idle;
@@ -351,6 +362,7 @@ export class FastConnection implements ExchangeSink {
       this.parseHead();
     }
     if ((this.phase as Phase) !== Phase.Body) this.resume(); // parseHead may have started a request with a body
+    if ((this.phase as Phase) === Phase.Idle) this.front.limiter.idle(this.socket, 'keepalive');
   }
 
   closed(): void {
@@ -376,7 +388,7 @@ export class FastConnection implements ExchangeSink {
       return this.reply(408, '', 'request timeout');
     }
     this.phase = Phase.Closed;
-    this.socket.end('HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n', 'latin1');
+    endWithin(this.socket, this.front.closeLimits, 'HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
   }
 
   /** Draining: a connection between requests closes now; a busy one after its response. */
@@ -386,7 +398,7 @@ export class FastConnection implements ExchangeSink {
 
   private close(): void {
     this.phase = Phase.Closed;
-    this.socket.end();
+    endWithin(this.socket, this.front.closeLimits);
   }
 
   private handOff(reason: string): void {

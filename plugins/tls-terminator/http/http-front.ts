@@ -15,6 +15,8 @@ import { fallbackHost, resolveH1, resolveH2 } from './host-rules.ts';
 import { INTERNAL_ERROR_RESPONSE, type InternalErrors, type Stage } from '../internal-errors.ts';
 import { type BodyFraming, type ExchangeLimits, forward, onUpstreamRead } from '../upstream/proxy-exchange.ts';
 import { UpstreamPool } from '../upstream/upstream-pool.ts';
+import { type CloseLimits, endWithin } from './bounded-close.ts';
+import { ConnectionLimiter } from '../connection-limiter.ts';
 import { type FastFront, FastConnection } from './fast-connection.ts';
 import type { TerminatorMetrics } from '../metrics.ts';
 import { type FrontContext, ProxiedRequest, proxiedRequestOf, responding } from './proxied-request.ts';
@@ -23,6 +25,8 @@ import { proxyUpgrade } from './upgrade-proxy.ts';
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
+
+const NODE_REQUESTS = Symbol('sidekick.tls-terminator.node-requests');
 
 const NO_INFO: ConnectionInfo = {
   clientAddress: '', clientPort: 0, peerAddress: '', trusted: false, ja3: '', ja4: '', sni: '', tlsVersion: '', forbidden: false,
@@ -66,14 +70,21 @@ export class HttpFront implements FastFront {
   private readonly sweep?: NodeJS.Timeout;
   readonly fastPath: boolean;
   readonly maxHeaderSize: number;
+  readonly maxHeaders: number;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  readonly closeLimits: CloseLimits;
+  readonly limiter: ConnectionLimiter;
   readonly extraHeadText: string;
 
-  constructor(cfg: TlsTerminatorConfig, target: UpstreamTarget, log: Logger, metrics: TerminatorMetrics, access: AccessLog | undefined, errors: InternalErrors) {
+  constructor(
+    cfg: TlsTerminatorConfig, target: UpstreamTarget, log: Logger, metrics: TerminatorMetrics, access: AccessLog | undefined, errors: InternalErrors,
+    limiter = new ConnectionLimiter(Infinity, { evicted: () => {} }),
+  ) {
     this.target = target;
     this.errors = errors;
+    this.limiter = limiter;
     this.log = log;
     this.metrics = metrics;
     this.fingerprintHeaders = cfg.fingerprint.headers;
@@ -89,9 +100,11 @@ export class HttpFront implements FastFront {
     const t = cfg.timeouts;
     this.fastPath = cfg.http1FastPath;
     this.maxHeaderSize = cfg.limits.maxHeaderSize;
+    this.maxHeaders = cfg.limits.maxHeaders;
     this.headersTimeoutMs = t.headers;
     this.requestTimeoutMs = t.request;
     this.idleTimeoutMs = t.idle;
+    this.closeLimits = { sendTimeoutMs: t.send, lingeringTimeMs: t.lingeringTime, lingeringTimeoutMs: t.lingeringTimeout };
     this.extraHeadText = hsts ? `strict-transport-security: ${hsts}\r\n` : '';
     const checkEvery = Math.min(1000, Math.max(100, Math.floor(t.headers / 4)));
     if (this.fastPath) {
@@ -114,10 +127,18 @@ export class HttpFront implements FastFront {
       connectionsCheckingInterval: checkEvery,
       noDelay: true,
     });
+    // More fields than this fail the parse with HPE_HEADER_OVERFLOW: clientError answers 431 (Node 22
+    // refuses, it does not truncate; the createServer option of that name does not exist).
+    this.h1.maxHeadersCount = cfg.limits.maxHeaders;
+    // Node's path tells the connection limiter when a connection is between requests; first, so
+    // that a request the handler ends at once is counted before it is done.
+    this.h1.on('request', this.nodeRequestStarted);
+    this.h1.on('checkContinue', this.nodeRequestStarted);
     this.h1.on('request', this.h1Handler);
     this.h1.on('checkContinue', this.h1Handler); // forward Expect to the app instead of answering 100 ourselves
     this.h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       try {
+        this.limiter.busy(req.socket);
         this.upgrade(req, socket, head);
       } catch (e) {
         this.socketCrashed('h1_upgrade', e, socket);
@@ -127,7 +148,7 @@ export class HttpFront implements FastFront {
     this.h1.on('connect', (req: IncomingMessage, socket: Duplex) => {
       try {
         this.metrics.rejected.labels({ reason: 'bad_request' }).inc();
-        socket.end(simpleResponse('400 Bad Request', 'CONNECT is not supported\n'));
+        endWithin(socket, this.closeLimits, simpleResponse('400 Bad Request', 'CONNECT is not supported\n'));
       } catch (e) {
         this.socketCrashed('h1_connect', e, socket);
       }
@@ -149,12 +170,32 @@ export class HttpFront implements FastFront {
     if (socket.alpnProtocol === 'h2') return void (this.h2 ??= this.createH2()).emit('connection', socket);
     const info = infoOf(socket);
     if (this.fastPath && info && !info.forbidden && !this.draining) this.fast.add(new FastConnection(this, socket, info));
-    else this.h1.emit('connection', socket);
+    else {
+      this.limiter.idle(socket, 'no_request');
+      this.h1.emit('connection', socket);
+    }
+  }
+
+  // Requests in progress per Node's-path connection (pipelined ones overlap): idle at 0.
+  private readonly nodeRequestStarted = (req: IncomingMessage, res: ServerResponse): void => {
+    const s = req.socket as Duplex & { [NODE_REQUESTS]?: number };
+    s[NODE_REQUESTS] = (s[NODE_REQUESTS] ?? 0) + 1;
+    this.limiter.busy(s);
+    res.once('finish', () => this.nodeRequestDone(s, res));
+  };
+
+  private nodeRequestDone(s: Duplex & { [NODE_REQUESTS]?: number }, res: ServerResponse): void {
+    s[NODE_REQUESTS] = (s[NODE_REQUESTS] ?? 1) - 1;
+    if (s[NODE_REQUESTS] === 0 && res.shouldKeepAlive) this.limiter.idle(s, 'keepalive');
   }
 
   private createH2(): Http2Server {
     // Bounded streams per session (Node's default is unlimited); Node itself mitigates rapid-reset floods.
-    const h2 = loadHttp2().createServer({ maxSessionMemory: 32, settings: { maxHeaderListSize: this.maxHeaderSize, maxConcurrentStreams: 128 } });
+    const h2 = loadHttp2().createServer({
+      maxSessionMemory: 32,
+      settings: { maxHeaderListSize: this.maxHeaderSize, maxConcurrentStreams: 128 },
+      maxHeaderListPairs: this.maxHeaders + 4, // + the four request pseudo-headers
+    });
     h2.setTimeout(this.idleTimeoutMs);
     h2.on('request', this.h2Handler);
     h2.on('checkContinue', this.h2Handler);
@@ -180,6 +221,7 @@ export class HttpFront implements FastFront {
 
   handOff(socket: TLSSocket, reason: string): void {
     this.metrics.handOffs.labels({ reason }).inc();
+    this.limiter.busy(socket); // a request head is already there
     this.h1.emit('connection', socket);
     socket.resume();
   }
@@ -283,7 +325,7 @@ export class HttpFront implements FastFront {
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const info = infoOf(req.socket) ?? NO_INFO;
-    if (info.forbidden) return void socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 22\r\nConnection: close\r\n\r\nclient not authorized\n');
+    if (info.forbidden) return endWithin(socket, this.closeLimits, 'HTTP/1.1 403 Forbidden\r\nContent-Length: 22\r\nConnection: close\r\n\r\nclient not authorized\n');
     const where = req.httpVersionMajor !== 1 ? 'version' : resolveH1(req.url ?? '', req.rawHeaders, req.httpVersionMinor >= 1);
     // A body on an upgrade request is refused (WebSocket handshakes have none, RFC 6455 4.1):
     // nothing the client sends before the app's 101 may reach the app unframed.
@@ -291,7 +333,7 @@ export class HttpFront implements FastFront {
     if (typeof where === 'string' || bodied) {
       this.metrics.rejected.labels({ reason: 'bad_request' }).inc();
       this.log.info({ err: typeof where === 'string' ? where : 'body on upgrade', client: info.clientAddress }, 'bad or slow client request rejected');
-      return void socket.end(where === 'version' ? simpleResponse('505 HTTP Version Not Supported', 'HTTP version not supported\n') : simpleResponse('400 Bad Request', 'bad request\n'));
+      return endWithin(socket, this.closeLimits, where === 'version' ? simpleResponse('505 HTTP Version Not Supported', 'HTTP version not supported\n') : simpleResponse('400 Bad Request', 'bad request\n'));
     }
     proxyUpgrade(req, where.path, where.host ?? fallbackHost(info), socket, head, info, this.target, this.fingerprintHeaders, this.log, this.errors);
   }
@@ -320,7 +362,7 @@ export class HttpFront implements FastFront {
   private socketCrashed(stage: Stage, err: unknown, socket: Duplex): void {
     this.errors.report(stage, err, infoOf(socket));
     try {
-      if (socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) socket.end(INTERNAL_ERROR_RESPONSE);
+      if (socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) endWithin(socket, this.closeLimits, INTERNAL_ERROR_RESPONSE);
       else socket.destroy();
     } catch {
       socket.destroy();
@@ -340,7 +382,7 @@ export class HttpFront implements FastFront {
       : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout'
       : code === 'HPE_INVALID_VERSION' && WELL_FORMED_LINE.test(String((err as { rawPacket?: Buffer }).rawPacket ?? '')) ? '505 HTTP Version Not Supported'
       : '400 Bad Request';
-    socket.end(`HTTP/1.1 ${line}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    endWithin(socket, this.closeLimits, `HTTP/1.1 ${line}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
   }
 }
 

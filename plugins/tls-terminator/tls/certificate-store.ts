@@ -32,8 +32,21 @@ interface LoadedPair {
 // connection's instructions went to the SHA-384 key schedule), except that a client listing
 // ChaCha20 first (no AES hardware) gets ChaCha20 (SSL_OP_PRIORITIZE_CHACHA).
 const TLS13_SUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256';
-const TLS12_DEFAULT = tls.DEFAULT_CIPHERS.split(':').filter((c) => !c.startsWith('TLS_')).join(':');
-const SERVER_ORDER = constants.SSL_OP_CIPHER_SERVER_PREFERENCE | constants.SSL_OP_PRIORITIZE_CHACHA;
+// Client-initiated renegotiation (TLS 1.2) costs the server a full handshake per request and is
+// refused, as nginx does since 1.15.6; TLS 1.3 has no renegotiation at all.
+const SERVER_OPTIONS = constants.SSL_OP_CIPHER_SERVER_PREFERENCE | constants.SSL_OP_PRIORITIZE_CHACHA | constants.SSL_OP_NO_RENEGOTIATION;
+
+// RFC 7919's ffdhe2048 group, the dhparam file Mozilla's intermediate config ships (OpenSSL's
+// 'auto' picks RFC 3526's group 14 instead, which testssl.sh reports apart from nginx's).
+const FFDHE2048 = `-----BEGIN DH PARAMETERS-----
+MIIBCAKCAQEA//////////+t+FRYortKmq/cViAnPTzx2LnFg84tNpWp4TZBFGQz
++8yTnc4kmz75fS/jY2MMddj2gbICrsRhetPfHtXV/WVhJDP1H18GbtCFY2VVPe0a
+87VXE15/V8k1mE8McODmi3fipona8+/och3xWKE2rec1MKzKT0g6eXq8CrGCsyT7
+YdEIqUuyyOP7uWrat2DX9GgdT0Kj3jlN9K5W7edjcrsZCwenyO4KbXCeAvzhzffi
+7MA0BM0oNC9hkXL+nOmFg/+OTxIy7vKBg8P+OxtMb61zO7X8vC7CIAXFjvGDfRaD
+ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==
+-----END DH PARAMETERS-----
+`;
 
 export class CertificateError extends Error {
   readonly code = 'ERR_TLS_TERMINATOR_CERT';
@@ -207,8 +220,11 @@ export class CertificateStore {
       // Without tickets OpenSSL falls back to session-id (stateful) resumption, which Node only
       // serves to a 'newSession' listener: none here, so every connection is a full handshake.
       ...(this.cfg.sessionTickets ? { ticketKeys: this.ticketKeys, sessionTimeout: 300 } : {}),
-      ciphers: `${TLS13_SUITES}:${this.cfg.ciphers ?? TLS12_DEFAULT}`,
-      secureOptions: this.cfg.sessionTickets ? SERVER_ORDER : SERVER_ORDER | constants.SSL_OP_NO_TICKET,
+      ciphers: `${TLS13_SUITES}:${this.cfg.ciphers}`,
+      ecdhCurve: this.cfg.groups,
+      // Without DH parameters the DHE suites of the intermediate list stay unused.
+      dhparam: FFDHE2048,
+      secureOptions: this.cfg.sessionTickets ? SERVER_OPTIONS : SERVER_OPTIONS | constants.SSL_OP_NO_TICKET,
       ...(this.caPem ? { ca: this.caPem } : {}),
     };
     let context: SecureContext;

@@ -18,7 +18,7 @@ describe('tls-terminator config', () => {
     expect(c.tls.minVersion).toBe('TLSv1.2');
     expect(c.tls.maxVersion).toBe('TLSv1.3');
     expect(c.tls.handshakeTimeout).toBe(10_000);
-    expect(c.timeouts).toEqual({ headers: 10_000, request: 300_000, idle: 60_000, upstream: 60_000 });
+    expect(c.timeouts).toEqual({ headers: 10_000, request: 300_000, idle: 60_000, upstream: 60_000, send: 60_000, lingeringTime: 30_000, lingeringTimeout: 5_000 });
     expect(c.limits.maxHeaderSize).toBe(16 * 1024);
     expect(c.fingerprint.headers).toBe(false);
     expect(descriptor.type).toBe('tls-terminator');

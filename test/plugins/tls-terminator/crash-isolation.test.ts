@@ -4,6 +4,7 @@
 // is still ready. Unit: an exception thrown inside a data-plane handler is caught at that
 // boundary, counted by stage, logged with the connection's identifiers, and costs that one
 // connection a 500.
+import { ConnectionLimiter } from '../../../plugins/tls-terminator/connection-limiter.ts';
 import { EventEmitter } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
@@ -107,7 +108,9 @@ describe('an exception inside a handler', () => {
       pool: { acquire() { throw new TypeError('a bug in the pool'); } },
       limits: { timeoutMs: 1000, stallTimeoutMs: 1000 },
       fingerprintHeaders: false, forwardOptions: { fingerprintHeaders: false },
-      maxHeaderSize: 16384, headersTimeoutMs: 1000, requestTimeoutMs: 1000, idleTimeoutMs: 1000, extraHeadText: '', draining: false,
+      maxHeaderSize: 16384, maxHeaders: 100, headersTimeoutMs: 1000,
+      closeLimits: { sendTimeoutMs: 1000, lingeringTimeMs: 1000, lingeringTimeoutMs: 1000 },
+      limiter: new ConnectionLimiter(Infinity, { evicted: () => {} }), requestTimeoutMs: 1000, idleTimeoutMs: 1000, extraHeadText: '', draining: false,
       requestStarted() {}, clientRejected() {}, handOff() {}, forget() {},
     } as unknown as FastFront;
     const info: ConnectionInfo = {
