@@ -45,6 +45,11 @@ export class LogShipper implements PluginInstance {
   private readonly finished = new Map<string, Checkpoint>();
   /** Trackers replaced after a truncation: their identity is stale and must not be remembered. */
   private readonly superseded = new WeakSet<FileTracker>();
+  /**
+   * Truncated trackers whose unacknowledged bytes the copy's tracker checkpoints instead: the
+   * copy holds the same bytes at the same offsets, so their acknowledgements move the copy's offset.
+   */
+  private readonly handedOver = new WeakMap<FileTracker, FileTracker>();
   /** Paths seen by the watcher and not yet opened. */
   private readonly seenQueue = new Set<string>();
   private restored = false;
@@ -74,7 +79,11 @@ export class LogShipper implements PluginInstance {
     const m = this.metrics;
     this.delivery = new Delivery(this.sink, { ...config.batch, ...config.retry, buffer: config.buffer }, deadLetter, {
       acked: (batch) => {
-        for (const [t, off] of batch.marks) if (off > t.ackedOffset) t.ackedOffset = off;
+        for (const [t, off] of batch.marks) {
+          if (off > t.ackedOffset) t.ackedOffset = off;
+          const copy = this.handedOver.get(t);
+          if (copy && off > copy.ackedOffset) copy.ackedOffset = off;
+        }
         m.batchesAcked.inc();
         this.store.save().catch((err) => this.error('cannot write checkpoints', err));
         this.kick();
@@ -157,7 +166,18 @@ export class LogShipper implements PluginInstance {
     for (const r of plan.rotated) this.ctx.logger.info(r, 'file rotated while stopped; reading the rest');
     for (const file of plan.missed) this.ctx.logger.info({ file }, 'file created and rotated while stopped; reading it');
     for (const l of plan.lost) this.lost(l.path, l.bytes);
-    for (const o of plan.open) await this.track(o.file, o.offset === 'end' ? o.file.st.size : o.offset, o.state);
+    for (const o of plan.open) await this.track(o.file, o.offset === 'end' ? o.file.st.size : o.offset, o.state, undefined, false);
+    // Files found again under new names, and files lost, are settled now, not at the first acknowledgement.
+    await this.persist();
+  }
+
+  /**
+   * Writes the checkpoints now. Every file is in them from the moment it is tracked (offset
+   * 0 included): a file only checkpointed once something of it was acknowledged is forgotten
+   * if the agent dies before that and the file is rotated away.
+   */
+  private persist(): Promise<void> {
+    return this.store.save().catch((err) => this.error('cannot write checkpoints', err));
   }
 
   private takeSeen(): string[] {
@@ -203,7 +223,7 @@ export class LogShipper implements PluginInstance {
     }
   }
 
-  private async track(file: OpenFile, offset: number, state: 'active' | 'draining', acked?: number): Promise<FileTracker> {
+  private async track(file: OpenFile, offset: number, state: 'active' | 'draining', acked?: number, persist = true): Promise<FileTracker> {
     const t = new FileTracker(file.path, file.fh, file.st, Math.min(offset, file.st.size));
     if (acked !== undefined) t.ackedOffset = acked;
     t.state = state;
@@ -211,6 +231,7 @@ export class LogShipper implements PluginInstance {
     if (state === 'active') this.active.set(file.path, t);
     else this.draining.add(t);
     this.ctx.logger.debug({ file: file.path, offset: t.readOffset, state }, 'tracking file');
+    if (persist) await this.persist();
     return t;
   }
 
@@ -286,7 +307,10 @@ export class LogShipper implements PluginInstance {
         t.lastGrowth = now;
       }
       t.dirty = true;
+      const fpLen = t.fpLen;
       await t.updateFingerprint(this.config.fingerprintSize, this.fpScratch);
+      // A stronger identity to find the file by after a crash (an empty file has none yet).
+      if (t.fpLen !== fpLen) void this.persist();
     }
     for (const t of [...this.draining]) {
       const size = (await t.fh.stat()).size;
@@ -315,13 +339,18 @@ export class LogShipper implements PluginInstance {
   /** copytruncate or plain truncation: read what the copy still holds, then restart at 0. */
   private async truncated(t: FileTracker): Promise<void> {
     this.metrics.rotations.labels({ kind: 'truncate' }).inc();
-    this.active.delete(t.path);
-    const skip = new Set([t.path, ...this.active.keys(), ...[...this.draining].map((d) => d.path)]);
-    const copy = await findRotated(t.path, { dev: -1, ino: -1, fpLen: t.fpLen, fpHash: t.fpHash, offset: t.readOffset }, skip, this.fpScratch);
+    const skip = new Set([...this.active.keys(), ...[...this.draining].map((d) => d.path)]);
+    // A copy holding nothing unread is still needed while some of what was read is unacknowledged.
+    const copy = await findRotated(t.path, { dev: -1, ino: -1, fpLen: t.fpLen, fpHash: t.fpHash, offset: t.ackedOffset }, skip, this.fpScratch);
     this.ctx.logger.info({ file: t.path, offset: t.readOffset, copy: copy?.file.path }, 'file truncated; restarting at 0');
-    if (copy) await this.track(copy.file, t.readOffset, 'draining');
-    else if (t.size > t.readOffset) this.lost(t.path, t.size - t.readOffset);
+    // t stays checkpointed until the copy is: a crash in between still finds the copy by t's first bytes.
+    // The copy's tracker starts at t's acknowledged offset, so what t read but the sink has not
+    // acknowledged is read again from the copy after a crash.
+    if (copy) {
+      this.handedOver.set(t, await this.track(copy.file, t.readOffset, 'draining', t.ackedOffset));
+    } else if (t.size > t.readOffset) this.lost(t.path, t.size - t.readOffset);
     // A fresh tracker, so late acknowledgements for the old content cannot move the new offsets.
+    this.active.delete(t.path);
     this.retired.add(t);
     this.superseded.add(t);
     await t.close();
@@ -343,7 +372,7 @@ export class LogShipper implements PluginInstance {
   private checkpoints(): Checkpoint[] {
     const out: Checkpoint[] = [...this.finished.values()];
     for (const t of [...this.active.values(), ...this.draining, ...this.retired]) {
-      if (t.state === 'closed' && t.ackedOffset >= t.readOffset) continue;
+      if ((t.state === 'closed' && t.ackedOffset >= t.readOffset) || this.handedOver.has(t)) continue;
       out.push(checkpointOf(t));
     }
     return out;
