@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 import type { HealthReport, PluginContext, PluginInstance, StopOptions } from '../../src/plugin-api.ts';
 import type { LogShipperConfig } from './config-schema.ts';
-import { CheckpointStore, type Checkpoint, UnreadableCheckpoints } from './checkpoint-store.ts';
+import { CheckpointStore, type Checkpoint, PartlyUnreadableCheckpoints, UnreadableCheckpoints } from './checkpoint-store.ts';
 import { DeadLetter } from './dead-letter.ts';
 import { Delivery } from './delivery.ts';
 import type { Sink } from './event.ts';
@@ -98,9 +98,14 @@ export class LogShipper implements PluginInstance {
         m.eventsDeadLettered.inc(n);
         ctx.logger.error({ events: n, error, file: deadLetter.path }, 'sink rejected events permanently; written to the dead-letter file');
       },
+      deadLetterFailed: (error, delayMs) => ctx.logger.error({ error, delayMs: Math.round(delayMs) }, 'rejected events not written to the dead-letter file; retrying (the batch stays unacknowledged)'),
     });
     this.builder = new EventBuilder(config, this.delivery);
     const checkpoints = await this.store.load().catch((err) => {
+      if (err instanceof PartlyUnreadableCheckpoints) {
+        this.error('some checkpoints lost: their files will be read again from their start', err);
+        return err.usable;
+      }
       if (!(err instanceof UnreadableCheckpoints)) throw err;
       this.error('checkpoints lost: files will be read again from their start', err);
       return [];
