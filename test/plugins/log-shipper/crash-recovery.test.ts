@@ -84,7 +84,7 @@ plugins:
     }, 400);
     await killAndRestartHealthy();
     await expectEveryLineOnce([...first, ...second]);
-  });
+  }, 60_000);
 
   it('rename + create while the agent is down: the renamed file is found by identity', async () => {
     agent = await start();
@@ -97,7 +97,7 @@ plugins:
     await writeLines(app, second);
     await killAndRestartHealthy();
     await expectEveryLineOnce([...first, ...second]);
-  });
+  }, 60_000);
 
   it('copytruncate while running, killed before any acknowledgement: the copy is shipped after the restart', async () => {
     agent = await start();
@@ -111,7 +111,7 @@ plugins:
     await eventually(async () => expect((await tracked()).some((f) => f.path === `${app}.1`)).toBe(true), 400);
     await killAndRestartHealthy();
     await expectEveryLineOnce([...first, ...second]);
-  });
+  }, 60_000);
 
   it('copytruncate while the agent is down: the copy is found by its first bytes', async () => {
     agent = await start();
@@ -125,7 +125,7 @@ plugins:
     await writeLines(app, second);
     await killAndRestartHealthy();
     await expectEveryLineOnce([...first, ...second]);
-  });
+  }, 60_000);
 
   it('delete + create while running, sink back before any kill: the deleted file is read to its end', async () => {
     agent = await start();
@@ -138,7 +138,7 @@ plugins:
     await eventually(async () => expect((await tracked()).some((f) => f.state === 'draining')).toBe(true), 400);
     rx.respond = () => ({ status: 200 });
     await expectEveryLineOnce([...first, ...second]);
-  });
+  }, 60_000);
 
   it('delete + create while running, then kill -9: the deleted bytes cannot be read again and are reported lost, not forgotten', async () => {
     agent = await start();
@@ -154,5 +154,5 @@ plugins:
     const size = first.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
     const lost = await agent!.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('LOG LINES LOST'));
     expect(lost).toMatchObject({ file: app, bytes: size });
-  });
+  }, 60_000);
 });

@@ -219,6 +219,25 @@ describe('log-shipper rotation', () => {
     await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c, ...d]));
   });
 
+  it('copytruncate while stopped, the new content starting with the same bytes (a banner) but shorter: read from 0', async () => {
+    // Same inode and same first bytes at the checkpointed path, but smaller than the checkpoint's
+    // offset: truncated and rewritten, not the old file. It used to be resumed at its end (new lines skipped).
+    const banner = Array.from({ length: 30 }, (_, i) => `=== legacy app v1.2.3 starting, config line ${i} ${'-'.repeat(20)}`);
+    const a = lines('a', 100);
+    await writeLines(file, [...banner, ...a]);
+    shipper = await start();
+    await eventually(() => expectAllOnce(rx.messages(), [...banner, ...a]));
+    await shipper.stop();
+    const b = lines('b', 50);
+    await writeLines(file, b);
+    await logrotate(dir.path, file, 'copytruncate'); // banner+a+b copied to app.log.1, app.log emptied
+    const c = lines('c', 10);
+    await writeLines(file, [...banner, ...c]);
+    rx.records.length = 0;
+    shipper = await start();
+    await eventually(() => expectAllOnce(rx.messages(), [...b, ...banner, ...c]));
+  });
+
   it('finds rotated names with dateext and extension, and skips compressed ones', () => {
     expect(isRotatedName('app.log', 'app.log.1')).toBe(true);
     expect(isRotatedName('app.log', 'app.log-20261124')).toBe(true);
