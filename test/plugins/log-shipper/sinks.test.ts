@@ -1,6 +1,6 @@
 // Each sink against a real peer speaking its protocol: wire formats checked against the specs.
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { execFileSync } from 'node:child_process';
 import net, { type AddressInfo } from 'node:net';
@@ -376,6 +376,21 @@ describe('log-shipper sinks', () => {
     await eventually(async () => {
       const got = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
       expect(got.map((g) => g.message)).toEqual(a);
+    });
+  });
+
+  it('file sink: a record cut off by a kill is ended, so the records after it are whole lines', async () => {
+    const out = join(dir.path, 'out.ndjson');
+    const whole = '{"timestamp":"2026-12-01T00:00:00.000Z","file":"/x","message":"old"}';
+    await writeFile(out, `${whole}\n{"timestamp":"2026-12-01T00:00:01.000Z","fi`);
+    const a = lines('a', 10);
+    await writeLines(file, a);
+    shipper = await start({ type: 'file', path: out });
+    await eventually(async () => {
+      const got = (await readFile(out, 'utf8')).trim().split('\n');
+      expect(got).toHaveLength(12);
+      expect(got[0]).toBe(whole);
+      expect(got.slice(2).map((l) => JSON.parse(l).message)).toEqual(a);
     });
   });
 });
