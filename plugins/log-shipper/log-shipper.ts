@@ -192,7 +192,7 @@ export class LogShipper implements PluginInstance {
   }
 
   /** A path the watcher reported that no active tracker reads under that name. */
-  private async openSeen(path: string): Promise<void> {
+  private async openSeen(path: string, persist = true): Promise<void> {
     const file = await this.open(path);
     if (!file) return;
     const { st, fh } = file;
@@ -216,7 +216,7 @@ export class LogShipper implements PluginInstance {
       } else offset = this.finished.get(key)!.offset;
     }
     this.finished.delete(key); // matched, or a stale entry of a reused inode
-    await this.track(file, offset, 'active', acked);
+    await this.track(file, offset, 'active', acked, persist);
   }
 
   private async open(path: string): Promise<OpenFile | undefined> {
@@ -251,7 +251,10 @@ export class LogShipper implements PluginInstance {
         await this.checkFiles(now);
         nextCheck = now + pollInterval;
       }
-      for (const p of this.takeSeen()) if (!this.active.has(p)) await this.openSeen(p);
+      // Many files at once (a burst of new files) share one checkpoint write, still before any is read.
+      const seen = this.takeSeen().filter((p) => !this.active.has(p));
+      for (const p of seen) await this.openSeen(p, false);
+      if (seen.length > 0) await this.persist();
       let more = false;
       for (const t of [...this.active.values(), ...this.draining]) {
         if (!t.dirty || this.stopped) continue;
