@@ -66,10 +66,10 @@ export async function planRestore(paths: string[], checkpoints: Checkpoint[], op
   // one of them is found, the other is the same content, not a loss.
   const foundContent = new Set([...used].filter((c) => c.fpLen > 0).map((c) => `${c.fpLen}:${c.fpHash}`));
   for (const cp of unfound) if (!foundContent.has(`${cp.fpLen}:${cp.fpHash}`)) plan.lost.push({ path: cp.path, bytes: cp.size - cp.offset });
-  if (opts.savedAt !== undefined && checkpoints.length > 0) {
+  if (opts.savedAt !== undefined) {
     const matched = new Set(paths);
     const accounted = (p: string) => skip.has(p) || matched.has(p) || opts.excluded(p);
-    for (const file of await findMissedRotations(checkpoints, { since: opts.savedAt, skip: accounted, scratch })) {
+    for (const file of await findMissedRotations(checkpoints, { since: opts.savedAt, skip: accounted, scratch, matched: paths })) {
       plan.missed.push(file.path);
       plan.open.push({ file, offset: 0, state: 'draining' });
     }

@@ -201,6 +201,21 @@ describe('log-shipper rotation', () => {
     await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c, ...d, ...e]));
   });
 
+  it('a file created and rotated away while stopped, before the shipper had seen any file: read too', async () => {
+    // The shipper ran (a checkpoint was saved) but had no file yet, as when it is killed before the
+    // app's first file is discovered: the rotated sibling of the file matched now is found by its mtime.
+    await writeLines(`${file}.3`, lines('old', 20)); // rotated before the shipper ever ran: not to be shipped
+    shipper = await start();
+    await shipper.stop();
+    const a = lines('a', 50);
+    await writeLines(file, a);
+    await logrotate(dir.path, file, 'create'); // app.log (A) -> app.log.1, new app.log (B)
+    const b = lines('b', 50);
+    await writeLines(file, b);
+    shipper = await start();
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b]));
+  });
+
   it('logrotate copytruncate twice while stopped: the rest from the older copy, the whole newer copy, then the file', async () => {
     const a = lines('a', 50);
     await writeLines(file, a);
