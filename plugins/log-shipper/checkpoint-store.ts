@@ -1,7 +1,7 @@
 // Acknowledged read positions, persisted in the instance's data directory the safe way:
 // write a temp file, fsync it, rename it over the old one, fsync the directory.
 // Writes are coalesced: at most one in flight, and one more if something changed meanwhile.
-import { open, readFile, rename, stat } from 'node:fs/promises';
+import { copyFile, open, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface Checkpoint {
@@ -33,6 +33,11 @@ export class CheckpointStore {
     this.collect = collect;
   }
 
+  /**
+   * The saved checkpoints. Throws UnreadableCheckpoints (after setting the file aside) when the
+   * file cannot be used at all, and PartlyUnreadableCheckpoints (with the usable entries, after
+   * copying the file aside) when some entries are malformed: state must not keep the agent down.
+   */
   async load(): Promise<Checkpoint[]> {
     let text: string;
     try {
@@ -40,19 +45,31 @@ export class CheckpointStore {
       this.savedAt = (await stat(this.file)).mtimeMs;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
+      // EISDIR, EIO and the like: the same as unparsable, if the file can at least be moved.
+      return this.setAside(err as Error);
     }
-    let data: { version?: number; files?: Checkpoint[] } | undefined;
+    let data: { version?: number; files?: unknown[] } | undefined;
     try {
       data = JSON.parse(text);
     } catch {
       data = undefined;
     }
-    if (data?.version === VERSION && Array.isArray(data.files)) return data.files;
-    // Unreadable state must not keep the agent down: set it aside (for a human) and start over.
-    // Files are then read from their start: duplicates, never loss.
+    if (data?.version !== VERSION || !Array.isArray(data.files)) return this.setAside();
+    const files = data.files.filter(isCheckpoint);
+    if (files.length === data.files.length) return files;
+    const copy = `${this.file}.unreadable-${Date.now()}`;
+    await copyFile(this.file, copy);
+    throw new PartlyUnreadableCheckpoints(copy, files, data.files.length - files.length);
+  }
+
+  /** Unusable state: moved aside for a human; files are then read from their start (duplicates, never loss). */
+  private async setAside(cause?: Error): Promise<never> {
     const aside = `${this.file}.unreadable-${Date.now()}`;
-    await rename(this.file, aside);
+    try {
+      await rename(this.file, aside);
+    } catch {
+      throw cause ?? new Error(`cannot move the unreadable ${this.file} aside`);
+    }
     throw new UnreadableCheckpoints(aside);
   }
 
@@ -92,11 +109,37 @@ export class CheckpointStore {
   }
 }
 
+/** What restore relies on: a malformed entry (hand-edited, an older format) would throw in the middle of it. */
+function isCheckpoint(c: unknown): c is Checkpoint {
+  if (typeof c !== 'object' || c === null) return false;
+  const o = c as Record<string, unknown>;
+  const count = (k: string) => Number.isSafeInteger(o[k]) && (o[k] as number) >= 0;
+  return (
+    typeof o.path === 'string' &&
+    o.path.startsWith('/') &&
+    typeof o.fpHash === 'string' &&
+    ['dev', 'ino', 'fpLen', 'offset', 'size'].every(count) &&
+    (o.done === undefined || typeof o.done === 'boolean')
+  );
+}
+
 export class UnreadableCheckpoints extends Error {
   readonly code = 'ERR_LOG_SHIPPER_CHECKPOINTS';
   readonly aside: string;
   constructor(aside: string) {
     super(`checkpoint file unreadable; moved to ${aside}, starting without checkpoints`);
     this.aside = aside;
+  }
+}
+
+export class PartlyUnreadableCheckpoints extends Error {
+  readonly code = 'ERR_LOG_SHIPPER_CHECKPOINTS';
+  readonly copy: string;
+  /** The well-formed entries, to resume from. */
+  readonly usable: Checkpoint[];
+  constructor(copy: string, usable: Checkpoint[], dropped: number) {
+    super(`${dropped} malformed checkpoint entries ignored (their files are read from their start); the file is copied to ${copy}`);
+    this.copy = copy;
+    this.usable = usable;
   }
 }

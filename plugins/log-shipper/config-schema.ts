@@ -67,6 +67,11 @@ const syslogSink = v.strictObject({
   appName: field(v.pipe(v.string(), v.maxLength(48)), 'APP-NAME field', 'sidekick'),
   hostname: optionalField(v.pipe(v.string(), v.maxLength(255)), 'HOSTNAME field (default: os.hostname())'),
   timeout: field(duration(), 'Time allowed for connecting and writing one batch', '10s'),
+  maxMessageSize: field(
+    v.pipe(size(), v.minValue(480, 'at least 480 bytes (what RFC 5424 receivers must accept)')),
+    'Longest SYSLOG-MSG sent (bytes); a longer event goes as several messages flagged split (8096: stock rsyslog)',
+    8096,
+  ),
   tls: v.optional(tls),
 });
 const forwardSink = v.strictObject({

@@ -2,6 +2,7 @@
 // appended here with the reason: counted, never silently dropped. Self-contained events
 // get one line each; a payload with a shared envelope (Loki) is kept whole.
 import { open } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Payload, Sink } from './event.ts';
 
 export class DeadLetter {
@@ -21,12 +22,32 @@ export class DeadLetter {
     } else {
       text = `${head},"events":${indexes?.length ?? p.count},"payload":${JSON.stringify(p.bytes.toString('utf8'))}}\n`;
     }
-    const fh = await open(this.path, 'a');
+    // 'a+': appends, and the last byte can be read.
+    const fh = await open(this.path, 'a+');
+    let created = false;
     try {
+      const { size } = await fh.stat();
+      created = size === 0;
+      // A kill (or a full disk) in the middle of an earlier append left half a line: end it, so
+      // this record is a line of its own instead of being glued to the broken one.
+      if (size > 0) {
+        const last = Buffer.alloc(1);
+        await fh.read(last, 0, 1, size - 1);
+        if (last[0] !== 10) text = `\n${text}`;
+      }
       await fh.writeFile(text);
       await fh.sync();
     } finally {
       await fh.close();
+    }
+    // A new file's name is durable only once its directory is synced.
+    if (created) {
+      const dir = await open(dirname(this.path), 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
     }
   }
 }

@@ -30,6 +30,8 @@ export interface DeliveryHooks {
   acked(batch: Batch): void;
   retried(error: string, delayMs: number): void;
   deadLettered(count: number, error: string): void;
+  /** The dead-letter file could not be written: the batch stays unacknowledged and the write is retried. */
+  deadLetterFailed(error: string, delayMs: number): void;
   sent(count: number): void;
 }
 
@@ -181,7 +183,7 @@ export class Delivery {
       const error = result?.error ?? 'rejected';
       const rejected = rejectAll ? payload.count : (result?.rejected?.length ?? 0);
       if (rejected > 0) {
-        await this.deadLetter.write(payload, rejectAll ? undefined : result!.rejected!, error, this.sink);
+        if (!(await this.writeDeadLetter(payload, rejectAll ? undefined : result!.rejected!, error, signal))) return false;
         this.hooks.deadLettered(rejected, error);
         this.noteError(error);
       }
@@ -193,6 +195,26 @@ export class Delivery {
       this.noteError(error);
       this.hooks.retried(error, delay);
       if (!(await sleep(delay, signal))) return false;
+    }
+  }
+
+  /**
+   * Rejected events count as handled only once they are durably in the dead-letter file. A
+   * write that fails (full disk, a missing directory) is retried with backoff like a send,
+   * the batch staying unacknowledged; it used to reject the delivery loop and stall it.
+   */
+  private async writeDeadLetter(p: Payload, indexes: number[] | undefined, error: string, signal: AbortSignal): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.deadLetter.write(p, indexes, error, this.sink);
+        return true;
+      } catch (err) {
+        const message = `cannot write the dead-letter file ${this.deadLetter.path}: ${(err as Error).message}`;
+        const delay = backoffDelay(attempt, this.opts.initialDelay, this.opts.maxDelay);
+        this.noteError(message);
+        this.hooks.deadLetterFailed(message, delay);
+        if (!(await sleep(delay, signal))) return false;
+      }
     }
   }
 

@@ -1,7 +1,7 @@
 // Finds the files matching the include globs (and not the exclude globs) as they appear
 // and go. chokidar 6 watches directories, not globs: watch each glob's static base
 // directory and filter paths with node's own glob matcher.
-import { existsSync } from 'node:fs';
+import { type Stats, existsSync, statSync } from 'node:fs';
 import { matchesGlob } from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
 
@@ -38,7 +38,7 @@ export class FileDiscovery {
     // the nearest existing ancestor when a root is missing, so then do without (filtering still applies).
     const depth = deep || !roots.every((r) => existsSync(r)) ? undefined : Math.max(...this.include.map((g) => g.split('/').length - globBase(g).split('/').length - 1));
     const watcher = watch(roots, {
-      ignored: (p, stats) => stats?.isFile() === true && !this.matches(p),
+      ignored: (p, stats) => stats?.isFile() === true && !this.matches(p) && namesThisFile(p, stats),
       atomic: false,
       ...(depth !== undefined ? { depth: Math.max(0, depth) } : {}),
     });
@@ -53,6 +53,18 @@ export class FileDiscovery {
   close(): Promise<void> {
     return this.watcher?.close() ?? Promise.resolve();
   }
+}
+
+/**
+ * chokidar hands `ignored` the path with every "\\" turned into "/" (its Windows
+ * normalisation), so on POSIX `logs/x\\y.log` arrives as `logs/x/y.log`, matches no glob and
+ * was ignored for good. Ignore a file only when the path given really names it; otherwise
+ * let it through: the add/change events carry the real name and are matched again there.
+ */
+function namesThisFile(p: string, stats: Stats): boolean {
+  if (!p.includes('/') || process.platform === 'win32') return true;
+  const st = statSync(p, { throwIfNoEntry: false });
+  return st !== undefined && st.ino === stats.ino && st.dev === stats.dev;
 }
 
 /** The directory part of a glob before its first wildcard: what must be watched. */

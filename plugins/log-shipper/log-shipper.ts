@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 import type { HealthReport, PluginContext, PluginInstance, StopOptions } from '../../src/plugin-api.ts';
 import type { LogShipperConfig } from './config-schema.ts';
-import { CheckpointStore, type Checkpoint, UnreadableCheckpoints } from './checkpoint-store.ts';
+import { CheckpointStore, type Checkpoint, PartlyUnreadableCheckpoints, UnreadableCheckpoints } from './checkpoint-store.ts';
 import { DeadLetter } from './dead-letter.ts';
 import { Delivery } from './delivery.ts';
 import type { Sink } from './event.ts';
@@ -45,6 +45,11 @@ export class LogShipper implements PluginInstance {
   private readonly finished = new Map<string, Checkpoint>();
   /** Trackers replaced after a truncation: their identity is stale and must not be remembered. */
   private readonly superseded = new WeakSet<FileTracker>();
+  /**
+   * Truncated trackers whose unacknowledged bytes the copy's tracker checkpoints instead: the
+   * copy holds the same bytes at the same offsets, so their acknowledgements move the copy's offset.
+   */
+  private readonly handedOver = new WeakMap<FileTracker, FileTracker>();
   /** Paths seen by the watcher and not yet opened. */
   private readonly seenQueue = new Set<string>();
   private restored = false;
@@ -74,7 +79,11 @@ export class LogShipper implements PluginInstance {
     const m = this.metrics;
     this.delivery = new Delivery(this.sink, { ...config.batch, ...config.retry, buffer: config.buffer }, deadLetter, {
       acked: (batch) => {
-        for (const [t, off] of batch.marks) if (off > t.ackedOffset) t.ackedOffset = off;
+        for (const [t, off] of batch.marks) {
+          if (off > t.ackedOffset) t.ackedOffset = off;
+          const copy = this.handedOver.get(t);
+          if (copy && off > copy.ackedOffset) copy.ackedOffset = off;
+        }
         m.batchesAcked.inc();
         this.store.save().catch((err) => this.error('cannot write checkpoints', err));
         this.kick();
@@ -89,9 +98,14 @@ export class LogShipper implements PluginInstance {
         m.eventsDeadLettered.inc(n);
         ctx.logger.error({ events: n, error, file: deadLetter.path }, 'sink rejected events permanently; written to the dead-letter file');
       },
+      deadLetterFailed: (error, delayMs) => ctx.logger.error({ error, delayMs: Math.round(delayMs) }, 'rejected events not written to the dead-letter file; retrying (the batch stays unacknowledged)'),
     });
     this.builder = new EventBuilder(config, this.delivery);
     const checkpoints = await this.store.load().catch((err) => {
+      if (err instanceof PartlyUnreadableCheckpoints) {
+        this.error('some checkpoints lost: their files will be read again from their start', err);
+        return err.usable;
+      }
       if (!(err instanceof UnreadableCheckpoints)) throw err;
       this.error('checkpoints lost: files will be read again from their start', err);
       return [];
@@ -157,7 +171,18 @@ export class LogShipper implements PluginInstance {
     for (const r of plan.rotated) this.ctx.logger.info(r, 'file rotated while stopped; reading the rest');
     for (const file of plan.missed) this.ctx.logger.info({ file }, 'file created and rotated while stopped; reading it');
     for (const l of plan.lost) this.lost(l.path, l.bytes);
-    for (const o of plan.open) await this.track(o.file, o.offset === 'end' ? o.file.st.size : o.offset, o.state);
+    for (const o of plan.open) await this.track(o.file, o.offset === 'end' ? o.file.st.size : o.offset, o.state, undefined, false);
+    // Files found again under new names, and files lost, are settled now, not at the first acknowledgement.
+    await this.persist();
+  }
+
+  /**
+   * Writes the checkpoints now. Every file is in them from the moment it is tracked (offset
+   * 0 included): a file only checkpointed once something of it was acknowledged is forgotten
+   * if the agent dies before that and the file is rotated away.
+   */
+  private persist(): Promise<void> {
+    return this.store.save().catch((err) => this.error('cannot write checkpoints', err));
   }
 
   private takeSeen(): string[] {
@@ -167,7 +192,7 @@ export class LogShipper implements PluginInstance {
   }
 
   /** A path the watcher reported that no active tracker reads under that name. */
-  private async openSeen(path: string): Promise<void> {
+  private async openSeen(path: string, persist = true): Promise<void> {
     const file = await this.open(path);
     if (!file) return;
     const { st, fh } = file;
@@ -191,7 +216,7 @@ export class LogShipper implements PluginInstance {
       } else offset = this.finished.get(key)!.offset;
     }
     this.finished.delete(key); // matched, or a stale entry of a reused inode
-    await this.track(file, offset, 'active', acked);
+    await this.track(file, offset, 'active', acked, persist);
   }
 
   private async open(path: string): Promise<OpenFile | undefined> {
@@ -203,7 +228,7 @@ export class LogShipper implements PluginInstance {
     }
   }
 
-  private async track(file: OpenFile, offset: number, state: 'active' | 'draining', acked?: number): Promise<FileTracker> {
+  private async track(file: OpenFile, offset: number, state: 'active' | 'draining', acked?: number, persist = true): Promise<FileTracker> {
     const t = new FileTracker(file.path, file.fh, file.st, Math.min(offset, file.st.size));
     if (acked !== undefined) t.ackedOffset = acked;
     t.state = state;
@@ -211,6 +236,7 @@ export class LogShipper implements PluginInstance {
     if (state === 'active') this.active.set(file.path, t);
     else this.draining.add(t);
     this.ctx.logger.debug({ file: file.path, offset: t.readOffset, state }, 'tracking file');
+    if (persist) await this.persist();
     return t;
   }
 
@@ -225,7 +251,10 @@ export class LogShipper implements PluginInstance {
         await this.checkFiles(now);
         nextCheck = now + pollInterval;
       }
-      for (const p of this.takeSeen()) if (!this.active.has(p)) await this.openSeen(p);
+      // Many files at once (a burst of new files) share one checkpoint write, still before any is read.
+      const seen = this.takeSeen().filter((p) => !this.active.has(p));
+      for (const p of seen) await this.openSeen(p, false);
+      if (seen.length > 0) await this.persist();
       let more = false;
       for (const t of [...this.active.values(), ...this.draining]) {
         if (!t.dirty || this.stopped) continue;
@@ -286,7 +315,10 @@ export class LogShipper implements PluginInstance {
         t.lastGrowth = now;
       }
       t.dirty = true;
+      const fpLen = t.fpLen;
       await t.updateFingerprint(this.config.fingerprintSize, this.fpScratch);
+      // A stronger identity to find the file by after a crash (an empty file has none yet).
+      if (t.fpLen !== fpLen) void this.persist();
     }
     for (const t of [...this.draining]) {
       const size = (await t.fh.stat()).size;
@@ -315,13 +347,18 @@ export class LogShipper implements PluginInstance {
   /** copytruncate or plain truncation: read what the copy still holds, then restart at 0. */
   private async truncated(t: FileTracker): Promise<void> {
     this.metrics.rotations.labels({ kind: 'truncate' }).inc();
-    this.active.delete(t.path);
-    const skip = new Set([t.path, ...this.active.keys(), ...[...this.draining].map((d) => d.path)]);
-    const copy = await findRotated(t.path, { dev: -1, ino: -1, fpLen: t.fpLen, fpHash: t.fpHash, offset: t.readOffset }, skip, this.fpScratch);
+    const skip = new Set([...this.active.keys(), ...[...this.draining].map((d) => d.path)]);
+    // A copy holding nothing unread is still needed while some of what was read is unacknowledged.
+    const copy = await findRotated(t.path, { dev: -1, ino: -1, fpLen: t.fpLen, fpHash: t.fpHash, offset: t.ackedOffset }, skip, this.fpScratch);
     this.ctx.logger.info({ file: t.path, offset: t.readOffset, copy: copy?.file.path }, 'file truncated; restarting at 0');
-    if (copy) await this.track(copy.file, t.readOffset, 'draining');
-    else if (t.size > t.readOffset) this.lost(t.path, t.size - t.readOffset);
+    // t stays checkpointed until the copy is: a crash in between still finds the copy by t's first bytes.
+    // The copy's tracker starts at t's acknowledged offset, so what t read but the sink has not
+    // acknowledged is read again from the copy after a crash.
+    if (copy) {
+      this.handedOver.set(t, await this.track(copy.file, t.readOffset, 'draining', t.ackedOffset));
+    } else if (t.size > t.readOffset) this.lost(t.path, t.size - t.readOffset);
     // A fresh tracker, so late acknowledgements for the old content cannot move the new offsets.
+    this.active.delete(t.path);
     this.retired.add(t);
     this.superseded.add(t);
     await t.close();
@@ -343,7 +380,7 @@ export class LogShipper implements PluginInstance {
   private checkpoints(): Checkpoint[] {
     const out: Checkpoint[] = [...this.finished.values()];
     for (const t of [...this.active.values(), ...this.draining, ...this.retired]) {
-      if (t.state === 'closed' && t.ackedOffset >= t.readOffset) continue;
+      if ((t.state === 'closed' && t.ackedOffset >= t.readOffset) || this.handedOver.has(t)) continue;
       out.push(checkpointOf(t));
     }
     return out;

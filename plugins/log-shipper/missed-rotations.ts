@@ -1,8 +1,9 @@
 // Files created and rotated away entirely while the agent was down: logrotate ran twice (or
 // the app rotated twice), so a whole file now sits under a rotated name the globs do not
 // match (app.log.1, app.log-20261124, app-20261124.log), with no checkpoint of its own.
-// A rotated sibling of a checkpointed path, written to after the last checkpoint was saved
-// and not a file already known by identity, can only be such a file: it is read from 0.
+// A rotated sibling of a checkpointed path (or of a path the globs match now: the agent may
+// have died before it ever saw the first such file), written to after the last checkpoint was
+// saved and not a file already known by identity, can only be such a file: it is read from 0.
 // Older siblings (rotations from before the agent was installed or before the stop) are left alone.
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
@@ -27,16 +28,18 @@ export interface MissedOptions {
   since: number;
   /** Paths already accounted for (open in the plan, or matched by the globs). */
   skip: (path: string) => boolean;
+  /** Paths the globs match now: their rotated siblings are looked for too. */
+  matched?: string[];
   scratch: Buffer;
 }
 
 /** The missed files, open, oldest first (the order they were written in). */
 export async function findMissedRotations(checkpoints: Checkpoint[], opts: MissedOptions): Promise<OpenFile[]> {
   const bases = new Map<string, Set<string>>();
-  for (const c of checkpoints) {
-    const dir = dirname(c.path);
+  for (const path of [...checkpoints.map((c) => c.path), ...(opts.matched ?? [])]) {
+    const dir = dirname(path);
     if (!bases.has(dir)) bases.set(dir, new Set());
-    bases.get(dir)!.add(basename(c.path));
+    bases.get(dir)!.add(basename(path));
   }
   const found: Array<{ file: OpenFile; mtime: number }> = [];
   for (const [dir, names] of bases) {

@@ -47,6 +47,7 @@ export async function planRestore(paths: string[], checkpoints: Checkpoint[], op
   }
   const skip = new Set(plan.open.map((o) => o.file.path));
   const listings = new Map();
+  const unfound: Checkpoint[] = [];
   for (const cp of checkpoints) {
     // Entries of files finished before the stop and no longer matched are dropped here,
     // so the state file does not grow forever.
@@ -58,17 +59,24 @@ export async function planRestore(paths: string[], checkpoints: Checkpoint[], op
       const i = fresh.findIndex((f) => f.file.path === found.file.path);
       if (i >= 0) await fresh.splice(i, 1)[0]!.file.fh.close();
       plan.open.push({ file: found.file, offset: cp.offset, state: i >= 0 ? 'active' : 'draining' });
-    } else if (cp.size > cp.offset) plan.lost.push({ path: cp.path, bytes: cp.size - cp.offset });
+      used.add(cp);
+    } else if (cp.size > cp.offset) unfound.push(cp);
   }
-  if (opts.savedAt !== undefined && checkpoints.length > 0) {
+  // A truncated file and its copy can both be checkpointed for a moment (same first bytes): once
+  // one of them is found, the other is the same content, not a loss.
+  const foundContent = new Set([...used].filter((c) => c.fpLen > 0).map((c) => `${c.fpLen}:${c.fpHash}`));
+  for (const cp of unfound) if (!foundContent.has(`${cp.fpLen}:${cp.fpHash}`)) plan.lost.push({ path: cp.path, bytes: cp.size - cp.offset });
+  if (opts.savedAt !== undefined) {
     const matched = new Set(paths);
     const accounted = (p: string) => skip.has(p) || matched.has(p) || opts.excluded(p);
-    for (const file of await findMissedRotations(checkpoints, { since: opts.savedAt, skip: accounted, scratch })) {
+    for (const file of await findMissedRotations(checkpoints, { since: opts.savedAt, skip: accounted, scratch, matched: paths })) {
       plan.missed.push(file.path);
       plan.open.push({ file, offset: 0, state: 'draining' });
     }
   }
-  // A file never seen starts at its beginning (or end, if so configured); a known inode with new content at 0.
-  for (const f of fresh) plan.open.push({ file: f.file, offset: f.known || readFrom === 'beginning' ? 0 : 'end', state: 'active' });
+  // `readFrom: end` is for the files present at the very first start: once there are checkpoints,
+  // a file not in them appeared while the agent was down and is read whole, like any new file.
+  const firstStart = opts.savedAt === undefined;
+  for (const f of fresh) plan.open.push({ file: f.file, offset: f.known || readFrom === 'beginning' || !firstStart ? 0 : 'end', state: 'active' });
   return plan;
 }

@@ -67,7 +67,8 @@ async function verified(path: string, lost: Lost, scratch: Buffer, sameInode: bo
   const f = await openFile(path).catch(() => undefined);
   if (!f) return undefined;
   const ok =
-    (sameInode ? f.st.dev === lost.dev && f.st.ino === lost.ino : f.st.size > lost.offset) &&
+    // Same inode but shorter than the offset: truncated and written again, even if the new first bytes match.
+    (sameInode ? f.st.dev === lost.dev && f.st.ino === lost.ino && f.st.size >= lost.offset : f.st.size > lost.offset) &&
     (await fingerprint(f.fh, lost.fpLen, scratch)) === lost.fpHash;
   if (ok) return f;
   await f.fh.close();

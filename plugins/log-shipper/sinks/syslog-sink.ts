@@ -1,9 +1,14 @@
 // RFC 5424 messages, RFC 6587 octet-counted framing ("LEN SP MSG") over TCP, or TLS (RFC 5425).
 // Labels and flags travel as structured data; the line is MSG, so newlines in a multiline
-// event survive (octet counting needs no delimiter).
+// event survive (octet counting needs no delimiter). A message longer than the receiver takes
+// (rsyslog's default is 8k) does not just lose itself: rsyslog loses the framing and every
+// later message on the connection, while TCP reports them all written. So an event longer
+// than maxMessageSize goes as several messages flagged `split` whose MSGs add up to the line,
+// as rsyslog's own imfile does by default with a line over its limit, and as the shipper does
+// with lines over maxLineSize: nothing is dropped, and the pieces can be joined again.
 import { hostname } from 'node:os';
 import type { ByteWriter } from '../byte-writer.ts';
-import { type LogEvent, type Payload, type Sink, flagNames } from '../event.ts';
+import { FLAG_SPLIT, type LogEvent, type Payload, type Sink, flagNames } from '../event.ts';
 import type { TlsConfig } from '../config-schema.ts';
 import type { SinkDeps } from './create-sink.ts';
 import { TcpConnection } from './tcp-connection.ts';
@@ -19,14 +24,20 @@ export interface SyslogConfig {
   appName: string;
   hostname?: string | undefined;
   timeout: number;
+  /** Longest SYSLOG-MSG in bytes (the frame without its "LEN SP"). */
+  maxMessageSize: number;
   tls?: TlsConfig | undefined;
 }
+
+/** Bytes a piece of MSG may always carry, even when the header alone fills maxMessageSize (one UTF-8 character). */
+const MIN_PIECE = 4;
 
 export class SyslogSink implements Sink {
   private readonly conn: TcpConnection;
   private readonly head: string;
   private readonly headTail: string;
   private readonly labelsSd: string;
+  private readonly maxMessageSize: number;
   private lastFile: string | undefined;
   private lastTime = -1;
   /** Everything before MSG for the current (time, file), pre-encoded (bytes are copied per line, no string written). */
@@ -40,6 +51,7 @@ export class SyslogSink implements Sink {
     let sd = '';
     for (const [k, v] of Object.entries(deps.labels)) sd += ` ${sdName(k)}="${sdValue(v)}"`;
     this.labelsSd = sd;
+    this.maxMessageSize = config.maxMessageSize;
   }
 
   /** One frame: "MSG-LEN SP SYSLOG-MSG", MSG-LEN in bytes. */
@@ -53,12 +65,38 @@ export class SyslogSink implements Sink {
     const sdEnd = flags ? Buffer.from(` flags="${flags.join(',')}"] `) : SD_END;
     const raw = e.raw;
     const len = this.prefix.length + sdEnd.length + (raw ? e.rawEnd - e.rawStart : Buffer.byteLength(e.message));
+    if (len > this.maxMessageSize) {
+      if (raw) this.encodeSplit(e.flags, raw, e.rawStart, e.rawEnd, w);
+      else {
+        const b = Buffer.from(e.message);
+        this.encodeSplit(e.flags, b, 0, b.length, w);
+      }
+      return;
+    }
     w.decimal(len);
     w.byte(32);
     w.bytes(this.prefix);
     w.bytes(sdEnd);
     if (raw) w.bytes(raw, e.rawStart, e.rawEnd);
     else w.utf8(e.message);
+  }
+
+  /** The MSG bytes [start, end) as several frames within maxMessageSize, cut at UTF-8 character starts. */
+  private encodeSplit(flags: number, body: Buffer, start: number, end: number, w: ByteWriter): void {
+    const sdEnd = Buffer.from(` flags="${flagNames(flags | FLAG_SPLIT)!.join(',')}"] `);
+    const head = this.prefix.length + sdEnd.length;
+    const room = Math.max(MIN_PIECE, this.maxMessageSize - head);
+    while (start < end) {
+      let cut = Math.min(end, start + room);
+      // Never between the bytes of one character: back up to the first byte of the one cut.
+      while (cut < end && cut > start + 1 && (body[cut]! & 0xc0) === 0x80) cut--;
+      w.decimal(head + cut - start);
+      w.byte(32);
+      w.bytes(this.prefix);
+      w.bytes(sdEnd);
+      w.bytes(body, start, cut);
+      start = cut;
+    }
   }
 
   deadLetterRecord(slice: Buffer): string {

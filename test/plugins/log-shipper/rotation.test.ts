@@ -201,6 +201,21 @@ describe('log-shipper rotation', () => {
     await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c, ...d, ...e]));
   });
 
+  it('a file created and rotated away while stopped, before the shipper had seen any file: read too', async () => {
+    // The shipper ran (a checkpoint was saved) but had no file yet, as when it is killed before the
+    // app's first file is discovered: the rotated sibling of the file matched now is found by its mtime.
+    await writeLines(`${file}.3`, lines('old', 20)); // rotated before the shipper ever ran: not to be shipped
+    shipper = await start();
+    await shipper.stop();
+    const a = lines('a', 50);
+    await writeLines(file, a);
+    await logrotate(dir.path, file, 'create'); // app.log (A) -> app.log.1, new app.log (B)
+    const b = lines('b', 50);
+    await writeLines(file, b);
+    shipper = await start();
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b]));
+  });
+
   it('logrotate copytruncate twice while stopped: the rest from the older copy, the whole newer copy, then the file', async () => {
     const a = lines('a', 50);
     await writeLines(file, a);
@@ -217,6 +232,25 @@ describe('log-shipper rotation', () => {
     await writeLines(file, d);
     shipper = await start();
     await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c, ...d]));
+  });
+
+  it('copytruncate while stopped, the new content starting with the same bytes (a banner) but shorter: read from 0', async () => {
+    // Same inode and same first bytes at the checkpointed path, but smaller than the checkpoint's
+    // offset: truncated and rewritten, not the old file. It used to be resumed at its end (new lines skipped).
+    const banner = Array.from({ length: 30 }, (_, i) => `=== legacy app v1.2.3 starting, config line ${i} ${'-'.repeat(20)}`);
+    const a = lines('a', 100);
+    await writeLines(file, [...banner, ...a]);
+    shipper = await start();
+    await eventually(() => expectAllOnce(rx.messages(), [...banner, ...a]));
+    await shipper.stop();
+    const b = lines('b', 50);
+    await writeLines(file, b);
+    await logrotate(dir.path, file, 'copytruncate'); // banner+a+b copied to app.log.1, app.log emptied
+    const c = lines('c', 10);
+    await writeLines(file, [...banner, ...c]);
+    rx.records.length = 0;
+    shipper = await start();
+    await eventually(() => expectAllOnce(rx.messages(), [...b, ...banner, ...c]));
   });
 
   it('finds rotated names with dateext and extension, and skips compressed ones', () => {

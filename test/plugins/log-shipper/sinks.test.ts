@@ -1,6 +1,6 @@
 // Each sink against a real peer speaking its protocol: wire formats checked against the specs.
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { execFileSync } from 'node:child_process';
 import net, { type AddressInfo } from 'node:net';
@@ -197,6 +197,57 @@ describe('log-shipper sinks', () => {
     }, 400);
   });
 
+  it('syslog: a 250 KB line to a stock rsyslog (8096-byte limit) goes in flagged pieces, and the lines after it still arrive', async () => {
+    // Before maxMessageSize, the oversized frame broke rsyslog's octet-counted framing and every later message was lost.
+    // Stock rsyslog (imtcp, maxMessageSize "8k") takes 8096 bytes and cuts anything longer, sending the rest as an
+    // empty message: the default 8096 keeps every piece whole (8192, RFC 5425's SHOULD, loses 96 bytes a piece).
+    const out = join(dir.path, 'rsyslog-out.txt');
+    const rs = await startRsyslog(dir.path, `template(name="t" type="string" string="%structured-data%|%msg%\\n")\n*.* action(type="omfile" file="${out}" template="t")`);
+    closers.push(() => rs.stop());
+    const long = Array.from({ length: 250_000 / 10 }, (_, i) => `${String(i).padStart(8, '0')}é`).join('');
+    const before = lines('before', 50);
+    const after = lines('after', 2000);
+    await writeLines(file, [...before, long, ...after]);
+    shipper = await start({ type: 'syslog', address: `127.0.0.1:${rs.port}` }, { maxLineSize: '1MiB', readBufferSize: '1MiB' });
+    const got = async () => (await readFile(out, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => ({ sd: l.slice(0, l.indexOf('|')), msg: l.slice(l.indexOf('|') + 1) }));
+    await eventually(async () => expectAllOnce((await got()).filter((g) => !g.sd.includes('split')).map((g) => g.msg), [...before, ...after]), 400);
+    const pieces = (await got()).filter((g) => g.sd.includes('flags="split"'));
+    expect(pieces.length).toBeGreaterThan(30);
+    expect(pieces.map((p) => p.msg).join('')).toBe(long);
+    for (const p of pieces) expect(Buffer.byteLength(p.msg)).toBeLessThan(8096);
+  }, 60_000);
+
+  it('syslog: maxMessageSize bounds every frame (UTF-8 never cut in half), a short line is untouched', async () => {
+    let raw = Buffer.alloc(0);
+    const server = net.createServer((s) => s.on('data', (d: Buffer) => (raw = Buffer.concat([raw, d]))));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    closers.push(() => void server.close());
+    const long = '😀é'.repeat(700);
+    await writeLines(file, ['short', long]);
+    shipper = await start({ type: 'syslog', address: `127.0.0.1:${(server.address() as AddressInfo).port}`, maxMessageSize: 480 });
+    const frames = () => {
+      const out: Buffer[] = [];
+      let pos = 0;
+      while (pos < raw.length) {
+        const sp = raw.indexOf(0x20, pos);
+        const len = Number(raw.toString('ascii', pos, sp));
+        if (sp + 1 + len > raw.length) break;
+        out.push(raw.subarray(sp + 1, sp + 1 + len));
+        pos = sp + 1 + len;
+      }
+      return out;
+    };
+    await eventually(() => expect(frames().map((f) => f.toString('utf8')).filter((f) => f.includes('split')).map((f) => f.slice(f.indexOf('] ') + 2)).join('')).toBe(long));
+    const all = frames();
+    expect(all[0]!.toString().endsWith('] short')).toBe(true);
+    expect(all[0]!.toString()).not.toContain('flags=');
+    for (const f of all) {
+      expect(f.length).toBeLessThanOrEqual(480);
+      expect(f.toString('utf8')).not.toContain('\uFFFD');
+    }
+  });
+
   it('forward: PackedForward with EventTime and chunk id; no ack within the timeout means resend of the same chunk', async () => {
     const received: Array<{ tag: string; entries: any[]; option: any }> = [];
     let connections = 0;
@@ -325,6 +376,21 @@ describe('log-shipper sinks', () => {
     await eventually(async () => {
       const got = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
       expect(got.map((g) => g.message)).toEqual(a);
+    });
+  });
+
+  it('file sink: a record cut off by a kill is ended, so the records after it are whole lines', async () => {
+    const out = join(dir.path, 'out.ndjson');
+    const whole = '{"timestamp":"2026-12-01T00:00:00.000Z","file":"/x","message":"old"}';
+    await writeFile(out, `${whole}\n{"timestamp":"2026-12-01T00:00:01.000Z","fi`);
+    const a = lines('a', 10);
+    await writeLines(file, a);
+    shipper = await start({ type: 'file', path: out });
+    await eventually(async () => {
+      const got = (await readFile(out, 'utf8')).trim().split('\n');
+      expect(got).toHaveLength(12);
+      expect(got[0]).toBe(whole);
+      expect(got.slice(2).map((l) => JSON.parse(l).message)).toEqual(a);
     });
   });
 });

@@ -39,6 +39,22 @@ describe('log-shipper tailing', () => {
     expect(Number.isNaN(Date.parse(r.timestamp))).toBe(false);
   });
 
+  it('tails files whose names have a backslash (x\\y.log), present at start and created later', async () => {
+    // The watcher hands its ignore filter the name with "\\" turned into "/": such files were never tailed, with no error.
+    const before = join(dir.path, 'x\\y.log');
+    const a = lines('a', 20);
+    await writeLines(before, a);
+    shipper = await start();
+    const later = join(dir.path, 'new\\one.log');
+    const b = lines('b', 20);
+    await writeLines(later, b);
+    const c = lines('c', 20);
+    await writeLines(before, c);
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c]));
+    expect(rx.messages(before)).toEqual([...a, ...c]);
+    expect(rx.messages(later)).toEqual(b);
+  });
+
   it('waits for the newline of a partial last line, then emits it flagged after the timeout', async () => {
     const file = join(dir.path, 'app.log');
     shipper = await start({ partialLineTimeout: '10s' });
