@@ -1,0 +1,158 @@
+// kill -9 of the real agent at the worst moments: between the swap and the reload, in the
+// middle of a state save, and at seeded random moments of a publish. After each restart the
+// target serves one complete version, generations are not reused, no debris piles up, and the
+// app ends up told about the version that is live.
+import { execFileSync } from 'node:child_process';
+import { open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startAgent, tempDir, type AgentProcess } from '../../helpers/agent-process.ts';
+import { agentDetails, dataLink, killAgent, liveVersion, startConfigApp, versionDirs, waitFor, writeConfigMap } from './helpers.ts';
+
+let work: { path: string; cleanup: () => Promise<void> };
+const agents: AgentProcess[] = [];
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeEach(async () => {
+  work = await tempDir('cs-crash-');
+});
+afterEach(async () => {
+  for (const a of agents.splice(0)) await killAgent(a);
+  for (const c of cleanups.splice(0).reverse()) await c();
+  await work.cleanup();
+});
+
+const src = () => join(work.path, 'configmap');
+const target = () => join(work.path, 'shared/config');
+const stateDir = () => join(work.path, 'data/app-config');
+
+const config = (pidFile: string, extra = '') => `
+admin: { listen: 127.0.0.1:0 }
+dataDir: ./data
+plugins:
+  app-config:
+    type: config-sync
+    source:
+      dir: { path: ./configmap }
+    target: ./shared/config
+    interval: 50ms
+    reload:
+      signal: { name: SIGHUP, pidFile: ${pidFile} }
+${extra}`;
+
+async function start(yaml: string): Promise<AgentProcess> {
+  const agent = await startAgent(work.path, yaml);
+  agents.push(agent);
+  return agent;
+}
+
+async function kill(agent: AgentProcess): Promise<void> {
+  await killAgent(agent);
+  agents.splice(agents.indexOf(agent), 1);
+}
+
+/** Every file of source version `n`. */
+const versionFiles = (n: number): Record<string, string> => ({ version: String(n), 'a.conf': `a=${n}\n`, 'sub/b.json': `{"n":${n}}` });
+
+async function appStarted() {
+  const app = await startConfigApp(work.path, target());
+  cleanups.push(() => app.stop());
+  return app;
+}
+
+describe('config-sync killed with SIGKILL', () => {
+  it('a reload owed when the agent was killed (debounce) is sent by the restarted agent', async () => {
+    const app = await appStarted();
+    await writeConfigMap(src(), versionFiles(1));
+    const yaml = config(app.pidFile, '      debounce: 3s\n');
+    const first = await start(yaml);
+    await first.waitForLog((l) => l.msg === 'published new version');
+    // ..data points at version 1; the reload waits for the debounce.
+    expect((await liveVersion(target()))?.version).toBe('1');
+    await kill(first);
+    expect(await app.loaded()).toEqual([]);
+
+    const second = await start(yaml);
+    await waitFor('the app reloaded on version 1', async () => (await app.loaded()).length === 1, 20_000);
+    expect(await app.loaded()).toEqual(['1']);
+    expect(second.logs.some((l) => l.msg === 'published new version')).toBe(false);
+    expect((await agentDetails(second)).version.generation).toBe(1);
+    // Told once, settled: a second restart owes nothing.
+    await waitFor('reload settled in the state', async () => JSON.parse(await readFile(join(stateDir(), 'state.json'), 'utf8')).reloadOwed === undefined);
+    await kill(second);
+    const third = await start(yaml);
+    await third.waitForLog((l) => l.msg === 'adopted the published version from the last run');
+    expect(third.logs.some((l) => /reloading it now/.test(l.msg ?? ''))).toBe(false);
+  });
+
+  it('a kill in the middle of the state save of a publish reuses no generation and keeps the previous version', async () => {
+    const app = await appStarted();
+    await writeConfigMap(src(), versionFiles(1));
+    const yaml = config(app.pidFile);
+    const first = await start(yaml);
+    await waitFor('app on version 1', async () => (await app.loaded()).at(-1) === '1');
+    await waitFor('state settled', async () => {
+      const s = JSON.parse(await readFile(join(stateDir(), 'state.json'), 'utf8'));
+      return s.current?.generation === 1 && s.reloadOwed === undefined && s.pending === undefined;
+    });
+    const v1 = await dataLink(target());
+    // The next state save blocks on a FIFO until this test opens it: the agent is killed there.
+    const fifo = join(stateDir(), 'state.json.tmp');
+    execFileSync('mkfifo', [fifo]);
+    const opened = open(fifo, 'r');
+    await writeConfigMap(src(), versionFiles(2));
+    const reader = await opened; // the agent has opened it for writing
+    await kill(first);
+    await reader.close();
+    await rm(fifo, { force: true });
+    // Whatever the moment, ..data serves one complete version.
+    expect([versionFiles(1), versionFiles(2)]).toContainEqual(await liveVersion(target()));
+
+    const second = await start(yaml);
+    await waitFor('app on version 2', async () => (await app.loaded()).at(-1) === '2');
+    const details = await agentDetails(second);
+    expect(details.version.generation).toBe(2);
+    expect(details.previousVersion?.generation).toBe(1);
+    expect(await versionDirs(target())).toContain(v1);
+    expect(await liveVersion(target())).toEqual(versionFiles(2));
+  });
+
+  it('survives seeded random kills while versions are listed, staged, validated, swapped and reloaded', async () => {
+    const seed = Number(process.env.CS_KILL_SEED ?? Date.now() % 100_000);
+    console.log(`config-sync random kill seed: ${seed} (replay with CS_KILL_SEED=${seed})`);
+    let x = seed || 1;
+    const random = () => ((x = (x * 48271) % 2147483647) / 2147483647);
+    const app = await appStarted();
+    // A validation that takes a while and a debounce widen the windows a kill can land in.
+    const validate = join(work.path, 'validate.sh');
+    await writeFile(validate, '#!/bin/sh\nsleep 0.1\n', { mode: 0o755 });
+    const yaml = config(app.pidFile, `      debounce: 200ms\n    validate: { command: ["${validate}", "{dir}"] }\n`);
+    const sources = [versionFiles(0)];
+    await writeConfigMap(src(), versionFiles(0));
+    let agent = await start(yaml);
+    await waitFor('app on version 0', async () => (await app.loaded()).at(-1) === '0');
+    const cycles = 8;
+    for (let n = 1; n <= cycles; n++) {
+      sources.push(versionFiles(n));
+      await writeConfigMap(src(), versionFiles(n));
+      const delay = Math.floor(random() * 700);
+      await new Promise((r) => setTimeout(r, delay)); // fault injection at a seeded moment, not a wait
+      await kill(agent);
+      const live = await liveVersion(target());
+      expect(sources, `cycle ${n} (seed ${seed}, kill after ${delay} ms): ..data is one complete source version`).toContainEqual(live);
+      // At most: current, previous, and the staging directory the kill interrupted.
+      expect((await versionDirs(target())).length, `cycle ${n}: version directories after the kill`).toBeLessThanOrEqual(3);
+
+      agent = await start(yaml);
+      await waitFor(`cycle ${n} (seed ${seed}): app reloaded on version ${n}`, async () => (await app.loaded()).at(-1) === String(n) && (await liveVersion(target()))?.version === String(n), 20_000);
+      expect(await liveVersion(target())).toEqual(versionFiles(n));
+      const details = await agentDetails(agent);
+      expect(details.version.generation, `cycle ${n}: generations never reused`).toBeGreaterThanOrEqual(n + 1);
+      const dirs = await versionDirs(target());
+      expect(dirs.length, `cycle ${n}: no staging debris after the restart`).toBeLessThanOrEqual(2);
+      expect(dirs).not.toContain('..data_tmp');
+      expect(await readdir(stateDir())).not.toContain('state.json.tmp');
+    }
+  }, 120_000);
+});
+
