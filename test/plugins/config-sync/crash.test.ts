@@ -3,6 +3,8 @@
 // target serves one complete version, generations are not reused, no debris piles up, and the
 // app ends up told about the version that is live.
 import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -115,6 +117,41 @@ describe('config-sync killed with SIGKILL', () => {
     expect(details.previousVersion?.generation).toBe(1);
     expect(await versionDirs(target())).toContain(v1);
     expect(await liveVersion(target())).toEqual(versionFiles(2));
+  });
+
+  it('a health check cut short by the kill is run again after the restart, and rolls back a bad version', async () => {
+    const app = await appStarted();
+    // Healthy unless the app runs version 2; every probe of version 2 is reported.
+    let probedBad: (() => void) | undefined;
+    const server = createServer(async (_req, res) => {
+      const bad = (await app.loaded()).at(-1) === '2';
+      if (bad) probedBad?.();
+      res.writeHead(bad ? 503 : 200).end(bad ? 'broken' : 'ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => {
+      server.closeAllConnections();
+      return new Promise((r) => server.close(r));
+    });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/healthz`;
+    const yaml = config(app.pidFile, `      healthCheck: { url: "${url}", timeout: 2s, interval: 50ms }\n`);
+    await writeConfigMap(src(), versionFiles(1));
+    const first = await start(yaml);
+    await waitFor('app on version 1', async () => (await app.loaded()).at(-1) === '1');
+    const probing = new Promise<void>((r) => (probedBad = r));
+    await writeConfigMap(src(), versionFiles(2));
+    await probing; // reloaded on version 2, health check under way
+    await kill(first);
+    probedBad = undefined;
+    expect((await liveVersion(target()))?.version).toBe('2');
+
+    const second = await start(yaml);
+    await second.waitForLog((l) => l.msg === 'rolled back to the previous version', 20_000);
+    await waitFor('app back on version 1', async () => (await app.loaded()).at(-1) === '1');
+    expect(await liveVersion(target())).toEqual(versionFiles(1));
+    const details = await agentDetails(second);
+    expect(details.version.generation).toBe(1);
+    expect(details.lastError?.code).toBe('CONFIG_SYNC_UNHEALTHY');
   });
 
   it('survives seeded random kills while versions are listed, staged, validated, swapped and reloaded', async () => {
