@@ -63,7 +63,8 @@ export async function loadState(dataDir: string): Promise<SyncState> {
 export async function saveState(dataDir: string, state: SyncState): Promise<void> {
   const tmp = join(dataDir, TMP);
   try {
-    await writeFile(tmp, JSON.stringify(state));
+    // flush: the bytes reach the disk before the rename makes them the state.
+    await writeFile(tmp, JSON.stringify(state), { flush: true });
     await rename(tmp, join(dataDir, FILE));
   } catch (err) {
     await rm(tmp, { force: true }).catch(() => undefined);
