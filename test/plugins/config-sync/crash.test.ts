@@ -9,7 +9,7 @@ import { open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAgent, tempDir, type AgentProcess } from '../../helpers/agent-process.ts';
-import { agentDetails, dataLink, killAgent, liveVersion, startConfigApp, versionDirs, waitFor, writeConfigMap } from './helpers.ts';
+import { agentDetails, BUCKET, dataLink, killAgent, liveVersion, startConfigApp, startS3, versionDirs, waitFor, writeConfigMap } from './helpers.ts';
 
 let work: { path: string; cleanup: () => Promise<void> };
 const agents: AgentProcess[] = [];
@@ -154,42 +154,101 @@ describe('config-sync killed with SIGKILL', () => {
     expect(details.lastError?.code).toBe('CONFIG_SYNC_UNHEALTHY');
   });
 
-  it('survives seeded random kills while versions are listed, staged, validated, swapped and reloaded', async () => {
-    const seed = Number(process.env.CS_KILL_SEED ?? Date.now() % 100_000);
-    console.log(`config-sync random kill seed: ${seed} (replay with CS_KILL_SEED=${seed})`);
-    let x = seed || 1;
-    const random = () => ((x = (x * 48271) % 2147483647) / 2147483647);
-    const app = await appStarted();
-    // A validation that takes a while and a debounce widen the windows a kill can land in.
-    const validate = join(work.path, 'validate.sh');
-    await writeFile(validate, '#!/bin/sh\nsleep 0.1\n', { mode: 0o755 });
-    const yaml = config(app.pidFile, `      debounce: 200ms\n    validate: { command: ["${validate}", "{dir}"] }\n`);
-    const sources = [versionFiles(0)];
-    await writeConfigMap(src(), versionFiles(0));
-    let agent = await start(yaml);
-    await waitFor('app on version 0', async () => (await app.loaded()).at(-1) === '0');
-    const cycles = 8;
-    for (let n = 1; n <= cycles; n++) {
-      sources.push(versionFiles(n));
-      await writeConfigMap(src(), versionFiles(n));
-      const delay = Math.floor(random() * 700);
-      await new Promise((r) => setTimeout(r, delay)); // fault injection at a seeded moment, not a wait
-      await kill(agent);
-      const live = await liveVersion(target());
-      expect(sources, `cycle ${n} (seed ${seed}, kill after ${delay} ms): ..data is one complete source version`).toContainEqual(live);
-      // At most: current, previous, and the staging directory the kill interrupted.
-      expect((await versionDirs(target())).length, `cycle ${n}: version directories after the kill`).toBeLessThanOrEqual(3);
-
-      agent = await start(yaml);
-      await waitFor(`cycle ${n} (seed ${seed}): app reloaded on version ${n}`, async () => (await app.loaded()).at(-1) === String(n) && (await liveVersion(target()))?.version === String(n), 20_000);
-      expect(await liveVersion(target())).toEqual(versionFiles(n));
-      const details = await agentDetails(agent);
-      expect(details.version.generation, `cycle ${n}: generations never reused`).toBeGreaterThanOrEqual(n + 1);
-      const dirs = await versionDirs(target());
-      expect(dirs.length, `cycle ${n}: no staging debris after the restart`).toBeLessThanOrEqual(2);
-      expect(dirs).not.toContain('..data_tmp');
-      expect(await readdir(stateDir())).not.toContain('state.json.tmp');
-    }
+  it('survives seeded random kills while a dir source is listed, staged, validated, swapped and reloaded', async () => {
+    await randomKills({
+      sourceYaml: '      dir: { path: ./configmap }\n',
+      files: versionFiles,
+      write: (n) => writeConfigMap(src(), versionFiles(n)),
+      // A validation that takes a while widens the window a kill can land in.
+      validate: '#!/bin/sh\nsleep 0.1\n',
+    });
   }, 120_000);
+
+  it('survives seeded random kills while an S3 source (s3rver, real SDK) is listed, downloaded, validated, swapped and reloaded', async () => {
+    const s3 = await startS3();
+    cleanups.push(() => s3.close());
+    // Bigger objects, so a kill can land inside the downloads.
+    const files = (n: number): Record<string, string> => {
+      const out: Record<string, string> = { version: String(n) };
+      for (let i = 0; i < 8; i++) out[`f${i}.conf`] = `${n}\n${'x'.repeat(64 << 10)}`;
+      return out;
+    };
+    await randomKills({
+      sourceYaml: `      s3: { bucket: ${BUCKET}, prefix: app/, endpoint: "${s3.endpoint}", forcePathStyle: true, region: us-east-1 }\n`,
+      env: { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' },
+      files,
+      write: async (n) => {
+        for (const [path, body] of Object.entries(files(n))) await s3.put(`app/${path}`, body);
+      },
+      // S3 has no multi-object writes: a listing taken among the PUTs mixes two versions, and
+      // the check refuses it (as an app's own check would), so only whole versions go live.
+      validate: '#!/bin/sh\ncd "$1" || exit 1\nv=$(cat version)\nfor f in f*.conf; do [ "$(head -n 1 "$f")" = "$v" ] || exit 1; done\n',
+    });
+  }, 180_000);
 });
 
+/**
+ * Publishes versions 1..8 of `files` under the real agent, killing it with SIGKILL at a seeded
+ * random moment after each change (the seed is printed; CS_KILL_SEED replays it), and checks
+ * after each kill and each restart: `..data` is one complete source version, no debris piles
+ * up, generations are not reused, and the app ends on the live version.
+ */
+async function randomKills(opts: {
+  sourceYaml: string;
+  env?: NodeJS.ProcessEnv;
+  files: (n: number) => Record<string, string>;
+  write: (n: number) => Promise<void>;
+  validate: string;
+}): Promise<void> {
+  const seed = Number(process.env.CS_KILL_SEED ?? Date.now() % 100_000);
+  console.log(`config-sync random kill seed: ${seed} (replay with CS_KILL_SEED=${seed})`);
+  let x = seed || 1;
+  const random = () => (x = (x * 48271) % 2147483647) / 2147483647;
+  const app = await appStarted();
+  const validate = join(work.path, 'validate.sh');
+  await writeFile(validate, opts.validate, { mode: 0o755 });
+  // The debounce widens the window between the swap and the reload.
+  const yaml = config(app.pidFile, `      debounce: 200ms\n    validate: { command: ["${validate}", "{dir}"] }\n    backoff: { initial: 20ms, max: 100ms }\n`).replace(
+    '      dir: { path: ./configmap }\n',
+    opts.sourceYaml,
+  );
+  const launch = async () => {
+    const agent = await startAgent(work.path, yaml, { env: opts.env });
+    agents.push(agent);
+    return agent;
+  };
+  const sources = [opts.files(0)];
+  await opts.write(0);
+  let agent = await launch();
+  await waitFor('app on version 0', async () => (await app.loaded()).at(-1) === '0', 20_000);
+  const killedAt: string[] = [];
+  for (let n = 1; n <= 8; n++) {
+    sources.push(opts.files(n));
+    const liveBefore = await dataLink(target());
+    await opts.write(n);
+    const delay = Math.floor(random() * 700);
+    await new Promise((r) => setTimeout(r, delay)); // fault injection at a seeded moment, not a wait
+    await kill(agent);
+    const lastLog = agent.logs.filter((l) => l.msg).at(-1)?.msg;
+    const what = `cycle ${n} (seed ${seed}, kill ${delay} ms after the change, last log "${lastLog}")`;
+    const data = await dataLink(target());
+    killedAt.push(`${delay} ms: ${data === liveBefore ? 'before the swap' : 'after the swap'}, last log "${lastLog}", app on ${(await app.loaded()).at(-1)}`);
+    expect(sources, `${what}: ..data is one complete source version`).toContainEqual(await liveVersion(target()));
+    // At most: current, previous, and the staging directory the kill interrupted.
+    expect((await versionDirs(target())).length, `${what}: version directories after the kill`).toBeLessThanOrEqual(3);
+
+    agent = await launch();
+    await waitFor(
+      `${what}: app reloaded on version ${n}`,
+      async () => (await app.loaded()).at(-1) === String(n) && (await liveVersion(target()))?.version === String(n),
+      20_000,
+    );
+    expect(await liveVersion(target())).toEqual(opts.files(n));
+    expect((await agentDetails(agent)).version.generation, `${what}: generations never reused`).toBeGreaterThanOrEqual(n + 1);
+    const dirs = await versionDirs(target());
+    expect(dirs.length, `${what}: no staging debris after the restart`).toBeLessThanOrEqual(2);
+    expect(dirs).not.toContain('..data_tmp');
+    expect(await readdir(stateDir())).not.toContain('state.json.tmp');
+  }
+  console.log(`kills (seed ${seed}):\n  ${killedAt.join('\n  ')}`);
+}
