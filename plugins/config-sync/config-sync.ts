@@ -164,6 +164,7 @@ export class ConfigSync implements PluginInstance {
         lastError: this.lastError ?? null,
         lastValidationError: this.lastValidationError ?? null,
         lastReload: this.reloads?.last ?? null,
+        reloadOwed: this.state.reloadOwed ?? null,
       },
     };
   }
@@ -294,6 +295,7 @@ export class ConfigSync implements PluginInstance {
       cleanupError = await this.publisher.commit(staged.dir, topLevelNames(paths), current ? [current.dir] : []);
     } catch (err) {
       await this.publisher.discard(staged.dir).catch(() => undefined);
+      this.stateDirty = true; // the journal names a version that did not go live: rewrite it
       const e = asTargetError(err, this.publisher.target);
       if (e instanceof ConfigSyncError) throw e;
       throw new ConfigSyncError('CONFIG_SYNC_PUBLISH', `cannot publish into ${this.publisher.target}: ${(err as Error).message}`, { cause: err });

@@ -40,8 +40,9 @@ export function runCommand(argv: readonly string[], opts: { timeout: number; sig
       settled = true;
       clearTimeout(timer);
       opts.signal.removeEventListener('abort', onAbort);
-      // Leftovers of the group (a daemonised grandchild holding the pipes) go with the command.
-      killGroup();
+      // Cut short, or a grandchild still holds the pipes: the whole group goes. (Not after a
+      // clean end: the group is empty then, and its id could in theory be another's by now.)
+      if (!exit || open > 0) killGroup();
       child.stdout.destroy();
       child.stderr.destroy();
       resolve(result);
