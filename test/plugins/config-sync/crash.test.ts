@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { open, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAgent, tempDir, type AgentProcess } from '../../helpers/agent-process.ts';
@@ -152,6 +152,38 @@ describe('config-sync killed with SIGKILL', () => {
     const details = await agentDetails(second);
     expect(details.version.generation).toBe(1);
     expect(details.lastError?.code).toBe('CONFIG_SYNC_UNHEALTHY');
+  });
+
+  it('a rollback whose swap happened but whose state save did not is finished by the restart', async () => {
+    const app = await appStarted();
+    const yaml = config(app.pidFile);
+    await writeConfigMap(src(), versionFiles(1));
+    const first = await start(yaml);
+    await waitFor('app on version 1', async () => (await app.loaded()).at(-1) === '1');
+    await writeConfigMap(src(), versionFiles(2));
+    await waitFor('app on version 2', async () => (await app.loaded()).at(-1) === '2');
+    await waitFor('state settled', async () => JSON.parse(await readFile(join(stateDir(), 'state.json'), 'utf8')).reloadOwed === undefined);
+    await kill(first);
+    // What the disk holds when a kill lands right after a rollback's swap: the journal written
+    // before it (as rollback() writes it), and ..data back on version 1.
+    const saved = JSON.parse(await readFile(join(stateDir(), 'state.json'), 'utf8'));
+    const { current: bad, previous } = saved;
+    expect([bad.generation, previous.generation]).toEqual([2, 1]);
+    await writeFile(join(stateDir(), 'state.json'), JSON.stringify({ ...saved, rejectedId: bad.id, pending: { ...previous, rollback: true }, reloadOwed: 1 }));
+    await symlink(previous.dir, join(target(), '..data_tmp'));
+    await rename(join(target(), '..data_tmp'), join(target(), '..data'));
+
+    const second = await start(yaml);
+    const poll = await waitFor('first poll after the restart', async () => (await agentDetails(second)).lastPoll);
+    expect(poll.result).toBe('unchanged (rejected version)'); // version 2 stays rolled back
+    await waitFor('app reloaded on version 1', async () => (await app.loaded()).at(-1) === '1');
+    expect(second.logs.some((l) => l.msg === 'adopted the version the last run published just before it ended')).toBe(true);
+    const details = await agentDetails(second);
+    expect(details.version.generation).toBe(1);
+    expect(details.previousVersion).toBeNull();
+    expect(second.logs.some((l) => l.msg === 'published new version')).toBe(false);
+    expect(await liveVersion(target())).toEqual(versionFiles(1));
+    expect(await versionDirs(target())).toEqual([previous.dir]);
   });
 
   it('survives seeded random kills while a dir source is listed, staged, validated, swapped and reloaded', async () => {
