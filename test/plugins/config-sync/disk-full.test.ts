@@ -77,16 +77,20 @@ describe('config-sync on a full disk', () => {
     expect(details.lastError).toMatchObject({ code: 'CONFIG_SYNC_STATE' });
     expect(details.lastError.message).toContain(join(data, 'app-config'));
     expect(await agentMetric(agent.adminUrl, 'sidekick_config_sync_errors_total{instance="app-config",code="CONFIG_SYNC_STATE"}')).toBeGreaterThan(0);
-    expect(await readdir(join(data, 'app-config'))).not.toContain('state.json.tmp');
-    // Refused, not half done: the app's version stays live, nothing staged is left.
+    // Refused, not half done: the app's version stays live.
     expect(await liveVersion(target)).toEqual(v(1));
-    expect((await versionDirs(target)).length).toBe(1);
     expect(await app.loaded()).toEqual(['1']);
 
+    // Space back: the running agent catches up (the refused version was not marked as seen).
     await rm(filler);
     await waitFor('app on version 2', async () => (await app.loaded()).at(-1) === '2');
     expect(await liveVersion(target)).toEqual(v(2));
     expect((await agentDetails(agent)).version.generation).toBe(2);
+    // Every failed attempt cleaned up after itself (looked at once stopped: a retry in flight stages).
+    expect(await agent.stop()).toBe(0);
+    agents.splice(0);
+    expect(await readdir(join(data, 'app-config'))).toEqual(['state.json']);
+    expect((await versionDirs(target)).length).toBe(2); // version 2 and the previous, version 1
   });
 
   it('a full target refuses the new version with CONFIG_SYNC_TARGET and keeps the last good one', async () => {
