@@ -308,17 +308,17 @@ export class ConfigSync implements PluginInstance {
       ...(listing.cursor ? { cursor: listing.cursor } : {}),
       ...(this.reloads ? { reloadOwed: version.generation } : {}),
     };
-    // In the same tick as the new version: /status must never show it beside the old error
-    // or failure count (the poll loop's own reset comes after the awaits below).
+    // In the same tick as the new version: /status and the metrics must never show it beside
+    // the old error, failure count or counters (the poll loop's own reset comes after the awaits below).
     this.lastError = undefined;
     this.failures = 0;
-    // Live already: a failed save is shown, retried by the next poll, and the reload still goes out.
-    const saveError = await this.persist().then(() => undefined, (err: unknown) => err);
     this.metrics.publishes.inc();
     this.metrics.added.inc(diff.added);
     this.metrics.modified.inc(diff.modified);
     this.metrics.deleted.inc(diff.deleted);
     this.updateVersionMetrics();
+    // Live already: a failed save is shown, retried by the next poll, and the reload still goes out.
+    const saveError = await this.persist().then(() => undefined, (err: unknown) => err);
     this.log.info(
       { version: version.generation, id, dir: staged.dir, files: paths.length, ...diff, downloadedFiles: staged.downloadedFiles, downloadedBytes: staged.downloadedBytes },
       'published new version',
@@ -351,10 +351,10 @@ export class ConfigSync implements PluginInstance {
       reloadOwed: previous.generation,
       ...(this.state.cursor ? { cursor: this.state.cursor } : {}),
     };
-    const saveError = await this.persist().then(() => undefined, (err: unknown) => err);
-    if (saveError) this.recordError(saveError, 'rolled back, but saving the state failed; the next poll saves it again');
     this.metrics.rollbacks.inc();
     this.updateVersionMetrics();
+    const saveError = await this.persist().then(() => undefined, (err: unknown) => err);
+    if (saveError) this.recordError(saveError, 'rolled back, but saving the state failed; the next poll saves it again');
     this.log.warn({ from: bad.generation, to: previous.generation, badId: bad.id }, 'rolled back to the previous version');
     this.reloads?.request();
   }

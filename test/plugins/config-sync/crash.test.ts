@@ -85,7 +85,7 @@ describe('config-sync killed with SIGKILL', () => {
     const third = await start(yaml);
     await third.waitForLog((l) => l.msg === 'adopted the published version from the last run');
     expect(third.logs.some((l) => /reloading it now/.test(l.msg ?? ''))).toBe(false);
-  });
+  }, 60_000);
 
   it('a kill in the middle of the state save of a publish reuses no generation and keeps the previous version', async () => {
     const app = await appStarted();
@@ -117,16 +117,17 @@ describe('config-sync killed with SIGKILL', () => {
     expect(details.previousVersion?.generation).toBe(1);
     expect(await versionDirs(target())).toContain(v1);
     expect(await liveVersion(target())).toEqual(versionFiles(2));
-  });
+  }, 60_000);
 
   it('a health check cut short by the kill is run again after the restart, and rolls back a bad version', async () => {
     const app = await appStarted();
-    // Healthy unless the app runs version 2; every probe of version 2 is reported.
-    let probedBad: (() => void) | undefined;
+    // Says which version the app runs (expectBody waits for the one just published, so a probe
+    // answered before the app took the signal does not pass); version 2 is broken.
+    let probedBad = false;
     const server = createServer(async (_req, res) => {
-      const bad = (await app.loaded()).at(-1) === '2';
-      if (bad) probedBad?.();
-      res.writeHead(bad ? 503 : 200).end(bad ? 'broken' : 'ok');
+      const loaded = (await app.loaded()).at(-1);
+      if (loaded === '2') probedBad = true;
+      res.writeHead(loaded === '2' ? 503 : 200).end(`version=${loaded}`);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     cleanups.push(() => {
@@ -134,15 +135,13 @@ describe('config-sync killed with SIGKILL', () => {
       return new Promise((r) => server.close(r));
     });
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/healthz`;
-    const yaml = config(app.pidFile, `      healthCheck: { url: "${url}", timeout: 2s, interval: 50ms }\n`);
+    const yaml = config(app.pidFile, `      healthCheck: { url: "${url}", timeout: 2s, interval: 50ms, expectBody: "version={file:version}" }\n`);
     await writeConfigMap(src(), versionFiles(1));
     const first = await start(yaml);
     await waitFor('app on version 1', async () => (await app.loaded()).at(-1) === '1');
-    const probing = new Promise<void>((r) => (probedBad = r));
     await writeConfigMap(src(), versionFiles(2));
-    await probing; // reloaded on version 2, health check under way
+    await waitFor('a health probe of version 2', () => probedBad); // reloaded on 2, check under way
     await kill(first);
-    probedBad = undefined;
     expect((await liveVersion(target()))?.version).toBe('2');
 
     const second = await start(yaml);
@@ -152,7 +151,7 @@ describe('config-sync killed with SIGKILL', () => {
     const details = await agentDetails(second);
     expect(details.version.generation).toBe(1);
     expect(details.lastError?.code).toBe('CONFIG_SYNC_UNHEALTHY');
-  });
+  }, 60_000);
 
   it('a rollback whose swap happened but whose state save did not is finished by the restart', async () => {
     const app = await appStarted();
@@ -184,7 +183,7 @@ describe('config-sync killed with SIGKILL', () => {
     expect(second.logs.some((l) => l.msg === 'published new version')).toBe(false);
     expect(await liveVersion(target())).toEqual(versionFiles(1));
     expect(await versionDirs(target())).toEqual([previous.dir]);
-  });
+  }, 60_000);
 
   it('survives seeded random kills while a dir source is listed, staged, validated, swapped and reloaded', async () => {
     await randomKills({
@@ -276,6 +275,11 @@ async function randomKills(opts: {
       20_000,
     );
     expect(await liveVersion(target())).toEqual(opts.files(n));
+    // Settled (the save after the reload done), so no save or staging is in flight below.
+    await waitFor(`${what}: reload settled in the state`, async () => {
+      const state = JSON.parse(await readFile(join(stateDir(), 'state.json'), 'utf8'));
+      return state.reloadOwed === undefined && state.current?.files.version !== undefined;
+    });
     expect((await agentDetails(agent)).version.generation, `${what}: generations never reused`).toBeGreaterThanOrEqual(n + 1);
     const dirs = await versionDirs(target());
     expect(dirs.length, `${what}: no staging debris after the restart`).toBeLessThanOrEqual(2);
