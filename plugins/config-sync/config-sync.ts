@@ -7,7 +7,7 @@ import { backoffDelay, sleep } from '../../src/host/backoff.ts';
 import type { HealthReport, PluginContext, PluginInstance, StopOptions } from '../../src/plugin-api.ts';
 import { AtomicPublisher } from './atomic-publisher.ts';
 import type { ConfigSyncConfig } from './config-schema.ts';
-import { ConfigSyncError, errorCode } from './errors.ts';
+import { asTargetError, ConfigSyncError, errorCode } from './errors.ts';
 import { checkListing, diffManifest, manifestId } from './manifest.ts';
 import { createReloadAction } from './reload-action.ts';
 import { ReloadLoop } from './reload-loop.ts';
@@ -52,6 +52,8 @@ export class ConfigSync implements PluginInstance {
   private pollTimer?: NodeJS.Timeout;
   private lastError?: LastError;
   private lastValidationError?: LastError;
+  /** The state in memory is newer than dataDir's (a save failed): the next poll saves it first. */
+  private stateDirty = false;
 
   constructor(config: ConfigSyncConfig, ctx: PluginContext, source: Source) {
     this.config = config;
@@ -70,6 +72,7 @@ export class ConfigSync implements PluginInstance {
         currentVersion: () => this.state.current?.generation ?? 0,
         target,
         onUnhealthy: (version, why) => this.exclusive(() => this.rollback(version, why)),
+        onSettled: (version) => void this.exclusive(() => this.settleReload(version)),
       });
     }
   }
@@ -82,18 +85,56 @@ export class ConfigSync implements PluginInstance {
     }
     const saved = await loadState(this.ctx.dataDir);
     const live = await this.publisher.current();
-    if (saved.current && saved.current.dir === live) {
+    this.state = await this.recover(saved, live);
+    // Staging directories of a run cut short (and a `..data_tmp`): only what is kept survives.
+    await this.publisher.prune([this.state.current?.dir, this.state.previous?.dir, live].filter((d): d is string => !!d));
+    this.updateVersionMetrics();
+    this.log.info({ source: this.source.description, target: this.publisher.target, intervalMs: this.config.interval }, 'config sync started');
+    if (this.state.reloadOwed !== undefined && this.reloads && this.state.current) {
+      this.log.info({ version: this.state.current.generation }, 'the last run ended before the app was told (or found healthy) about the published version; reloading it now');
+      this.reloads.request();
+    } else if (this.state.reloadOwed !== undefined) {
+      delete this.state.reloadOwed;
+    }
+    this.loop = this.run();
+  }
+
+  /**
+   * The state to resume from, given what `..data` points at: the recorded version, or the one
+   * recorded as about to go live (the run ended between the swap and the save after it).
+   * Generations and rejected versions are kept in every case.
+   */
+  private async recover(saved: SyncState, live: string | undefined): Promise<SyncState> {
+    const lastGeneration = Math.max(saved.lastGeneration ?? 0, saved.current?.generation ?? 0, saved.pending?.generation ?? 0);
+    const state: SyncState = {
+      ...(lastGeneration ? { lastGeneration } : {}),
+      ...(saved.rejectedId ? { rejectedId: saved.rejectedId } : {}),
+    };
+    const kept = async (v: PublishedVersion | undefined) => (v && (await exists(join(this.publisher.target, v.dir))) ? v : undefined);
+    if (saved.pending && saved.pending.dir === live) {
+      const { rollback, cursor, ...version } = saved.pending;
+      state.current = version;
+      // After a rollback the version left behind is the rejected one, not a way back.
+      const previous = rollback ? undefined : await kept(saved.current);
+      if (previous && previous.dir !== version.dir) state.previous = previous;
+      if (cursor) state.cursor = cursor;
+      if (this.reloads) state.reloadOwed = version.generation;
+      this.log.info({ version: version.generation, dir: version.dir }, 'adopted the version the last run published just before it ended');
+    } else if (saved.current && saved.current.dir === live) {
       // Restart with the volume intact: keep serving what is there, republish nothing.
-      this.state = saved;
-      if (saved.previous && !(await exists(join(this.publisher.target, saved.previous.dir)))) delete this.state.previous;
+      state.current = saved.current;
+      const previous = await kept(saved.previous);
+      if (previous) state.previous = previous;
+      if (saved.cursor) state.cursor = saved.cursor;
+      if (saved.reloadOwed !== undefined && this.reloads) state.reloadOwed = saved.reloadOwed;
       this.log.info({ version: saved.current.generation, dir: saved.current.dir }, 'adopted the published version from the last run');
     } else if (live) {
       this.log.info({ dir: live }, 'target has a version this agent has no record of; it will be replaced by the next sync');
     }
-    await this.publisher.prune([this.state.current?.dir, this.state.previous?.dir, live].filter((d): d is string => !!d));
-    this.updateVersionMetrics();
-    this.log.info({ source: this.source.description, target: this.publisher.target, intervalMs: this.config.interval }, 'config sync started');
-    this.loop = this.run();
+    if (saved.pending || saved.reloadOwed !== state.reloadOwed) {
+      this.stateDirty = true; // written by the first poll (not here: a full dataDir must not stop the start)
+    }
+    return state;
   }
 
   stop(opts: StopOptions): Promise<void> {
@@ -123,6 +164,7 @@ export class ConfigSync implements PluginInstance {
         lastError: this.lastError ?? null,
         lastValidationError: this.lastValidationError ?? null,
         lastReload: this.reloads?.last ?? null,
+        reloadOwed: this.state.reloadOwed ?? null,
       },
     };
   }
@@ -177,6 +219,7 @@ export class ConfigSync implements PluginInstance {
     else this.pollTimer = setTimeout(() => this.inFlight?.abort(new ConfigSyncError('CONFIG_SYNC_TIMEOUT', 'poll timeout')), this.config.timeout).unref();
     let listing: Listing | undefined;
     try {
+      if (this.stateDirty) await this.persist();
       listing = await this.source.list(this.state.cursor, signal);
       if (!listing) return this.pollDone('unchanged');
       // A source that saw nothing change hands back the very listing it gave last time
@@ -215,7 +258,7 @@ export class ConfigSync implements PluginInstance {
     try {
       await validateVersion(join(this.publisher.target, staged.dir), paths, this.config.validate, signal);
     } catch (err) {
-      await this.publisher.discard(staged.dir);
+      await this.publisher.discard(staged.dir).catch(() => undefined);
       if (errorCode(err) !== 'CONFIG_SYNC_VALIDATION') throw err;
       this.state.rejectedId = id;
       if (listing.cursor) this.state.cursor = listing.cursor;
@@ -225,14 +268,6 @@ export class ConfigSync implements PluginInstance {
       this.log.error({ code: 'CONFIG_SYNC_VALIDATION', id, err }, 'new version failed validation; the published version stays');
       return this.pollDone('rejected');
     }
-    let cleanupError: Error | undefined;
-    try {
-      cleanupError = await this.publisher.commit(staged.dir, topLevelNames(paths), current ? [current.dir] : []);
-    } catch (err) {
-      await this.publisher.discard(staged.dir);
-      throw new ConfigSyncError('CONFIG_SYNC_PUBLISH', `cannot publish into ${this.publisher.target}: ${(err as Error).message}`, { cause: err });
-    }
-    if (cleanupError) this.log.warn({ err: cleanupError }, 'published, but removing old entries from the target failed');
     const files: PublishedVersion['files'] = {};
     for (const e of listing.entries) files[e.path] = { fingerprint: e.fingerprint, size: e.size };
     const version: PublishedVersion = {
@@ -242,27 +277,54 @@ export class ConfigSync implements PluginInstance {
       publishedAt: new Date().toISOString(),
       files,
     };
+    // Written before `..data` moves: a kill right after the swap must neither reuse this
+    // generation nor forget the reload. A dataDir that cannot take it refuses the version.
+    try {
+      await this.persist({
+        ...this.state,
+        lastGeneration: version.generation,
+        pending: { ...version, ...(listing.cursor ? { cursor: listing.cursor } : {}) },
+        ...(this.reloads ? { reloadOwed: version.generation } : {}),
+      });
+    } catch (err) {
+      await this.publisher.discard(staged.dir).catch(() => undefined);
+      throw err;
+    }
+    let cleanupError: Error | undefined;
+    try {
+      cleanupError = await this.publisher.commit(staged.dir, topLevelNames(paths), current ? [current.dir] : []);
+    } catch (err) {
+      await this.publisher.discard(staged.dir).catch(() => undefined);
+      this.stateDirty = true; // the journal names a version that did not go live: rewrite it
+      const e = asTargetError(err, this.publisher.target);
+      if (e instanceof ConfigSyncError) throw e;
+      throw new ConfigSyncError('CONFIG_SYNC_PUBLISH', `cannot publish into ${this.publisher.target}: ${(err as Error).message}`, { cause: err });
+    }
+    if (cleanupError) this.log.warn({ err: cleanupError }, 'published, but removing old entries from the target failed');
     this.state = {
       current: version,
       lastGeneration: version.generation,
       ...(current ? { previous: current } : {}),
       ...(listing.cursor ? { cursor: listing.cursor } : {}),
+      ...(this.reloads ? { reloadOwed: version.generation } : {}),
     };
-    // In the same tick as the new version: /status must never show it beside the old error
-    // or failure count (the poll loop's own reset comes after the awaits below).
+    // In the same tick as the new version: /status and the metrics must never show it beside
+    // the old error, failure count or counters (the poll loop's own reset comes after the awaits below).
     this.lastError = undefined;
     this.failures = 0;
-    await saveState(this.ctx.dataDir, this.state);
     this.metrics.publishes.inc();
     this.metrics.added.inc(diff.added);
     this.metrics.modified.inc(diff.modified);
     this.metrics.deleted.inc(diff.deleted);
     this.updateVersionMetrics();
+    // Live already: a failed save is shown, retried by the next poll, and the reload still goes out.
+    const saveError = await this.persist().then(() => undefined, (err: unknown) => err);
     this.log.info(
       { version: version.generation, id, dir: staged.dir, files: paths.length, ...diff, downloadedFiles: staged.downloadedFiles, downloadedBytes: staged.downloadedBytes },
       'published new version',
     );
     this.pollDone('changed');
+    if (saveError) this.recordError(saveError, 'published, but saving the state failed; the next poll saves it again');
     this.reloads?.request();
   }
 
@@ -274,21 +336,52 @@ export class ConfigSync implements PluginInstance {
     this.lastError = { code: 'CONFIG_SYNC_UNHEALTHY', message: why, at: new Date().toISOString() };
     if (!previous) {
       this.log.error({ version }, 'app unhealthy after reload and there is no previous version to roll back to');
+      await this.settleReload(version); // told, and nothing else to do: a restart need not tell it again
       return;
     }
+    const lastGeneration = Math.max(this.state.lastGeneration ?? 0, bad.generation);
+    // As for a publish: a kill during the swap back must still end on the previous version, reloaded.
+    await this.persist({ ...this.state, rejectedId: bad.id, lastGeneration, pending: { ...previous, rollback: true }, reloadOwed: previous.generation });
     const cleanupError = await this.publisher.commit(previous.dir, topLevelNames(Object.keys(previous.files)), []);
     if (cleanupError) this.log.warn({ err: cleanupError }, 'rolled back, but removing the bad version from the target failed');
     this.state = {
       current: previous,
       rejectedId: bad.id,
-      lastGeneration: Math.max(this.state.lastGeneration ?? 0, bad.generation),
+      lastGeneration,
+      reloadOwed: previous.generation,
       ...(this.state.cursor ? { cursor: this.state.cursor } : {}),
     };
-    await saveState(this.ctx.dataDir, this.state);
     this.metrics.rollbacks.inc();
     this.updateVersionMetrics();
+    const saveError = await this.persist().then(() => undefined, (err: unknown) => err);
+    if (saveError) this.recordError(saveError, 'rolled back, but saving the state failed; the next poll saves it again');
     this.log.warn({ from: bad.generation, to: previous.generation, badId: bad.id }, 'rolled back to the previous version');
     this.reloads?.request();
+  }
+
+  /** The app was told about `version`: a restart no longer owes it a reload. */
+  private async settleReload(version: number): Promise<void> {
+    if (this.state.reloadOwed === undefined || this.state.current?.generation !== version) return;
+    delete this.state.reloadOwed;
+    await this.persist().catch((err: unknown) => this.recordError(err, 'saving the state after the reload failed; the next poll saves it again'));
+  }
+
+  /**
+   * Saves `state` (a journal written before a swap) or, without it, the state in memory. A
+   * failed save of the state in memory leaves it dirty, for the next poll to save first.
+   */
+  private async persist(state?: SyncState): Promise<void> {
+    if (!state) this.stateDirty = true;
+    await saveState(this.ctx.dataDir, state ?? this.state);
+    if (!state) this.stateDirty = false;
+  }
+
+  /** An error outside a poll's own failure (the state after a swap): shown, counted, logged. */
+  private recordError(err: unknown, what: string): void {
+    const code = errorCode(err);
+    this.metrics.error(code).inc();
+    this.lastError = { code, message: (err as Error).message, at: new Date().toISOString() };
+    this.log.error({ code, err: (err as Error).message }, what);
   }
 
   private pollDone(result: string): void {
@@ -336,6 +429,7 @@ export class ConfigSync implements PluginInstance {
       await this.lock;
       // A reload already owed to the app still goes out, until the deadline.
       await this.reloads?.idle();
+      await this.lock; // the last reload's settling
     } finally {
       opts.signal.removeEventListener('abort', onDeadline);
       this.source.close?.();

@@ -67,6 +67,7 @@ export function createReloadAction(config: ReloadConfig, target: string, resolve
   return async (signal) => {
     const argv = exec.command.map((a) => a.replaceAll('{dir}', target));
     const result = await runCommand(argv, { timeout: exec.timeout, signal });
+    if (result.timedOut) throw new ConfigSyncError('CONFIG_SYNC_COMMAND_TIMEOUT', `reload command ${JSON.stringify(exec.command[0])} ${result.reason}`);
     if (!result.ok) throw new ConfigSyncError('CONFIG_SYNC_RELOAD', `reload command ${JSON.stringify(exec.command[0])} failed: ${result.reason}`);
     return `command ${exec.command[0]} succeeded`;
   };

@@ -28,6 +28,7 @@ export class ReloadLoop {
   private readonly currentVersion: () => number;
   private readonly target: string;
   private readonly onUnhealthy: (version: number, why: string) => Promise<void>;
+  private readonly onSettled: (version: number) => void;
   private readonly abort = new AbortController();
 
   constructor(opts: {
@@ -39,6 +40,8 @@ export class ReloadLoop {
     /** The published directory: healthCheck.expectBody reads {file:PATH} from it. */
     target: string;
     onUnhealthy: (version: number, why: string) => Promise<void>;
+    /** The app was told about `version` (and, with a health check, serves it healthily). */
+    onSettled: (version: number) => void;
   }) {
     this.config = opts.config;
     this.action = opts.action;
@@ -47,6 +50,7 @@ export class ReloadLoop {
     this.currentVersion = opts.currentVersion;
     this.target = opts.target;
     this.onUnhealthy = opts.onUnhealthy;
+    this.onSettled = opts.onSettled;
   }
 
   request(): void {
@@ -95,6 +99,7 @@ export class ReloadLoop {
           this.metrics.reloadSkipped.inc();
           this.last = { at: new Date().toISOString(), version, result: 'skipped', detail: (err as Error).message, code };
           this.logger.info({ version }, (err as Error).message);
+          this.onSettled(version);
           continue;
         }
         this.metrics.reloadError.inc();
@@ -102,13 +107,22 @@ export class ReloadLoop {
         this.logger.error({ version, code, err }, 'reload failed');
         continue;
       }
-      if (!check || signal.aborted) continue;
+      if (signal.aborted) continue;
+      if (!check) {
+        this.onSettled(version);
+        continue;
+      }
       let why: string;
       if (unverifiable) why = unverifiable;
       else {
         const { healthy, last } = await waitHealthy(check, signal, expected);
         if (healthy && this.last?.version === version) this.last = { ...this.last, detail: `${this.last.detail}; then healthy (${last})` };
-        if (healthy || signal.aborted) continue;
+        // Cut short by the stop deadline: still owed, settled by the next start.
+        if (signal.aborted) continue;
+        if (healthy) {
+          this.onSettled(version);
+          continue;
+        }
         why = `app not healthy at ${check.url} within ${check.timeout} ms after reload (last: ${last})`;
       }
       this.last = { at: new Date().toISOString(), version, result: 'unhealthy', detail: why, code: 'CONFIG_SYNC_UNHEALTHY' };

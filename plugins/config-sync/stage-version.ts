@@ -6,6 +6,7 @@ import { copyFile, link, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { AtomicPublisher } from './atomic-publisher.ts';
 import type { Limits } from './config-schema.ts';
+import { asTargetError } from './errors.ts';
 import type { Source, SourceEntry } from './sources/source.ts';
 import type { PublishedVersion } from './sync-state.ts';
 
@@ -25,7 +26,12 @@ export async function stageVersion(opts: {
   onBytes: (n: number) => void;
 }): Promise<StagedVersion> {
   const { publisher, source, entries, current, limits, signal } = opts;
-  const dir = await publisher.stage();
+  let dir: string;
+  try {
+    dir = await publisher.stage();
+  } catch (err) {
+    throw asTargetError(err, publisher.target);
+  }
   const root = join(publisher.target, dir);
   const made = new Set<string>([root]);
   let downloadedBytes = 0;
@@ -50,8 +56,8 @@ export async function stageVersion(opts: {
     }
     return { dir, downloadedBytes, downloadedFiles };
   } catch (err) {
-    await publisher.discard(dir);
-    throw err;
+    await publisher.discard(dir).catch(() => undefined);
+    throw asTargetError(err, publisher.target);
   }
 }
 

@@ -1,8 +1,12 @@
 // What survives an agent restart (in ctx.dataDir): the published version, its manifest and
 // the source's validators. On start the state is trusted only if `..data` still points at
 // that version, so a fresh emptyDir gets a full sync and an intact one gets no republish.
-import { readFile, rename, writeFile } from 'node:fs/promises';
+// The state is written before `..data` moves (`pending`, `reloadOwed`), not only after: a
+// kill between the swap and the next save must neither reuse a generation nor forget that
+// the app has not been told.
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ConfigSyncError } from './errors.ts';
 import type { SourceCursor } from './sources/source.ts';
 
 export interface ManifestEntry {
@@ -23,16 +27,30 @@ export interface PublishedVersion {
 export interface SyncState {
   current?: PublishedVersion;
   previous?: PublishedVersion;
+  /**
+   * The version `..data` is about to point at (written before the swap). At start, if `..data`
+   * points at it, the swap happened: it is the current version and `current` the previous one
+   * (none after a rollback: the version rolled away from is the rejected one).
+   */
+  pending?: PublishedVersion & { rollback?: boolean; cursor?: SourceCursor };
   cursor?: SourceCursor;
   /** Highest generation ever published: generations never repeat, even after a rollback. */
   lastGeneration?: number;
   /** A version refused by validation or rolled back: not tried again until the source changes. */
   rejectedId?: string;
+  /**
+   * Generation the app may not have been told about (set before the swap, cleared once a
+   * reload of it, and its health check, finished): a restart reloads the app again.
+   */
+  reloadOwed?: number;
 }
 
 const FILE = 'state.json';
+const TMP = `${FILE}.tmp`;
 
 export async function loadState(dataDir: string): Promise<SyncState> {
+  // A save cut short by a kill leaves its temporary file; it is never read.
+  await rm(join(dataDir, TMP), { force: true }).catch(() => undefined);
   try {
     return JSON.parse(await readFile(join(dataDir, FILE), 'utf8')) as SyncState;
   } catch (err) {
@@ -41,8 +59,15 @@ export async function loadState(dataDir: string): Promise<SyncState> {
   }
 }
 
+/** Write-then-rename; a failure (full disk) removes the temporary file and throws CONFIG_SYNC_STATE. */
 export async function saveState(dataDir: string, state: SyncState): Promise<void> {
-  const tmp = join(dataDir, `${FILE}.tmp`);
-  await writeFile(tmp, JSON.stringify(state));
-  await rename(tmp, join(dataDir, FILE));
+  const tmp = join(dataDir, TMP);
+  try {
+    // flush: the bytes reach the disk before the rename makes them the state.
+    await writeFile(tmp, JSON.stringify(state), { flush: true });
+    await rename(tmp, join(dataDir, FILE));
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw new ConfigSyncError('CONFIG_SYNC_STATE', `cannot save the state in ${dataDir}: ${(err as Error).message}`, { cause: err });
+  }
 }

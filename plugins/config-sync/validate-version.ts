@@ -19,6 +19,12 @@ export async function validateVersion(dir: string, paths: readonly string[], con
   if (config.command) {
     const argv = config.command.map((a) => a.replaceAll('{dir}', dir));
     const result = await runCommand(argv, { timeout: config.timeout, signal, cwd: dir });
+    // An agent stopping says nothing about the version: not a validation failure.
+    if (result.aborted) throw signal.reason ?? new Error('aborted');
+    // Too slow is not "refused": the same version is tried again after the backoff.
+    if (result.timedOut) {
+      throw new ConfigSyncError('CONFIG_SYNC_COMMAND_TIMEOUT', `validate.command ${JSON.stringify(config.command[0])} ${result.reason}`);
+    }
     if (!result.ok) {
       throw new ConfigSyncError('CONFIG_SYNC_VALIDATION', `validate.command ${JSON.stringify(config.command[0])} rejected the version: ${result.reason}`);
     }

@@ -2,9 +2,12 @@
 // read through `..data` resolved once, so a kubelet swap in the middle of a poll cannot give
 // us a mix of two versions. Fingerprints are content hashes, cached by inode/size/mtime, so
 // a kubelet swap that changes nothing is not a change and an idle poll hashes nothing.
+// Symlinks are followed only while they stay inside the source (the kubelet's own
+// `name -> ..data/name` links do): one that leaves it (`b.txt -> /etc/passwd`, a link to an
+// outside directory) fails the version, as an S3 key that escapes the prefix does.
 import { createHash } from 'node:crypto';
-import { copyFile, readFile, readdir, realpath, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, lstat, readFile, readdir, realpath, stat } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 import { ConfigSyncError } from '../errors.ts';
 import { checkRelativePath } from '../safe-path.ts';
 import type { Listing, Source, SourceEntry } from './source.ts';
@@ -19,6 +22,8 @@ export class DirSource implements Source {
   private readonly maxBytes: number;
   private hashes = new Map<string, string>(); // "dev:ino:size:mtime" -> sha256
   private base = '';
+  /** realpath of the source root, taken at each poll: links must resolve inside it. */
+  private rootReal = '';
 
   constructor(root: string, limits: { maxFiles: number; maxFileSize: number }) {
     this.root = root;
@@ -33,6 +38,7 @@ export class DirSource implements Source {
     // naming the version it started on is trusted; otherwise walk the new one.
     for (let attempt = 1; ; attempt++) {
       const base = await resolveBase(this.root);
+      this.rootReal = await realpath(this.root);
       const entries: SourceEntry[] = [];
       const seen = new Map<string, string>();
       let failure: unknown;
@@ -58,6 +64,7 @@ export class DirSource implements Source {
       if (name.startsWith('..')) continue; // AtomicWriter internals (..data, ..2026_...)
       const path = rel ? `${rel}/${name}` : name;
       const full = join(dir, name);
+      if ((await lstat(full)).isSymbolicLink()) await this.checkLink(full, path);
       const st = await stat(full); // follows the top-level `name -> ..data/name` links
       if (st.isDirectory()) {
         await this.walk(full, path, depth + 1, out, seen);
@@ -81,9 +88,29 @@ export class DirSource implements Source {
     }
   }
 
-  async download(entry: SourceEntry, file: string): Promise<number> {
+  /** A link (or a chain of them) must end inside the source directory. */
+  private async checkLink(full: string, path: string): Promise<void> {
+    let resolved: string;
     try {
-      await copyFile(join(this.base, entry.path), file);
+      resolved = await realpath(full);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // dangling: stat() reports it
+      throw err;
+    }
+    if (resolved !== this.rootReal && !resolved.startsWith(this.rootReal + sep)) {
+      throw new ConfigSyncError('CONFIG_SYNC_UNSAFE_PATH', `${path} in ${this.root} is a symlink that leaves the source (to ${resolved}); refused`);
+    }
+  }
+
+  async download(entry: SourceEntry, file: string): Promise<number> {
+    const from = join(this.base, entry.path);
+    // Listed and copied at different moments: a link swapped in between is checked again.
+    const resolved = await realpath(from).catch(() => from);
+    if (resolved !== this.rootReal && !resolved.startsWith(this.rootReal + sep)) {
+      throw new ConfigSyncError('CONFIG_SYNC_UNSAFE_PATH', `${entry.path} in ${this.root} resolves outside the source (to ${resolved}); refused`);
+    }
+    try {
+      await copyFile(resolved, file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       throw new ConfigSyncError('CONFIG_SYNC_SOURCE_CHANGED', `${entry.path} disappeared from ${this.root} while it was copied`, { cause: err });

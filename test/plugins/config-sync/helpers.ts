@@ -197,3 +197,71 @@ export async function startSignalRecorder(dir: string) {
     },
   };
 }
+
+/**
+ * Starts a stand-in app that reads `target`'s `version` file on every SIGHUP; `loaded()` lists
+ * the versions it read, in order.
+ */
+export async function startConfigApp(dir: string, target: string) {
+  const { spawn } = await import('node:child_process');
+  const pidFile = join(dir, `app-${Math.random().toString(36).slice(2)}.pid`);
+  const logFile = `${pidFile}.loaded`;
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures/config-app.js'), pidFile, logFile, target], { stdio: 'ignore' });
+  await waitFor('app pid file', () => readFile(pidFile, 'utf8').then((t) => /^\d+\n$/.test(t), () => false));
+  const exited = new Promise((r) => child.once('exit', r));
+  return {
+    pidFile,
+    loaded: () => readFile(logFile, 'utf8').then((t) => t.split('\n').filter(Boolean), () => [] as string[]),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Kills the agent with SIGKILL, as the OOM killer or a node failure would, and waits for the exit. */
+export async function killAgent(agent: { child: import('node:child_process').ChildProcess; exited: Promise<unknown> }): Promise<void> {
+  if (agent.child.exitCode === null && agent.child.signalCode === null) agent.child.kill('SIGKILL');
+  await agent.exited;
+}
+
+/** The files of the version `..data` points at (resolved once), read directly: path -> content. */
+export async function liveVersion(target: string): Promise<Record<string, string> | undefined> {
+  const { realpath, stat } = await import('node:fs/promises');
+  let root: string;
+  try {
+    root = await realpath(join(target, '..data'));
+  } catch {
+    return undefined;
+  }
+  const out: Record<string, string> = {};
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    for (const name of await readdir(dir)) {
+      const path = rel ? `${rel}/${name}` : name;
+      if ((await stat(join(dir, name))).isDirectory()) await walk(join(dir, name), path);
+      else out[path] = await readFile(join(dir, name), 'utf8');
+    }
+  };
+  await walk(root, '');
+  return out;
+}
+
+/** Metrics text of a running agent: the value of one series (0 when absent). */
+export async function agentMetric(adminUrl: string, series: string): Promise<number> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+/** The config-sync instance's `/status` details of a running agent. */
+export async function agentDetails(agent: { status(): Promise<any> }): Promise<any> {
+  const stack = [await agent.status()];
+  while (stack.length) {
+    const v = stack.pop();
+    if (v && typeof v === 'object') {
+      if (v.type === 'config-sync' && v.details) return v.details;
+      stack.push(...Object.values(v));
+    }
+  }
+  return undefined;
+}

@@ -116,6 +116,15 @@ describe('config-sync reload', () => {
       await chmod(app.pidFile, 0o644);
       await mkdir(target(), { mode: 0o777 });
       await chmod(target(), 0o777);
+      // Precondition: uid 65534 must be able to run this Node on this checkout's files. A clone
+      // inside a private directory (mode 0700, as mktemp -d makes) is not; say so at once.
+      const fixture = join(import.meta.dirname, 'fixtures/sync-once.ts');
+      const { realpath } = await import('node:fs/promises');
+      const needed = [await realpath(process.execPath), fixture, await realpath(join(import.meta.dirname, '../../../node_modules'))];
+      for (const path of needed) {
+        const blocked = await unreachableByOthers(path);
+        if (blocked) throw new Error(`precondition: uid 65534 cannot reach ${path} (${blocked}); run the suite from a checkout (and a Node) other users can read`);
+      }
       const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures/sync-once.ts'), src(), target(), app.pidFile], {
         uid: 65534,
         gid: 65534,
@@ -126,7 +135,10 @@ describe('config-sync reload', () => {
       let err = '';
       child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
       child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
-      const code = await new Promise((r) => child.once('exit', r));
+      const code = await new Promise((r, reject) => {
+        child.once('exit', r);
+        child.once('error', (e) => reject(new Error(`cannot run ${process.execPath} as uid 65534: ${e.message}`)));
+      });
       expect(code, err).toBe(0);
       const last = JSON.parse(out.trim().split('\n').pop()!);
       expect(last.uid).toBe(65534);
@@ -309,3 +321,16 @@ describe('config-sync reload', () => {
     await waitFor('app back on v1', () => app.state.version === '1' && app.state.healthy, 10_000);
   });
 });
+
+/** Why a user who is neither owner nor group could not reach `path` (a directory on the way without o+x, the file without o+r), or undefined. */
+async function unreachableByOthers(path: string): Promise<string | undefined> {
+  const { stat } = await import('node:fs/promises');
+  const { dirname } = await import('node:path');
+  const st = await stat(path);
+  if (!(st.mode & 0o004)) return `${path} is mode ${(st.mode & 0o777).toString(8)}, not readable by others`;
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const d = await stat(dir);
+    if (!(d.mode & 0o001)) return `directory ${dir} is mode ${(d.mode & 0o777).toString(8)}, not searchable by others`;
+    if (dir === dirname(dir)) return undefined;
+  }
+}

@@ -58,6 +58,8 @@ describe('config-sync s3 listings', () => {
     delete (want as Record<string, string>)['sub/dir/b4.conf'];
     // A walk that straddles a publish can meet a path that just went away: look again.
     await waitFor('final version', async () => JSON.stringify(await readTarget(target).catch(() => null)) === JSON.stringify(want));
+    // The files are visible from the swap on; the publish is counted once the swap's clean-up is done.
+    await waitFor('final version counted', async () => (await r.metric('sidekick_config_sync_changes_total', { kind: 'deleted' })) >= 1);
     expect(r.details().version.generation).toBeGreaterThanOrEqual(2);
     expect(r.details().version.generation).toBeLessThanOrEqual(4);
     // Whatever the intermediate versions were, each change is counted once.
