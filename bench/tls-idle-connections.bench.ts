@@ -16,12 +16,14 @@
 // N connections open and are held (VmRSS sampled every 100 ms), (peak - idle) / N, the connections
 // established at the front's port (ss), and a normal client's requests meanwhile (a new connection
 // each: served or not, median latency). Rounds alternate which front goes first.
-// A last run shows Sidekick with its default limits under the same N idle connections.
+// Each round also measures the floor under Sidekick, not a peer: Node's own TLS server (the image's
+// node flags) answering a fixed 200 itself. A last run shows Sidekick with its default limits
+// under the same N idle connections: whether a normal client is served while they open and after.
 // File descriptors: every front and client is started under `prlimit --nofile=H:H`, H the hard limit.
 // Run: node_modules/.bin/node bench/tls-idle-connections.bench.ts   (BENCH_IDLE_CONNECTIONS=10000,
 // BENCH_ROUNDS=3; --sources runs the checkout's .ts sources instead of the image build)
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,7 +88,7 @@ interface Fronts {
 }
 
 interface Result {
-  front: 'nginx' | 'Sidekick';
+  front: 'nginx' | 'Sidekick' | 'bare Node';
   scenario: Scenario;
   round: number;
   idleMb: number;
@@ -185,9 +187,26 @@ function startSidekick(f: Fronts, port: number, raised: boolean): ChildProcess {
   return f.start('0', process.execPath, [...agent().args, 'run', '--config', file], agent().env, f.wrap);
 }
 
+/**
+ * The floor under Sidekick, not a peer: Node's own TLS server with the image's node flags and
+ * environment, answering every read with a fixed 200 itself (no HTTP parsing, no app).
+ */
+function startBareNode(f: Fronts, port: number): ChildProcess {
+  const file = join(f.dir, `bare-${port}.mjs`);
+  writeFileSync(file, `import { readFileSync } from 'node:fs';
+import { createServer } from 'node:tls';
+const ok = 'HTTP/1.1 200 OK\\r\\ncontent-length: 0\\r\\n\\r\\n';
+createServer({ cert: readFileSync(${JSON.stringify(f.cert)}), key: readFileSync(${JSON.stringify(f.key)}) }, (s) => {
+  s.on('error', () => {});
+  s.on('data', () => s.write(ok));
+}).listen(${port}, '127.0.0.1');
+`);
+  return f.start('0', process.execPath, [...agent().args.slice(0, -1), file], agent().env, f.wrap);
+}
+
 async function measure(f: Fronts, front: Result['front'], scenario: Scenario, round: number): Promise<Result> {
   const port = await freePort();
-  const child = front === 'nginx' ? startNginx(f, port, `front-${round}-${scenario}`) : startSidekick(f, port, true);
+  const child = front === 'nginx' ? startNginx(f, port, `front-${round}-${scenario}`) : front === 'Sidekick' ? startSidekick(f, port, true) : startBareNode(f, port);
   await waitPort(port, child);
   await probes(port, 20); // warm-up: the TLS and HTTP paths, the app connection pool
   const probeIdle = await probes(port, PROBES);
@@ -213,25 +232,34 @@ async function measure(f: Fronts, front: Result['front'], scenario: Scenario, ro
 const perConnKiB = (r: Result) => ((r.peakMb - r.idleMb) * 1024) / N;
 const ms = (p: Probes) => (p.medianMs === undefined ? '-' : `${p.medianMs.toFixed(1)} ms`);
 
-/** Sidekick with no limits or timeouts set, under the same N idle connections: is a normal client served, and when. */
-async function defaults(f: Fronts): Promise<Array<{ t: number; established: number; probe: Probes }>> {
+interface Sample { t: number; opened: boolean; established: number; sockets: number; probe: Probes }
+
+/**
+ * Sidekick with no limits or timeouts set, under the same N idle connections: every 3 s while they
+ * open and for 15 s after, the connections established, the client sockets the agent still holds
+ * (its open file descriptors over those before), and whether a normal client is served.
+ */
+async function defaults(f: Fronts): Promise<{ samples: Sample[]; opening: Opened }> {
   const port = await freePort();
   const child = startSidekick(f, port, false);
   await waitPort(port, child);
   await probes(port, 20);
+  const fds = () => readdirSync(`/proc/${child.pid}/fd`).length;
+  const before = fds();
   const t0 = performance.now();
-  const timeline: Array<{ t: number; established: number; probe: Probes }> = [];
-  const { holders, opened, failed, seconds } = await openConnections(f, port, N, 'idle');
-  console.error(`  defaults: ${opened} opened, ${failed} failed in ${seconds.toFixed(1)} s`);
-  for (;;) {
-    const t = (performance.now() - t0) / 1000;
-    timeline.push({ t, established: established(port), probe: await probes(port, 1) });
-    if (t > 14) break;
-    await sleep(2000);
+  let opening: (Opened & { holders: ChildProcess[] }) | undefined;
+  const done = openConnections(f, port, N, 'idle').then((r) => (opening = r));
+  let openedAt: number | undefined;
+  const samples: Sample[] = [];
+  while (openedAt === undefined || performance.now() - openedAt < 15_000) {
+    await Promise.race([sleep(3000), openedAt === undefined ? done : new Promise(() => {})]);
+    if (opening && openedAt === undefined) openedAt = performance.now();
+    samples.push({ t: (performance.now() - t0) / 1000, opened: !!opening, established: established(port), sockets: fds() - before, probe: await probes(port, 1) });
   }
-  await release(holders);
+  await release(opening!.holders);
   await stop(child);
-  return timeline;
+  console.error(`  defaults: ${opening!.opened} opened, ${opening!.failed} failed in ${opening!.seconds.toFixed(1)} s`);
+  return { samples, opening: opening! };
 }
 
 function range(xs: number[], digits: number): string {
@@ -269,7 +297,7 @@ async function bench(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const scenario of ['idle', 'request'] as const) {
         const order = round % 2 ? (['nginx', 'Sidekick'] as const) : (['Sidekick', 'nginx'] as const);
-        for (const front of order) results.push(await measure(f, front, scenario, round));
+        for (const front of [...order, 'bare Node'] as const) results.push(await measure(f, front, scenario, round));
       }
     }
     const timeline = await defaults(f);
@@ -277,33 +305,36 @@ async function bench(): Promise<void> {
     console.log(`\nIdle TLS connections: N = ${N}, ${ROUNDS} rounds, front on 1 core, ${CLIENTS} client processes on the other (${new Date().toISOString()}); Sidekick: ${agent().label}`);
     console.log(`Open files: fronts and clients under prlimit --nofile=${hardLimit}:${hardLimit} (ulimit -Hn); nginx worker_rlimit_nofile ${hardLimit}, worker_connections ${SLOTS}.`);
     console.log('Timeouts raised on both: nginx client_header_timeout/keepalive_timeout 600s; Sidekick timeouts.headers/request/idle 10m, limits.maxConnections ' + SLOTS + '.');
-    console.log('\n| scenario | round | front | RSS idle | RSS peak, N open | KiB per connection | RSS after 5 s held | open (ss) | failed | time to open | normal client served | its latency idle / N open |');
-    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-    for (const r of results) {
-      console.log(`| ${r.scenario} | ${r.round} | ${r.front} | ${r.idleMb.toFixed(1)} MB | ${r.peakMb.toFixed(1)} MB | ${perConnKiB(r).toFixed(1)} | ${r.heldMb.toFixed(1)} MB | ${r.established} | ${r.failed} | ${r.openSeconds.toFixed(1)} s | ${r.probeHeld.served}/${PROBES} | ${ms(r.probeIdle)} / ${ms(r.probeHeld)} |`);
-    }
-    console.log('\nSummary over the rounds (min-max); ratio = Sidekick / nginx of the same round and scenario:');
-    console.log('| scenario | figure | nginx | Sidekick | ratio |');
-    console.log('| --- | --- | --- | --- | --- |');
-    const figures: Array<[string, (r: Result) => number, number]> = [
-      ['RSS idle (MB)', (r) => r.idleMb, 1],
-      ['RSS peak with N open (MB)', (r) => r.peakMb, 1],
-      ['KiB per connection', perConnKiB, 1],
-      ['time to open N (s)', (r) => r.openSeconds, 1],
-      ['normal client latency with N open (ms)', (r) => r.probeHeld.medianMs ?? NaN, 1],
-    ];
-    for (const scenario of ['idle', 'request'] as const) {
-      const of = (front: Result['front']) => results.filter((r) => r.scenario === scenario && r.front === front);
-      for (const [label, fig, digits] of figures) {
-        const ratios = of('Sidekick').map((s) => fig(s) / fig(of('nginx').find((n) => n.round === s.round)!));
-        console.log(`| ${scenario} | ${label} | ${range(of('nginx').map(fig), digits)} | ${range(of('Sidekick').map(fig), digits)} | ${range(ratios, 2)}x |`);
+    if (results.length) {
+      console.log('\n| scenario | round | front | RSS idle | RSS peak, N open | KiB per connection | RSS after 5 s held | open (ss) | failed | time to open | normal client served | its latency idle / N open |');
+      console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+      for (const r of results) {
+        console.log(`| ${r.scenario} | ${r.round} | ${r.front} | ${r.idleMb.toFixed(1)} MB | ${r.peakMb.toFixed(1)} MB | ${perConnKiB(r).toFixed(1)} | ${r.heldMb.toFixed(1)} MB | ${r.established} | ${r.failed} | ${r.openSeconds.toFixed(1)} s | ${r.probeHeld.served}/${PROBES} | ${ms(r.probeIdle)} / ${ms(r.probeHeld)} |`);
       }
+      console.log('\nSummary over the rounds (min-max); ratio = Sidekick / nginx of the same round and scenario:');
+      console.log('| scenario | figure | nginx | Sidekick | ratio | bare Node TLS server (floor) |');
+      console.log('| --- | --- | --- | --- | --- | --- |');
+      const figures: Array<[string, (r: Result) => number, number]> = [
+        ['RSS idle (MB)', (r) => r.idleMb, 1],
+        ['RSS peak with N open (MB)', (r) => r.peakMb, 1],
+        ['KiB per connection', perConnKiB, 1],
+        ['time to open N (s)', (r) => r.openSeconds, 1],
+        ['normal client latency with N open (ms)', (r) => r.probeHeld.medianMs ?? NaN, 1],
+      ];
+      for (const scenario of ['idle', 'request'] as const) {
+        const of = (front: Result['front']) => results.filter((r) => r.scenario === scenario && r.front === front);
+        for (const [label, fig, digits] of figures) {
+          const ratios = of('Sidekick').map((s) => fig(s) / fig(of('nginx').find((n) => n.round === s.round)!));
+          console.log(`| ${scenario} | ${label} | ${range(of('nginx').map(fig), digits)} | ${range(of('Sidekick').map(fig), digits)} | ${range(ratios, 2)}x | ${range(of('bare Node').map(fig), digits)} |`);
+        }
+      }
+      console.log('nginx allocates its worker_connections slots at start (~0.4 KiB each): they are in its idle RSS, not in its KiB per connection.');
     }
-    console.log('nginx allocates its worker_connections slots at start (~0.4 KiB each): they are in its idle RSS, not in its KiB per connection.');
-    console.log(`\nSidekick with its default limits (limits.maxConnections 10,000, timeouts.headers 10s), ${N} idle connections opened by clients started at t = 0:`);
-    console.log('| t | connections established | normal client |');
-    console.log('| --- | --- | --- |');
-    for (const p of timeline) console.log(`| ${p.t.toFixed(1)} s | ${p.established} | ${p.probe.served ? `served, ${ms(p.probe)}` : 'not served'} |`);
+    const { samples, opening } = timeline;
+    console.log(`\nSidekick with its default limits (limits.maxConnections 10,000, timeouts.headers 10s): ${N} idle connections, opened in ${opening.seconds.toFixed(1)} s (${opening.failed} failed) by clients started at t = 0:`);
+    console.log('| t | all opened | connections established | client sockets the agent holds | normal client |');
+    console.log('| --- | --- | --- | --- | --- |');
+    for (const p of samples) console.log(`| ${p.t.toFixed(1)} s | ${p.opened ? 'yes' : 'no'} | ${p.established} | ${p.sockets} | ${p.probe.served ? `served, ${ms(p.probe)}` : 'not served'} |`);
   } finally {
     for (const c of children) await stop(c);
     rmSync(dir, { recursive: true, force: true });
