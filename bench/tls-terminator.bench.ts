@@ -16,87 +16,21 @@
 // "--max-semi-space-size=2") adds node flags after the image's, for trying them.
 // The steady 1,000 req/s run is made twice on the same Sidekick: first as the method says (a
 // fresh agent: JIT warm-up included), then again once warm, to show the steady-state cost.
-import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/helpers/free-port.ts';
 import { imageAgent, sourceAgent } from './image-agent.ts';
+import { bin, cpuSeconds, has, launcher, rssMb, selfSignedCert, stop, waitPort } from './peer-processes.ts';
 
 // Built on first use, so that the `--steady` load generator (a child of this same file) does not
 // rebuild the image, on the load generator's core, before it starts.
 const agent = () => (process.argv.includes('--sources') ? sourceAgent() : imageAgent());
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const dir = mkdtempSync(join(tmpdir(), 'sidekick-tls-bench-'));
-const children: ChildProcess[] = [];
-
-function has(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
-const bin = (name: string) => (has(name) ? name : has(`/usr/sbin/${name}`) ? `/usr/sbin/${name}` : undefined);
-
-
-async function waitPort(port: number, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
-    const ok = await new Promise<boolean>((r) => {
-      const s = connect(port, '127.0.0.1', () => (s.destroy(), r(true)));
-      s.on('error', () => r(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`port ${port} never opened`);
-}
-
-function start(cpu: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  // Output to files, not pipes: a pipe nobody drains during a run would stall a chatty peer.
-  const log = join(dir, `${cmd.split('/').pop()}-${children.length}.log`);
-  const fd = openSync(log, 'w');
-  const child = spawn('taskset', ['-c', cpu, cmd, ...args], { env, stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  child.on('exit', (code) => code && code !== 143 && console.error(`${cmd} exited ${code}: ${readFileSync(log, 'utf8').slice(-500)}`));
-  children.push(child);
-  return child;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode) return;
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await new Promise((r) => child.once('exit', r));
-  clearTimeout(t);
-}
-
-/** RSS of a process and its children, in MB. */
-function rssMb(pid: number): number {
-  let kb = 0;
-  const pids = [String(pid), ...spawnSync('pgrep', ['-P', String(pid)]).stdout.toString().split('\n').filter(Boolean)];
-  for (const p of pids) {
-    try {
-      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))![1]);
-    } catch {
-      // gone
-    }
-  }
-  return kb / 1024;
-}
-/** User+system CPU seconds of a process and its children (nginx/HAProxy workers). */
-function cpuSeconds(pid: number): number {
-  let ticks = 0;
-  const pids = [String(pid), ...spawnSync('pgrep', ['-P', String(pid)]).stdout.toString().split('\n').filter(Boolean)];
-  for (const p of pids) {
-    try {
-      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      // gone
-    }
-  }
-  return ticks / 100;
-}
+const { start, children } = launcher(dir);
 
 interface Run { rps: number; p50: number; p99: number; requests: number; errors: number }
 
@@ -241,9 +175,7 @@ async function main(): Promise<void> {
   }
   const etc = join(dir, 'etc');
   mkdirSync(etc);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(etc, 'key.pem'), '-out', join(etc, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost'], { stdio: 'ignore' });
-  const cert = join(etc, 'cert.pem');
-  const key = join(etc, 'key.pem');
+  const { cert, key } = selfSignedCert(etc);
   writeFileSync(join(dir, 'both.pem'), readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
   const nginx = bin('nginx')!;
   const backendPort = await freePort();
