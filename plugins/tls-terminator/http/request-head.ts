@@ -5,6 +5,7 @@
 // parser accepts must be one Node would accept and frame the same way: it never has to reject.
 // The answer for a request it declines is why (a metric label: how much traffic takes Node's path).
 
+import { hasBareLf, trimOws } from '../http1-syntax.ts';
 import { isValidHost } from './host-rules.ts';
 
 export interface PlainRequest {
@@ -62,10 +63,6 @@ export function scanHead(buf: Buffer, maxHeaderSize: number): ScannedHead | stri
   return typeof request === 'string' ? request : { request, bodyStart: end + 4 };
 }
 
-function hasBareLf(buf: Buffer): boolean {
-  for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) if (i === 0 || buf[i - 1] !== 13) return true;
-  return false;
-}
 
 /** `text`: the head as latin1, without its final CRLFCRLF. */
 export function parsePlainHead(text: string): PlainRequest | string {
@@ -137,11 +134,3 @@ export function parsePlainHead(text: string): PlainRequest | string {
   };
 }
 
-/** s[from, to) without leading/trailing spaces and tabs only (String#trim would also eat 0xA0 and friends). */
-function trimOws(s: string, from: number, to: number): string {
-  let a = from;
-  let b = to;
-  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
-  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
-  return s.slice(a, b);
-}

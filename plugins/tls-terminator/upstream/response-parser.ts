@@ -5,6 +5,7 @@
 // refuses is an error here (502 to the client, as nginx answers a malformed upstream head), and
 // where this parser refuses more, the test lists the case and the RFC reason.
 
+import { hasBareLf, trimOws } from '../http1-syntax.ts';
 const MAX_HEAD = 64 * 1024;
 const MAX_CHUNK_LINE = 1024;
 const CRLF2 = Buffer.from('\r\n\r\n');
@@ -74,14 +75,6 @@ function statusOf(text: string, eol: number): number {
   return d0 * 100 + d1 * 10 + d2;
 }
 
-/** s[from, to) without leading/trailing SP and HTAB only: the optional whitespace of RFC 9110 5.6.3. */
-function trimOws(s: string, from: number, to: number): string {
-  let a = from;
-  let b = to;
-  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
-  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
-  return s.slice(a, b);
-}
 
 /** One `name: value` line of a head or trailer section, checked as llhttp checks it. */
 function fieldLine(text: string, pos: number, eol: number): [string, string] {
@@ -96,10 +89,6 @@ function fieldLine(text: string, pos: number, eol: number): [string, string] {
 
 const BARE_LF = 'bare LF in the response head';
 
-function hasBareLf(buf: Buffer, from: number): boolean {
-  for (let i = buf.indexOf(10, from); i >= 0; i = buf.indexOf(10, i + 1)) if (i === from || buf[i - 1] !== 13) return true;
-  return false;
-}
 
 export class ResponseParser {
   private mode: Mode = Mode.Head;
