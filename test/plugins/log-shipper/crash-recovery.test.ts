@@ -59,6 +59,22 @@ plugins:
   /** The agent has read the first file and tried to ship it (and was refused). */
   const refusedOnce = () => eventually(() => expect(rx.requests.length).toBeGreaterThan(0), 400);
 
+  /** The agent runs, app.log holds 10,000 lines, and shipping them was refused once. */
+  const firstFileRefused = async (): Promise<string[]> => {
+    agent = await start();
+    const first = lines('first', 10_000);
+    await writeLines(app, first);
+    await refusedOnce();
+    return first;
+  };
+
+  /** The app's new app.log after a rotation: 5,000 more lines. */
+  const writeNewFile = async (): Promise<string[]> => {
+    const second = lines('second', 5_000);
+    await writeLines(app, second);
+    return second;
+  };
+
   const killAndRestartHealthy = async () => {
     await agent!.stop('SIGKILL');
     expect(rx.records).toEqual([]); // nothing was acknowledged before the kill
@@ -69,13 +85,9 @@ plugins:
   const expectEveryLineOnce = (expected: string[]) => eventually(() => expectAllOnce(rx.messages(), expected), 400);
 
   it('rename + create while running, killed before any acknowledgement: the renamed file is shipped after the restart', async () => {
-    agent = await start();
-    const first = lines('first', 10_000);
-    await writeLines(app, first);
-    await refusedOnce();
+    const first = await firstFileRefused();
     await rename(app, `${app}.1`);
-    const second = lines('second', 5_000);
-    await writeLines(app, second);
+    const second = await writeNewFile();
     // The agent saw the rotation: it drains the old file and tails the new one.
     await eventually(async () => {
       const files = await tracked();
@@ -87,67 +99,47 @@ plugins:
   }, 60_000);
 
   it('rename + create while the agent is down: the renamed file is found by identity', async () => {
-    agent = await start();
-    const first = lines('first', 10_000);
-    await writeLines(app, first);
-    await refusedOnce();
-    await agent.stop('SIGKILL');
+    const first = await firstFileRefused();
+    await agent!.stop('SIGKILL');
     await rename(app, `${app}.1`);
-    const second = lines('second', 5_000);
-    await writeLines(app, second);
+    const second = await writeNewFile();
     await killAndRestartHealthy();
     await expectEveryLineOnce([...first, ...second]);
   }, 60_000);
 
   it('copytruncate while running, killed before any acknowledgement: the copy is shipped after the restart', async () => {
-    agent = await start();
-    const first = lines('first', 10_000);
-    await writeLines(app, first);
-    await refusedOnce();
+    const first = await firstFileRefused();
     await copyFile(app, `${app}.1`);
     await truncate(app, 0);
-    const second = lines('second', 5_000);
-    await writeLines(app, second);
+    const second = await writeNewFile();
     await eventually(async () => expect((await tracked()).some((f) => f.path === `${app}.1`)).toBe(true), 400);
     await killAndRestartHealthy();
     await expectEveryLineOnce([...first, ...second]);
   }, 60_000);
 
   it('copytruncate while the agent is down: the copy is found by its first bytes', async () => {
-    agent = await start();
-    const first = lines('first', 10_000);
-    await writeLines(app, first);
-    await refusedOnce();
-    await agent.stop('SIGKILL');
+    const first = await firstFileRefused();
+    await agent!.stop('SIGKILL');
     await copyFile(app, `${app}.1`);
     await truncate(app, 0);
-    const second = lines('second', 5_000);
-    await writeLines(app, second);
+    const second = await writeNewFile();
     await killAndRestartHealthy();
     await expectEveryLineOnce([...first, ...second]);
   }, 60_000);
 
   it('delete + create while running, sink back before any kill: the deleted file is read to its end', async () => {
-    agent = await start();
-    const first = lines('first', 10_000);
-    await writeLines(app, first);
-    await refusedOnce();
+    const first = await firstFileRefused();
     await rm(app);
-    const second = lines('second', 5_000);
-    await writeLines(app, second);
+    const second = await writeNewFile();
     await eventually(async () => expect((await tracked()).some((f) => f.state === 'draining')).toBe(true), 400);
     rx.respond = () => ({ status: 200 });
     await expectEveryLineOnce([...first, ...second]);
   }, 60_000);
 
   it('delete + create while running, then kill -9: the deleted bytes cannot be read again and are reported lost, not forgotten', async () => {
-    agent = await start();
-    const first = lines('first', 10_000);
-    await writeLines(app, first);
-    await refusedOnce();
+    const first = await firstFileRefused();
     await rm(app);
-    const second = lines('second', 5_000);
-    await writeLines(app, second);
+    const second = await writeNewFile();
     await eventually(async () => expect((await tracked()).some((f) => f.state === 'draining')).toBe(true), 400);
     await killAndRestartHealthy();
     await expectEveryLineOnce(second);

@@ -18,10 +18,9 @@ export interface ResponseOutcome {
   reusable: boolean;
 }
 
-/** ResponseParser as an Exchange drives it: one read with every byte, then the app's EOF. */
-export function ours(input: Buffer, method: string): ResponseOutcome {
-  const out: ResponseOutcome = { headers: [], body: '', reusable: false };
-  let done = false;
+/** A ResponseParser that writes what it reads into `out`; done(): it reported the end. */
+function recording(out: ResponseOutcome, method: string): { p: ResponseParser; done: () => boolean } {
+  let ended = false;
   const p = new ResponseParser({
     head: (h) => {
       out.status = h.status;
@@ -29,18 +28,25 @@ export function ours(input: Buffer, method: string): ResponseOutcome {
     },
     data: (c) => (out.body += c.toString('latin1')),
     end: (reusable, last) => {
-      done = true;
+      ended = true;
       out.reusable = reusable;
       if (last) out.body += last.toString('latin1');
     },
     continue: () => {},
   }, method === 'HEAD');
+  return { p, done: () => ended };
+}
+
+/** ResponseParser as an Exchange drives it: one read with every byte, then the app's EOF. */
+export function ours(input: Buffer, method: string): ResponseOutcome {
+  const out: ResponseOutcome = { headers: [], body: '', reusable: false };
+  const { p, done } = recording(out, method);
   try {
     p.push(input);
     // The Exchange detaches at end(): later bytes are the pool's business, not the response's.
-    if (!done && !p.eof()) out.error = 'closed mid-response';
+    if (!done() && !p.eof()) out.error = 'closed mid-response';
   } catch (e) {
-    if (!done) out.error = (e as Error).message;
+    if (!done()) out.error = (e as Error).message;
   }
   return out;
 }
@@ -51,26 +57,13 @@ export function ours(input: Buffer, method: string): ResponseOutcome {
  */
 export function oursByteByByte(input: Buffer, method: string): ResponseOutcome & { end: number } {
   const out: ResponseOutcome & { end: number } = { headers: [], body: '', reusable: false, end: input.length };
-  let done = false;
-  const p = new ResponseParser({
-    head: (h) => {
-      out.status = h.status;
-      out.headers = h.headers;
-    },
-    data: (c) => (out.body += c.toString('latin1')),
-    end: (reusable, last) => {
-      done = true;
-      out.reusable = reusable;
-      if (last) out.body += last.toString('latin1');
-    },
-    continue: () => {},
-  }, method === 'HEAD');
+  const { p, done } = recording(out, method);
   try {
-    for (let i = 0; i < input.length && !done; i++) {
+    for (let i = 0; i < input.length && !done(); i++) {
       p.push(input.subarray(i, i + 1));
-      if (done) out.end = i + 1;
+      if (done()) out.end = i + 1;
     }
-    if (!done && !p.eof()) out.error = 'closed mid-response';
+    if (!done() && !p.eof()) out.error = 'closed mid-response';
   } catch (e) {
     out.error = (e as Error).message;
   }
