@@ -19,6 +19,11 @@ COPY package.json package-lock.json ./
 # --omit=dev also drops the bundled `node` package: the image's own Node 22 runs the agent.
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force && rm -rf /root/.npm
 COPY --from=build /src/dist ./dist
+# The plugin kit for third-party plugins (docs/plugin-api.md): the image ships no sources, so the
+# package export `sidekick/plugin-api` points at the compiled kit; and plugin packages installed
+# into /app/node_modules or placed under /app find `sidekick` there.
+RUN node -e "const fs=require('fs');const p=JSON.parse(fs.readFileSync('package.json'));p.exports['./plugin-api']='./dist/src/plugin-api.js';fs.writeFileSync('package.json',JSON.stringify(p,null,2))" \
+ && ln -s .. node_modules/sidekick
 COPY bin ./bin
 COPY examples/plugins ./examples/plugins
 # Node's compile cache, made here once and read-only at run time: start to ready ~10% sooner.

@@ -2,10 +2,9 @@
 // error naming the key, never a silently ignored setting.
 import { isIP } from 'node:net';
 import * as v from 'valibot';
-import { listenAddress } from '../../src/config/listen-address.ts';
-import { crossCheck, field, integer, nonEmpty, optionalField } from '../../src/config/schema-fields.ts';
-import { duration, size } from '../../src/config/units.ts';
-import { tls as nodeTls } from '../../src/builtin-modules.ts';
+import { listenAddress, crossCheck, field, integer, nonEmpty, optionalField, duration, size, loadTls } from '../../src/plugin-api.ts';
+
+const nodeTls = loadTls();
 
 const cidr = field(
   v.pipe(

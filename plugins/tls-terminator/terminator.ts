@@ -4,8 +4,7 @@
 import { BlockList, type Server, type Socket, createServer, isIP } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
-import { tls } from '../../src/builtin-modules.ts';
-import type { HealthReport, PluginContext, PluginInstance, StopOptions } from '../../src/plugin-api.ts';
+import { loadTls, type HealthReport, type PluginContext, type PluginInstance, type StopOptions } from '../../src/plugin-api.ts';
 import { type AccessLog, createAccessLog } from './access-log.ts';
 import { CertWatcher } from './tls/cert-watcher.ts';
 import { CertificateStore } from './tls/certificate-store.ts';
@@ -24,6 +23,8 @@ import { readProxyHeader } from './tls/proxy-protocol.ts';
 import { createRedirectServer } from './http/redirect-server.ts';
 import { type TcpPipe, pipeToApp, tcpPipe } from './tcp/tcp-pipe.ts';
 import { type UpstreamTarget, parseUpstream } from './upstream/upstream-target.ts';
+
+const tls = loadTls();
 
 const OWNER = Symbol('sidekick.tls-terminator.owner');
 type Owned = Socket & { [OWNER]?: TlsTerminator };

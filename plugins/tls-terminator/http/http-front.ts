@@ -2,7 +2,7 @@
 // server (chosen by ALPN) that never listen themselves, and every request is proxied to the
 // app over a keep-alive pool. Bodies are piped both ways, so backpressure holds end to end.
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
-import { http, loadHttp2 } from '../../../src/builtin-modules.ts';
+import { loadHttp, loadHttp2 } from '../../../src/plugin-api.ts';
 import type { Http2Server, Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -22,6 +22,8 @@ import type { TerminatorMetrics } from '../metrics.ts';
 import { type FrontContext, ProxiedRequest, proxiedRequestOf, responding } from './proxied-request.ts';
 import type { UpstreamTarget } from '../upstream/upstream-target.ts';
 import { proxyUpgrade } from './upgrade-proxy.ts';
+
+const http = loadHttp();
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
