@@ -4,6 +4,8 @@
 //   - change published and app signalled within interval + 250 ms at p99;
 //   - 1,000 versions published under a concurrent reader: zero torn or mixed sets.
 // Run: node_modules/.bin/node bench/config-sync.bench.ts
+//   BENCH_COMPARE=<another checkout> (node_modules reachable from it) adds that code's agents to
+//   the idle part, in the same windows: an interleaved A/B of two versions in one run.
 //   (env: BENCH_PARTS=idle,latency,torn BENCH_VERSIONS=1000 BENCH_AWS_VERSIONS=25 BENCH_LATENCY_SAMPLES=40 BENCH_AWS_LATENCY_SAMPLES=10)
 // The aws peer is skipped, saying so, when `aws` is not installed (apt-get install awscli).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -14,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { freePort } from '../test/helpers/free-port.ts';
-import { imageAgent, sourceAgent } from './image-agent.ts';
+import { type AgentBuild, imageAgent, sourceAgent } from './image-agent.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 // What ships (compiled, the Dockerfile's ENV and node flags); --sources for the checkout.
@@ -62,7 +64,13 @@ async function startStore(dir: string) {
   const s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: join(dir, 's3') });
   const { port } = (await s3rver.run()) as { port: number };
   const counts = { list: 0, get: 0, other: 0 };
+  /** Requests by the first path segment of the prefix or key they name (each agent has its own). */
+  const byPrefix = new Map<string, number>();
   const proxy: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://store');
+    const named = url.searchParams.get('prefix') ?? url.pathname.split('/')[2] ?? '';
+    const top = named.split('/')[0]!;
+    byPrefix.set(top, (byPrefix.get(top) ?? 0) + 1);
     if (req.method === 'GET' && req.url?.includes('list-type=2')) counts.list++;
     else if (req.method === 'GET' || req.method === 'HEAD') counts.get++;
     else counts.other++;
@@ -82,6 +90,7 @@ async function startStore(dir: string) {
   return {
     endpoint,
     counts,
+    byPrefix,
     putSet,
     put: (key: string, text: string) => client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: text })),
     async close() {
@@ -95,12 +104,12 @@ async function startStore(dir: string) {
 
 type Store = Awaited<ReturnType<typeof startStore>>;
 
-async function startAgent(dir: string, name: string, plugin: string) {
+async function startAgent(dir: string, name: string, plugin: string, build: AgentBuild = AGENT) {
   mkdirSync(join(dir, name), { recursive: true });
   const port = await freePort();
   const config = join(dir, name, 'sidekick.yaml');
   writeFileSync(config, `admin: { listen: 127.0.0.1:${port} }\nlog: { level: warn }\ndataDir: ./data\nplugins:\n  app-config:\n    type: config-sync\n${plugin}`);
-  const child = spawn(process.execPath, [...AGENT.args, 'run', '--config', config], { env: { ...AGENT.env, ...CREDS }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...build.args, 'run', '--config', config], { env: { ...build.env, ...CREDS }, stdio: ['ignore', 'ignore', 'inherit'] });
   const admin = `http://127.0.0.1:${port}`;
   await waitUntil('agent ready', async () => (await fetch(`${admin}/readyz`).then((r) => r.status, () => 0)) === 200, 30_000, 20);
   const metric = async (re: RegExp) => Number(re.exec(await (await fetch(`${admin}/metrics`)).text())?.[1] ?? NaN);
@@ -137,51 +146,66 @@ const IDLE_WINDOWS = Number(process.env.BENCH_IDLE_WINDOWS ?? 3);
  * the difference (+-0.4 ms per poll between runs). Several windows; median and range reported.
  */
 async function idleCost(dir: string, store: Store, aws: boolean) {
-  await store.putSet('idle/', 0);
+  const codes: Array<{ label: string; build: AgentBuild; prefix: string }> = [{ label: 'sidekick config-sync', build: AGENT, prefix: 'idle' }];
+  const compare = process.env.BENCH_COMPARE;
+  if (compare) {
+    const other = (await import(join(resolve(compare), 'bench/image-agent.ts'))) as typeof import('./image-agent.ts');
+    const build = process.argv.includes('--sources') ? other.sourceAgent() : other.imageAgent();
+    codes.push({ label: `sidekick config-sync, BENCH_COMPARE=${compare}`, build, prefix: 'idleb' });
+  }
   const rows: string[][] = [];
-  const base = await startAgent(dir, 'idle-base', `${s3Source(store, 'idle/')}    interval: 1h\n`);
-  let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
+  const started: Array<Awaited<ReturnType<typeof startAgent>>> = [];
   try {
-    agent = await startAgent(dir, 'idle', `${s3Source(store, 'idle/')}    interval: 100ms\n`);
-    const a = agent;
-    await waitUntil('first publish', () => existsSync(join(base.target, '..data')) && existsSync(join(a.target, '..data')));
-    await sleep(1000);
-    const pollsOf = (x: typeof a) => x.metric(/sidekick_config_sync_polls_total\{instance="app-config",result="unchanged"\} (\d+)/);
-    const nets: number[] = [];
-    const raws: number[] = [];
-    let polls = 0;
-    const r0 = { ...store.counts };
-    for (let w = 0; w < IDLE_WINDOWS; w++) {
-      // The same scrapes on both, so they cancel out.
-      const [p0] = await Promise.all([pollsOf(a), pollsOf(base)]);
-      const [ca0, cb0] = [cpuSeconds(a.child.pid!), cpuSeconds(base.child.pid!)];
-      await sleep(10_000);
-      const [ca1, cb1] = [cpuSeconds(a.child.pid!), cpuSeconds(base.child.pid!)];
-      const [p1] = await Promise.all([pollsOf(a), pollsOf(base)]);
-      const n = p1 - p0;
-      polls += n;
-      nets.push((((ca1 - ca0) - (cb1 - cb0)) * 1000) / n);
-      raws.push(((ca1 - ca0) * 1000) / n);
+    const pairs: Array<{ a: Awaited<ReturnType<typeof startAgent>>; base: Awaited<ReturnType<typeof startAgent>> }> = [];
+    for (const [i, code] of codes.entries()) {
+      await store.putSet(`${code.prefix}/`, 0);
+      const base = await startAgent(dir, `idle-base${i}`, `${s3Source(store, `${code.prefix}/`)}    interval: 1h\n`, code.build);
+      started.push(base);
+      const a = await startAgent(dir, `idle${i}`, `${s3Source(store, `${code.prefix}/`)}    interval: 100ms\n`, code.build);
+      started.push(a);
+      pairs.push({ a, base });
     }
-    const r1 = store.counts;
-    const reqs = (r1.list + r1.get + r1.other - r0.list - r0.get - r0.other) / polls;
-    const cpuMs = pct(nets, 50);
+    await waitUntil('first publish', () => started.every((x) => existsSync(join(x.target, '..data'))));
+    await sleep(1000);
+    const pollsOf = (x: (typeof started)[number]) => x.metric(/sidekick_config_sync_polls_total\{instance="app-config",result="unchanged"\} (\d+)/);
+    const results = pairs.map(() => ({ nets: [] as number[], raws: [] as number[], polls: 0 }));
+    const req0 = codes.map((c) => store.byPrefix.get(c.prefix) ?? 0);
+    for (let w = 0; w < IDLE_WINDOWS; w++) {
+      // The same scrapes on every agent, so they cancel out; every code is read over the same windows.
+      const p0 = await Promise.all(pairs.map((p) => Promise.all([pollsOf(p.a), pollsOf(p.base)]).then(([x]) => x)));
+      const c0 = pairs.map((p) => [cpuSeconds(p.a.child.pid!), cpuSeconds(p.base.child.pid!)] as const);
+      await sleep(10_000);
+      const c1 = pairs.map((p) => [cpuSeconds(p.a.child.pid!), cpuSeconds(p.base.child.pid!)] as const);
+      const p1 = await Promise.all(pairs.map((p) => Promise.all([pollsOf(p.a), pollsOf(p.base)]).then(([x]) => x)));
+      for (const [i, r] of results.entries()) {
+        const n = p1[i]! - p0[i]!;
+        r.polls += n;
+        r.nets.push((((c1[i]![0] - c0[i]![0]) - (c1[i]![1] - c0[i]![1])) * 1000) / n);
+        r.raws.push(((c1[i]![0] - c0[i]![0]) * 1000) / n);
+      }
+    }
     const range = (xs: number[]) => `${fmt(Math.min(...xs), 2)}-${fmt(Math.max(...xs), 2)}`;
-    rows.push(['sidekick config-sync', `${polls} (${IDLE_WINDOWS} x 10 s)`, fmt(reqs, 2), `${fmt(cpuMs, 2)} [${range(nets)}] (raw ${fmt(pct(raws, 50), 2)})`, '-', '1.00']);
+    const first = pct(results[0]!.nets, 50);
+    for (const [i, r] of results.entries()) {
+      // Requests to this code's prefix over the windows (the hourly agent sends none then).
+      const reqs = ((store.byPrefix.get(codes[i]!.prefix) ?? 0) - req0[i]!) / r.polls;
+      const cpuMs = pct(r.nets, 50);
+      rows.push([codes[i]!.label, `${r.polls} (${IDLE_WINDOWS} x 10 s)`, fmt(reqs, 2), `${fmt(cpuMs, 2)} [${range(r.nets)}] (raw ${fmt(pct(r.raws, 50), 2)})`, '-', fmt(cpuMs / first, 2)]);
+    }
     if (aws) {
+      // Its own prefix, so that the requests counted are its own (the polling agents still run).
+      await store.putSet('idleaws/', 0);
       const dest = join(dir, 'aws-idle');
-      await awsSyncOnce(store, 'idle/', dest); // first sync fills the directory
+      await awsSyncOnce(store, 'idleaws/', dest); // first sync fills the directory
       const runs: Array<{ cpu: number; wall: number }> = [];
-      const before = { ...store.counts };
-      for (let i = 0; i < 5; i++) runs.push(await awsSyncOnce(store, 'idle/', dest));
-      const after = store.counts;
-      const awsReqs = (after.list + after.get + after.other - before.list - before.get - before.other) / runs.length;
+      const before = store.byPrefix.get('idleaws') ?? 0;
+      for (let i = 0; i < 5; i++) runs.push(await awsSyncOnce(store, 'idleaws/', dest));
+      const awsReqs = ((store.byPrefix.get('idleaws') ?? 0) - before) / runs.length;
       const awsCpu = (runs.reduce((a, r) => a + r.cpu, 0) / runs.length) * 1000;
-      rows.push(['aws s3 sync (one run)', String(runs.length), fmt(awsReqs, 2), fmt(awsCpu, 1), fmt((runs.reduce((a, r) => a + r.wall, 0) / runs.length) * 1000, 0), `${fmt(awsCpu / cpuMs, 0)}x sidekick`]);
+      rows.push(['aws s3 sync (one run)', String(runs.length), fmt(awsReqs, 2), fmt(awsCpu, 1), fmt((runs.reduce((a, r) => a + r.wall, 0) / runs.length) * 1000, 0), `${fmt(awsCpu / first, 0)}x sidekick`]);
     } else rows.push(['aws s3 sync', 'skipped: aws not installed (apt-get install awscli)', '', '', '', '']);
   } finally {
-    if (agent) await stop(agent.child);
-    await stop(base.child);
+    for (const x of started.reverse()) await stop(x.child);
   }
   return rows;
 }

@@ -1,7 +1,7 @@
 // Turns an instance's `type` into a plugin descriptor: a built-in name, a path
 // (relative to the config file) or an npm package name.
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as v from 'valibot';
 import { suggest } from '../config/format-issues.ts';
@@ -23,7 +23,8 @@ export interface ResolvedPlugin {
 const cache = new Map<string, Promise<ResolvedPlugin>>();
 
 export function resolvePlugin(type: string, configDir: string): Promise<ResolvedPlugin> {
-  const key = isPath(type) ? resolve(configDir, type) : type;
+  // A package name resolves from the config file's directory: the same name may be another package elsewhere.
+  const key = isPath(type) ? resolve(configDir, type) : BUILTIN_PLUGINS[type] ? type : `${type}\0${configDir}`;
   let p = cache.get(key);
   if (!p) {
     p = load(type, key, configDir);
@@ -65,39 +66,25 @@ async function load(type: string, key: string, configDir: string): Promise<Resol
 }
 
 /**
- * The ESM entry of a package installed in a node_modules above `fromDir`. import() can only
- * resolve from the agent's own location, and require.resolve ignores `import`-only exports.
+ * The entry of package `name` as Node's own resolver finds it from `fromDir` (node_modules
+ * walked up from there, `exports` and `main` read by Node), or undefined when it is not
+ * installed there. `import()` cannot take a directory to resolve from (only
+ * `import.meta.resolve` behind --experimental-import-meta-resolve can), so this is the
+ * resolver of require(): its conditions are "require", "node", "module-sync" and "default",
+ * and a package that exports "." only under "import" is refused with a message that says so.
+ * What it finds is then loaded with import(), ES module or CommonJS alike.
  */
 function findPackageEntry(name: string, fromDir: string): string | undefined {
-  for (let dir = fromDir; ; dir = dirname(dir)) {
-    const root = join(dir, 'node_modules', name);
-    const pkg = readPackageJson(join(root, 'package.json'));
-    if (pkg) {
-      const target = exportTarget(pkg.exports) ?? pkg.module ?? pkg.main ?? 'index.js';
-      return resolve(root, target);
-    }
-    if (dirname(dir) === dir) return undefined;
-  }
-}
-
-function readPackageJson(file: string): Record<string, any> | undefined {
+  // The file name only places the resolver in `fromDir`; it need not exist.
+  const require = createRequire(join(fromDir, 'sidekick-plugin-resolver.js'));
   try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch {
-    return undefined;
+    return require.resolve(name);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'MODULE_NOT_FOUND' && e.message.startsWith(`Cannot find module '${name}'`)) return undefined;
+    const hint = e.code === 'ERR_PACKAGE_PATH_NOT_EXPORTED' ? ' (a plugin package must export "." under "default", "node" or "require", not only "import")' : '';
+    throw new PluginLoadError(`cannot load plugin "${name}": ${e.message.split('\n')[0]}${hint}`);
   }
-}
-
-/** The "." export for the conditions an ESM import in Node uses. */
-function exportTarget(exports: unknown): string | undefined {
-  if (typeof exports === 'string') return exports;
-  if (!exports || typeof exports !== 'object' || Array.isArray(exports)) return undefined;
-  const map = exports as Record<string, unknown>;
-  if ('.' in map) return exportTarget(map['.']);
-  for (const condition of ['import', 'node', 'default']) {
-    if (condition in map) return exportTarget(map[condition]);
-  }
-  return undefined;
 }
 
 function notFound(type: string): string {

@@ -1,14 +1,7 @@
 // Builds the configured sink; each sink's module (and the AWS SDK for s3) loads only when used.
-import type { PluginContext } from '../../../src/plugin-api.ts';
 import type { SinkConfig } from '../config-schema.ts';
 import type { Sink } from '../event.ts';
-import type { RecordEncoder } from '../record.ts';
-
-export interface SinkDeps {
-  ctx: PluginContext;
-  encoder: RecordEncoder;
-  labels: Record<string, string>;
-}
+import type { SinkDeps } from './sink.ts';
 
 export async function createSink(config: SinkConfig, deps: SinkDeps): Promise<Sink> {
   switch (config.type) {

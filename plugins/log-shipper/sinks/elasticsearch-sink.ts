@@ -3,7 +3,7 @@
 import type { ByteWriter } from '../byte-writer.ts';
 import type { LogEvent, Payload, SendResult, Sink } from '../event.ts';
 import { RecordEncoder } from '../record.ts';
-import type { SinkDeps } from './create-sink.ts';
+import type { SinkDeps } from './sink.ts';
 import { HttpPoster, type HttpOptions } from './http-post.ts';
 
 interface BulkItem {

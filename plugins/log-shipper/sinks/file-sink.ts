@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import type { ByteWriter } from '../byte-writer.ts';
 import type { LogEvent, Payload, Sink } from '../event.ts';
 import { type RecordEncoder, ndjsonRecord } from '../record.ts';
-import type { SinkDeps } from './create-sink.ts';
+import type { SinkDeps } from './sink.ts';
 
 export class FileSink implements Sink {
   private readonly fh: FileHandle;

@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { ByteWriter } from '../byte-writer.ts';
 import type { TlsConfig } from '../config-schema.ts';
 import { type LogEvent, type Payload, type Sink, SinkError, flagNames } from '../event.ts';
-import type { SinkDeps } from './create-sink.ts';
+import type { SinkDeps } from './sink.ts';
 import { Packer, readStringMap } from './msgpack.ts';
 import { TcpConnection } from './tcp-connection.ts';
 

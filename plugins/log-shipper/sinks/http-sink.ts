@@ -2,7 +2,7 @@
 import type { ByteWriter } from '../byte-writer.ts';
 import type { LogEvent, Payload, Sink } from '../event.ts';
 import { type RecordEncoder, ndjsonRecord } from '../record.ts';
-import type { SinkDeps } from './create-sink.ts';
+import type { SinkDeps } from './sink.ts';
 import { HttpPoster, type HttpOptions } from './http-post.ts';
 
 export class HttpSink implements Sink {

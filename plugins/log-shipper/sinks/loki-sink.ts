@@ -4,7 +4,7 @@
 // becomes one stream entry, in file order (Loki accepts repeated streams in a push).
 import type { ByteWriter } from '../byte-writer.ts';
 import { type LogEvent, type Payload, type Sink, flagNames } from '../event.ts';
-import type { SinkDeps } from './create-sink.ts';
+import type { SinkDeps } from './sink.ts';
 import { HttpPoster, type HttpOptions } from './http-post.ts';
 
 const OPEN_FIRST = Buffer.from('["');

@@ -6,7 +6,7 @@ import { PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-
 import type { ByteWriter } from '../byte-writer.ts';
 import { type LogEvent, type Payload, type Sink, SinkError } from '../event.ts';
 import { type RecordEncoder, ndjsonRecord } from '../record.ts';
-import type { SinkDeps } from './create-sink.ts';
+import type { SinkDeps } from './sink.ts';
 
 export interface S3Config {
   bucket: string;

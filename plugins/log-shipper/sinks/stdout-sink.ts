@@ -3,7 +3,7 @@
 import type { ByteWriter } from '../byte-writer.ts';
 import type { LogEvent, Payload, Sink } from '../event.ts';
 import { type RecordEncoder, ndjsonRecord } from '../record.ts';
-import type { SinkDeps } from './create-sink.ts';
+import type { SinkDeps } from './sink.ts';
 
 export class StdoutSink implements Sink {
   private readonly encoder: RecordEncoder;

@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import type { ByteWriter } from '../byte-writer.ts';
 import { FLAG_SPLIT, type LogEvent, type Payload, type Sink, flagNames } from '../event.ts';
 import type { TlsConfig } from '../config-schema.ts';
-import type { SinkDeps } from './create-sink.ts';
+import type { SinkDeps } from './sink.ts';
 import { TcpConnection } from './tcp-connection.ts';
 
 // 32473 is the private enterprise number reserved for documentation (RFC 5612).

@@ -1,7 +1,6 @@
 // An S3 request in flight is aborted (its connection closed) on the poll timeout and on stop:
-// the listing (sent through the SDK's cached middleware chain, the signal handed over by the
-// client) and a download (sent with per-call options) alike. The store is a real s3rver behind
-// a proxy that can hold requests unanswered.
+// the listing and a download alike (both sent with the poll's abort signal). The store is a
+// real s3rver behind a proxy that can hold requests unanswered.
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
