@@ -3,7 +3,8 @@
 // socket to a non-listening tls.Server for the handshake, then to the HTTP front or the TCP pipe.
 import { BlockList, type Server, type Socket, createServer, isIP } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
-import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import { readFile } from 'node:fs/promises';
+import type { PeerCertificate, Server as TlsServer, TLSSocket } from 'node:tls';
 import { tls } from '../../src/builtin-modules.ts';
 import type { HealthReport, PluginContext, PluginInstance, StopOptions } from '../../src/plugin-api.ts';
 import { type AccessLog, createAccessLog } from './access-log.ts';
@@ -96,6 +97,7 @@ export class TlsTerminator implements PluginInstance, HelloSink {
 
   async start(): Promise<void> {
     await this.store.load();
+    await this.prepareUpstreamTls();
     const t = this.cfg.tls;
     const clientAuth = t.clientAuth ?? (t.clientCa ? 'require' : 'none');
     this.tls = new tls.Server({
@@ -152,6 +154,25 @@ export class TlsTerminator implements PluginInstance, HelloSink {
       listen: `${this.address.host}:${this.address.port}`, upstream: this.target.label, mode: this.cfg.mode, clientAuth,
       certificates: this.store.summary(), ...(this.redirectAddress ? { redirect: `${this.redirectAddress.host}:${this.redirectAddress.port}` } : {}),
     }, 'tls-terminator listening');
+  }
+
+  /** `upstream: https://` or `tls://`: the options of every connection to the app, read once. */
+  private async prepareUpstreamTls(): Promise<void> {
+    const t = this.target;
+    if (t.kind !== 'tcp' || !t.secure) return;
+    const u = this.cfg.upstreamTls;
+    const serverName = u?.serverName ?? (isIP(t.host) ? undefined : t.host);
+    t.tls = {
+      minVersion: u?.minVersion ?? 'TLSv1.2',
+      ...(serverName ? { servername: serverName } : {}),
+      ...(u?.ca ? { ca: await readFile(this.ctx.resolvePath(u.ca)) } : {}),
+      ...(u?.serverName ? { checkServerIdentity: (_host: string, cert: PeerCertificate) => tls.checkServerIdentity(u.serverName!, cert) } : {}),
+      rejectUnauthorized: !u?.insecureSkipVerify,
+      ...(this.cfg.mode === 'http' ? { ALPNProtocols: ['http/1.1'] } : {}),
+    };
+    if (u?.insecureSkipVerify) {
+      this.ctx.logger.warn({ upstream: t.label }, "upstreamTls.insecureSkipVerify: the app's TLS certificate is NOT verified; anyone who can reach that address can read and change this traffic. Set upstreamTls.ca instead");
+    }
   }
 
   private async reloadCertificates(): Promise<void> {

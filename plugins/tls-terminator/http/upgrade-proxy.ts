@@ -5,9 +5,9 @@
 // requests straight to the app past the header stripping. The head carries no body framing:
 // http-front refuses upgrade requests with a body.
 import type { IncomingMessage } from 'node:http';
-import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { dial } from '../upstream/dial.ts';
 import type { ConnectionInfo } from '../connection-info.ts';
 import type { InternalErrors } from '../internal-errors.ts';
 import { upstreamHeaders } from './forwarding-headers.ts';
@@ -27,7 +27,7 @@ export function proxyUpgrade(
   let text = `${req.method} ${path} HTTP/1.1\r\n`;
   for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
   text += '\r\n';
-  const app = target.kind === 'unix' ? connect(target.path) : connect(target.port, target.host);
+  const app = dial(target);
   app.setNoDelay(true);
   client.pause(); // nothing from the client reaches the app until it has agreed to switch protocols
   let buffered: Buffer = Buffer.alloc(0);
