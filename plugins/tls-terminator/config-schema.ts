@@ -150,10 +150,17 @@ const keys = v.strictObject({
     v.strictObject({
       ca: optionalField(nonEmpty, "PEM CA bundle the app's certificate must chain to (default: the system's CAs)"),
       serverName: optionalField(nonEmpty, 'SNI sent to the app and the name its certificate must carry (default: the upstream host)'),
+      cert: optionalField(nonEmpty, 'PEM client certificate chain presented to the app (mTLS); hot reloaded'),
+      key: optionalField(nonEmpty, 'PEM private key matching `cert`'),
       insecureSkipVerify: field(v.boolean(), "Accept any certificate from the app (a self-signed one nobody distributed); logged as a warning at start", false),
       minVersion: field(v.picklist(['TLSv1.2', 'TLSv1.3']), 'Lowest TLS version accepted from the app', 'TLSv1.2'),
     }),
     'TLS to an app that serves HTTPS itself ("https://" or "tls://" upstream)',
+  ),
+  direction: field(
+    v.picklist(['inbound', 'outbound']),
+    'inbound: TLS on `listen`, the app behind; outbound (egress TLS origination): plain on `listen` for the app to call, TLS to an https:// or tls:// upstream',
+    'inbound',
   ),
   mode: field(v.picklist(['http', 'tcp']), 'http: HTTPS reverse proxy; tcp: TLS terminated, bytes piped to the app', 'http'),
   tls,
@@ -224,6 +231,17 @@ export const configSchema = v.pipe(
     if (c.upstreamTls && !secure) problem(['upstreamTls'], 'needs an "https://" (http mode) or "tls://" (tcp mode) upstream');
     if (c.mode === 'tcp' && c.upstream.startsWith('https://')) problem(['upstream'], 'in tcp mode, a TLS app is "tls://host:port"');
     if (c.mode === 'http' && c.upstream.startsWith('tls://')) problem(['upstream'], 'in http mode, a TLS app is "https://host:port"');
+    if (c.upstreamTls && (c.upstreamTls.cert === undefined) !== (c.upstreamTls.key === undefined)) {
+      problem(['upstreamTls', c.upstreamTls.cert ? 'key' : 'cert'], 'upstreamTls.cert and upstreamTls.key must be set together');
+    }
+    if (c.direction === 'outbound') {
+      if (!secure) problem(['upstream'], 'direction: outbound originates TLS: the upstream must be "https://host:port" (http mode) or "tls://host:port" (tcp mode)');
+      for (const k of ['cert', 'clientCa'] as const) if (c.tls[k]) problem(['tls', k], 'is for inbound TLS; with direction: outbound `listen` is plain (the client certificate is upstreamTls.cert)');
+      if (c.tls.certificates.length) problem(['tls', 'certificates'], 'is for inbound TLS; with direction: outbound `listen` is plain');
+      if (c.redirectHttp) problem(['redirectHttp'], 'is for inbound TLS');
+      if (c.hsts) problem(['hsts'], 'is for inbound TLS');
+      if (c.proxyProtocol) problem(['proxyProtocol'], 'is for inbound TLS');
+    }
     if (c.upstreamTls?.insecureSkipVerify && c.upstreamTls.ca) problem(['upstreamTls', 'ca'], 'is unused with insecureSkipVerify: true; set one or the other');
   }),
 );

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { dial } from '../upstream/dial.ts';
 import type { ConnectionInfo } from '../connection-info.ts';
 import type { InternalErrors } from '../internal-errors.ts';
-import { upstreamHeaders } from './forwarding-headers.ts';
+import { type ForwardOptions, upstreamHeaders } from './forwarding-headers.ts';
 import { INTERNAL_ERROR_RESPONSE } from '../internal-errors.ts';
 import { ResponseParser } from '../upstream/response-parser.ts';
 import type { UpstreamTarget } from '../upstream/upstream-target.ts';
@@ -21,9 +21,9 @@ const MAX_HEAD = 64 * 1024;
 /** `path`, `host`: the origin-form target and Host the host rules resolved. */
 export function proxyUpgrade(
   req: IncomingMessage, path: string, host: string, client: Duplex, head: Buffer, info: ConnectionInfo, target: UpstreamTarget,
-  fingerprintHeaders: boolean, log: Logger, errors: InternalErrors,
+  forward: ForwardOptions, log: Logger, errors: InternalErrors,
 ): void {
-  const headers = upstreamHeaders(req.rawHeaders, host, info, { fingerprintHeaders, upgrade: true });
+  const headers = upstreamHeaders(req.rawHeaders, host, info, { ...forward, upgrade: true });
   let text = `${req.method} ${path} HTTP/1.1\r\n`;
   for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
   text += '\r\n';

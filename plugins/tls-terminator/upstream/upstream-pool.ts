@@ -102,6 +102,14 @@ export class UpstreamPool {
     s.destroy();
   }
 
+  /** Closes the idle connections: the next requests connect afresh (a new client certificate). */
+  dropIdle(): void {
+    for (const s of this.idle.splice(0)) {
+      (s as PoolSocket)[IDLE] = undefined;
+      s.destroy();
+    }
+  }
+
   close(): void {
     this.closed = true;
     for (const s of this.idle.splice(0)) s.destroy();
