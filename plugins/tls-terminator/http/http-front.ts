@@ -83,6 +83,7 @@ export class HttpFront implements FastFront {
   constructor(
     cfg: TlsTerminatorConfig, target: UpstreamTarget, log: Logger, metrics: TerminatorMetrics, access: AccessLog | undefined, errors: InternalErrors,
     limiter = new ConnectionLimiter(Infinity, { evicted: () => {} }),
+    egressHost?: string,
   ) {
     this.target = target;
     this.errors = errors;
@@ -90,7 +91,7 @@ export class HttpFront implements FastFront {
     this.log = log;
     this.metrics = metrics;
     this.fingerprintHeaders = cfg.fingerprint.headers;
-    this.forwardOptions = { fingerprintHeaders: cfg.fingerprint.headers };
+    this.forwardOptions = { fingerprintHeaders: cfg.fingerprint.headers, ...(egressHost === undefined ? {} : { egressHost }) };
     const hsts = cfg.hsts && `max-age=${Math.floor(cfg.hsts.maxAge / 1000)}${cfg.hsts.includeSubDomains ? '; includeSubDomains' : ''}`;
     this.context = {
       metrics, access, log, errors, upstreamLabel: target.label, upstreamTimeoutMs: cfg.timeouts.upstream,
@@ -337,7 +338,7 @@ export class HttpFront implements FastFront {
       this.log.info({ err: typeof where === 'string' ? where : 'body on upgrade', client: info.clientAddress }, 'bad or slow client request rejected');
       return endWithin(socket, this.closeLimits, where === 'version' ? simpleResponse('505 HTTP Version Not Supported', 'HTTP version not supported\n') : simpleResponse('400 Bad Request', 'bad request\n'));
     }
-    proxyUpgrade(req, where.path, where.host ?? fallbackHost(info), socket, head, info, this.target, this.fingerprintHeaders, this.log, this.errors);
+    proxyUpgrade(req, where.path, where.host ?? fallbackHost(info), socket, head, info, this.target, this.forwardOptions, this.log, this.errors);
   }
 
   /** A request handler threw: the request it made answers (500 or cut), or, if it made none, we do. */
