@@ -30,7 +30,7 @@ COPY examples/plugins ./examples/plugins
 # V8 keeps one cache per set of node flags, so this runs with the ENTRYPOINT's flags (the
 # benchmarks check that the two agree).
 ENV NODE_COMPILE_CACHE=/app/.compile-cache
-RUN ["node", "--max-semi-space-size=1", "--heap-growing-percent=20", "--no-sparkplug", "--no-turbofan", "--no-freeze-flags-after-init", "/app/bin/warm-compile-cache.js"]
+RUN ["node", "--max-semi-space-size=1", "--heap-growing-percent=20", "/app/bin/warm-compile-cache.js"]
 # A non-root UID that matches no user in the app's image; state lives on a volume,
 # so the root filesystem can be read-only.
 USER 65532:65532
@@ -51,8 +51,6 @@ EXPOSE 9901 8443
 # heap-controller.cc; 10% saved nothing over 20%). Its 2 MB step comes only with V8's memory-saving
 # mode, --optimize-for-size: tried on 2026-11-25, ~3 MB less RSS under load but ~12% more CPU per
 # new TLS connection (it compacts more), so not used.
-# V8's baseline and optimizing compilers start off and the agent turns them on when it sees
-# sustained load (src/optimizer-on-load.ts): an idle agent 70 -> 63-64 MB RSS.
 # The benchmarks read these flags and the ENV above from this file.
-ENTRYPOINT ["node", "--max-semi-space-size=1", "--heap-growing-percent=20", "--no-sparkplug", "--no-turbofan", "--no-freeze-flags-after-init", "/app/bin/sidekick.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--heap-growing-percent=20", "/app/bin/sidekick.js"]
 CMD ["run"]
