@@ -2,8 +2,10 @@
 // HTTPS (`upstream: https://...` or `tls://...`). Both take net's `onread`, so the pool and the
 // tcp pipe read the app's (decrypted) bytes into their shared buffer either way.
 import { type OnReadOpts, type Socket, connect } from 'node:net';
-import { tls } from '../../../src/builtin-modules.ts';
+import { loadTls } from '../../../src/plugin-api.ts';
 import type { UpstreamTarget } from './upstream-target.ts';
+
+const tls = loadTls();
 
 export function dial(t: UpstreamTarget, read?: { onread: OnReadOpts }, keepAlive = false): Socket {
   if (t.kind === 'unix') return connect({ path: t.path, ...read });

@@ -6,9 +6,11 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import type { PeerCertificate } from 'node:tls';
 import type { Logger } from 'pino';
-import { tls } from '../../../src/builtin-modules.ts';
+import { loadTls } from '../../../src/plugin-api.ts';
 import type { TlsTerminatorConfig } from '../config-schema.ts';
 import type { UpstreamTarget } from './upstream-target.ts';
+
+const tls = loadTls();
 
 type TcpTarget = Extract<UpstreamTarget, { kind: 'tcp' }>;
 
