@@ -90,9 +90,11 @@ describe('SIGTERM under load', () => {
     l.phase = 'before';
     await l.until('100 requests served', served(100));
 
-    // Three requests the app holds are in flight when the signal comes.
-    const slow = [0, 1, 2].map((i) => l.one(i === 2 ? 'keepalive' : 'fresh', `slow-${i}`, 'hold'));
-    await Promise.all([0, 1, 2].map((i) => app.got(`slow-${i}`)));
+    // Requests the app holds are in flight when the signal comes: on a new connection, on a
+    // kept-alive one and on an HTTP/2 session.
+    const kinds = ['fresh', 'fresh', 'keepalive', 'h2'] as const;
+    const slow = kinds.map((kind, i) => l.one(kind, `slow-${i}`, 'hold'));
+    await Promise.all(kinds.map((_, i) => app.got(`slow-${i}`)));
     l.phase = 'draining';
     const exited = term.agent.stop('SIGTERM');
     // While they drain, new connections are refused (the listener is closed).
