@@ -27,13 +27,15 @@ export interface WorkApp {
   received: Set<string>;
   /** Resolves once the app printed "got <id>". */
   got(id: string): Promise<void>;
+  /** Answers the requests sent with `hold` (see `Load.one`). */
+  release(): void;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
 const APP = join(import.meta.dirname, 'fixtures/work-app.ts');
 
 export async function startWorkApp(port: number): Promise<WorkApp> {
-  const child: ChildProcess = spawn(process.execPath, [APP, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [APP, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
   const received = new Set<string>();
   const waiters = new Map<string, () => void>();
   let err = '';
@@ -61,7 +63,9 @@ export async function startWorkApp(port: number): Promise<WorkApp> {
   return {
     received,
     got: (id) => (received.has(id) ? Promise.resolve() : new Promise((r) => waiters.set(id, r))),
+    release: () => void child.stdin!.write('release\n'),
     async kill(signal = 'SIGKILL') {
+      child.stdin!.destroy();
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
     },
@@ -74,8 +78,11 @@ export interface Load {
   outcomes: Outcome[];
   /** Resolves once `done(outcomes)` holds, checked after every outcome; rejects after `limitMs`. */
   until(what: string, done: (o: Outcome[]) => boolean, limitMs?: number): Promise<void>;
-  /** One request outside the workers (not in `outcomes`); a POST carries a body, so the proxy may not retry it. */
-  one(kind: Kind, id: string, ms: number, method?: 'GET' | 'POST'): Promise<Outcome>;
+  /**
+   * One request outside the workers (not in `outcomes`): the app answers after `ms`, or with
+   * 'hold' once released. A POST carries a body, so the proxy may not retry it.
+   */
+  one(kind: Kind, id: string, ms: number | 'hold', method?: 'GET' | 'POST'): Promise<Outcome>;
   /** Stops the workers after their current request and closes their connections. */
   stop(): Promise<void>;
 }
@@ -96,7 +103,7 @@ export function startLoad(port: number, opts: LoadOptions): Load {
   const load: Load = {
     phase: 'start',
     outcomes: [],
-    until(what, done, limitMs = 40_000) {
+    until(what, done, limitMs = 60_000) {
       if (done(load.outcomes)) return Promise.resolve();
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -121,9 +128,9 @@ export function startLoad(port: number, opts: LoadOptions): Load {
     },
   };
 
-  function send(kind: Kind, id: string, ms: number, method = 'GET'): Promise<Outcome> {
+  function send(kind: Kind, id: string, ms: number | 'hold', method = 'GET'): Promise<Outcome> {
     const o: Outcome = { id, kind, start: load.phase, end: '' };
-    const path = `/work?id=${id}&ms=${ms}`;
+    const path = `/work?id=${id}&${ms === 'hold' ? 'hold=1' : `ms=${ms}`}`;
     return new Promise<void>((resolve) => {
       // An HTTP/2 stream says why in its reset code; a cancelled one (its session failed) in its cause.
       const fail = (e: Error & { code?: string }, rst?: number) => {
