@@ -53,7 +53,8 @@ export async function planRestore(paths: string[], checkpoints: Checkpoint[], op
     // Entries of files finished before the stop and no longer matched are dropped here,
     // so the state file does not grow forever.
     if (used.has(cp) || cp.done) continue;
-    const found = await findRotated(cp.path, cp, skip, scratch, listings);
+    const opened = (e: { dev: number; ino: number }) => plan.open.some((o) => o.file.st.dev === e.dev && o.file.st.ino === e.ino);
+    const found = await findRotated(cp.path, cp, (e) => skip.has(e.path) || opened(e), scratch, listings);
     if (found) {
       skip.add(found.file.path);
       plan.rotated.push({ file: cp.path, now: found.file.path, kind: found.kind, offset: cp.offset });

@@ -19,7 +19,13 @@ export interface Found {
   kind: 'renamed' | 'copied';
 }
 
-interface Entry {
+/**
+ * Files already accounted for. Judge by identity where you can: names shift under a running
+ * rotation (a tracker opened as app.log.1 may be app.log.2 now, and app.log.1 a new copy).
+ */
+export type Skip = (file: Entry) => boolean;
+
+export interface Entry {
   path: string;
   dev: number;
   ino: number;
@@ -41,13 +47,13 @@ async function list(dir: string, cache?: Map<string, Entry[]>): Promise<Entry[]>
 }
 
 /**
- * Looks in `path`'s directory; `skip` lists paths already accounted for. The file found is
+ * Looks in `path`'s directory, passing over what `skip` says is accounted for. The file found is
  * returned open, checked on its descriptor (it cannot be swapped between check and read).
  * Rotation goes on while the agent restores (logrotate shifting app.log.1 to app.log.2): when a
  * listed file turns out to have moved, the directory is listed again, so a file renamed under
  * the agent's feet is found under its newest name instead of being reported lost.
  */
-export async function findRotated(path: string, lost: Lost, skip: ReadonlySet<string>, scratch: Buffer, cache?: Map<string, Entry[]>): Promise<Found | undefined> {
+export async function findRotated(path: string, lost: Lost, skip: Skip, scratch: Buffer, cache?: Map<string, Entry[]>): Promise<Found | undefined> {
   for (let attempt = 0; ; attempt++) {
     const found = await search(path, lost, skip, scratch, cache);
     if (found !== MOVED) return found;
@@ -58,12 +64,12 @@ export async function findRotated(path: string, lost: Lost, skip: ReadonlySet<st
 
 const MOVED = Symbol('moved');
 
-async function search(path: string, lost: Lost, skip: ReadonlySet<string>, scratch: Buffer, cache?: Map<string, Entry[]>): Promise<Found | undefined | typeof MOVED> {
+async function search(path: string, lost: Lost, skip: Skip, scratch: Buffer, cache?: Map<string, Entry[]>): Promise<Found | undefined | typeof MOVED> {
   const copies: Entry[] = [];
   // Without a cache the listing is fresh: a move found then is a real race too, worth one more look.
   const listing = await list(dirname(path), cache);
   for (const st of listing) {
-    if (skip.has(st.path)) continue;
+    if (skip(st)) continue;
     if (st.dev === lost.dev && st.ino === lost.ino) {
       const f = await verified(st, lost, scratch, true);
       if (f === MOVED) return MOVED;

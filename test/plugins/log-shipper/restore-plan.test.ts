@@ -65,7 +65,7 @@ describe('log-shipper restore while the app keeps rotating', () => {
     // The listing the restore made: the file was app.log.1 then; it is app.log.2 by the time it is opened.
     await rename(file, `${file}.2`);
     const listings = new Map([[dir.path, [{ path: `${file}.1`, dev: st.dev, ino: st.ino, size: st.size }]]]);
-    const found = await findRotated(file, cp, new Set(), Buffer.alloc(1024), listings);
+    const found = await findRotated(file, cp, () => false, Buffer.alloc(1024), listings);
     try {
       expect(found?.file.path).toBe(`${file}.2`);
       expect(found?.kind).toBe('renamed');
