@@ -142,3 +142,6 @@ export interface HistogramMetric {
 export function definePlugin<Config>(descriptor: PluginDescriptor<Config>): PluginDescriptor<Config> {
   return descriptor;
 }
+
+// Power-loss-safe state files (temp file, fsync, rename, fsync of the directory), for plugins.
+export { writeFileDurably, renameDurably, syncDir, syncFile, syncTree, type DurableWriteOptions } from './durable-file.ts';

@@ -4,6 +4,7 @@
 import { randomInt } from 'node:crypto';
 import { lstat, mkdir, readdir, readlink, rename, rm, symlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { syncDir } from '../../src/plugin-api.ts';
 import { ConfigSyncError } from './errors.ts';
 
 const DATA = '..data';
@@ -47,7 +48,12 @@ export class AtomicPublisher {
     const tmp = join(this.target, DATA_TMP);
     await rm(tmp, { force: true });
     await symlink(version, tmp);
+    // The version directory's name and the visible links reach the disk before `..data` can
+    // point at them, and the swap itself once it is done: after a power loss `..data` names one
+    // complete version (the staged tree was synced by stageVersion).
+    await syncDir(this.target);
     await rename(tmp, join(this.target, DATA));
+    await syncDir(this.target);
     try {
       await this.removeStaleLinks(topLevel);
       await this.prune([version, ...keep]);

@@ -4,6 +4,7 @@
 // version is never published.
 import { copyFile, link, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { syncTree } from '../../src/plugin-api.ts';
 import type { AtomicPublisher } from './atomic-publisher.ts';
 import type { Limits } from './config-schema.ts';
 import { asTargetError } from './errors.ts';
@@ -54,6 +55,8 @@ export async function stageVersion(opts: {
       downloadedFiles++;
       opts.onBytes(n);
     }
+    // Every byte and name of the version on disk before the swap can make it the published one.
+    await syncTree(root);
     return { dir, downloadedBytes, downloadedFiles };
   } catch (err) {
     await publisher.discard(dir).catch(() => undefined);

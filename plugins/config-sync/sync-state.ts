@@ -4,8 +4,9 @@
 // The state is written before `..data` moves (`pending`, `reloadOwed`), not only after: a
 // kill between the swap and the next save must neither reuse a generation nor forget that
 // the app has not been told.
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileDurably } from '../../src/plugin-api.ts';
 import { ConfigSyncError } from './errors.ts';
 import type { SourceCursor } from './sources/source.ts';
 
@@ -59,15 +60,12 @@ export async function loadState(dataDir: string): Promise<SyncState> {
   }
 }
 
-/** Write-then-rename; a failure (full disk) removes the temporary file and throws CONFIG_SYNC_STATE. */
+/** Temp file, fsync, rename, fsync of the directory; a failure (full disk) removes the temporary file and throws CONFIG_SYNC_STATE. */
 export async function saveState(dataDir: string, state: SyncState): Promise<void> {
-  const tmp = join(dataDir, TMP);
   try {
-    // flush: the bytes reach the disk before the rename makes them the state.
-    await writeFile(tmp, JSON.stringify(state), { flush: true });
-    await rename(tmp, join(dataDir, FILE));
+    // Durably: the state (`pending`, `reloadOwed`) must be on disk before `..data` moves.
+    await writeFileDurably(join(dataDir, FILE), JSON.stringify(state), { tmp: join(dataDir, TMP) });
   } catch (err) {
-    await rm(tmp, { force: true }).catch(() => undefined);
     throw new ConfigSyncError('CONFIG_SYNC_STATE', `cannot save the state in ${dataDir}: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -1,8 +1,9 @@
 // Acknowledged read positions, persisted in the instance's data directory the safe way:
 // write a temp file, fsync it, rename it over the old one, fsync the directory.
 // Writes are coalesced: at most one in flight, and one more if something changed meanwhile.
-import { copyFile, open, readFile, rename, stat } from 'node:fs/promises';
+import { copyFile, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileDurably } from '../../src/plugin-api.ts';
 
 export interface Checkpoint {
   path: string;
@@ -91,21 +92,7 @@ export class CheckpointStore {
   }
 
   private async write(files: Checkpoint[]): Promise<void> {
-    const tmp = `${this.file}.tmp`;
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(JSON.stringify({ version: VERSION, savedAt: new Date().toISOString(), files }));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, this.file);
-    const dir = await open(join(this.file, '..'), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    await writeFileDurably(this.file, JSON.stringify({ version: VERSION, savedAt: new Date().toISOString(), files }));
   }
 }
 

@@ -3,6 +3,7 @@
 // get one line each; a payload with a shared envelope (Loki) is kept whole.
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { syncDir } from '../../src/plugin-api.ts';
 import type { Payload, Sink } from './event.ts';
 
 export class DeadLetter {
@@ -41,13 +42,6 @@ export class DeadLetter {
       await fh.close();
     }
     // A new file's name is durable only once its directory is synced.
-    if (created) {
-      const dir = await open(dirname(this.path), 'r');
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
-    }
+    if (created) await syncDir(dirname(this.path));
   }
 }

@@ -347,7 +347,10 @@ export class LogShipper implements PluginInstance {
   /** copytruncate or plain truncation: read what the copy still holds, then restart at 0. */
   private async truncated(t: FileTracker): Promise<void> {
     this.metrics.rotations.labels({ kind: 'truncate' }).inc();
-    const skip = new Set([...this.active.keys(), ...[...this.draining].map((d) => d.path)]);
+    // Files read already, by identity: a draining tracker's name is stale once logrotate shifted
+    // it (app.log.1 -> app.log.2), and its old name may now be this truncation's copy.
+    const tracked = new Set([...this.active.values(), ...this.draining].map((d) => `${d.dev}:${d.ino}`));
+    const skip = (e: { dev: number; ino: number }) => tracked.has(`${e.dev}:${e.ino}`);
     // A copy holding nothing unread is still needed while some of what was read is unacknowledged.
     const copy = await findRotated(t.path, { dev: -1, ino: -1, fpLen: t.fpLen, fpHash: t.fpHash, offset: t.ackedOffset }, skip, this.fpScratch);
     this.ctx.logger.info({ file: t.path, offset: t.readOffset, copy: copy?.file.path }, 'file truncated; restarting at 0');

@@ -48,18 +48,21 @@ export async function planRestore(paths: string[], checkpoints: Checkpoint[], op
   const skip = new Set(plan.open.map((o) => o.file.path));
   const listings = new Map();
   const unfound: Checkpoint[] = [];
-  for (const cp of checkpoints) {
+  // Lowest offset first: a file checkpointed twice (under two names) resumes from the safe one.
+  for (const cp of [...checkpoints].sort((a, b) => a.offset - b.offset)) {
     // Entries of files finished before the stop and no longer matched are dropped here,
     // so the state file does not grow forever.
     if (used.has(cp) || cp.done) continue;
-    const found = await findRotated(cp.path, cp, skip, scratch, listings);
+    const opened = (e: { dev: number; ino: number }) => plan.open.some((o) => o.file.st.dev === e.dev && o.file.st.ino === e.ino);
+    const found = await findRotated(cp.path, cp, (e) => skip.has(e.path) || opened(e), scratch, listings);
     if (found) {
       skip.add(found.file.path);
       plan.rotated.push({ file: cp.path, now: found.file.path, kind: found.kind, offset: cp.offset });
       const i = fresh.findIndex((f) => f.file.path === found.file.path);
       if (i >= 0) await fresh.splice(i, 1)[0]!.file.fh.close();
       plan.open.push({ file: found.file, offset: cp.offset, state: i >= 0 ? 'active' : 'draining' });
-      used.add(cp);
+      // The same file's other entries are read by this one, not lost.
+      for (const c of checkpoints) if (c.dev === cp.dev && c.ino === cp.ino && c.fpHash === cp.fpHash) used.add(c);
     } else if (cp.size > cp.offset) unfound.push(cp);
   }
   // A truncated file and its copy can both be checkpointed for a moment (same first bytes): once

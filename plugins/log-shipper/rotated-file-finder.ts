@@ -19,7 +19,13 @@ export interface Found {
   kind: 'renamed' | 'copied';
 }
 
-interface Entry {
+/**
+ * Files already accounted for. Judge by identity where you can: names shift under a running
+ * rotation (a tracker opened as app.log.1 may be app.log.2 now, and app.log.1 a new copy).
+ */
+export type Skip = (file: Entry) => boolean;
+
+export interface Entry {
   path: string;
   dev: number;
   ino: number;
@@ -41,35 +47,58 @@ async function list(dir: string, cache?: Map<string, Entry[]>): Promise<Entry[]>
 }
 
 /**
- * Looks in `path`'s directory; `skip` lists paths already accounted for. The file found is
+ * Looks in `path`'s directory, passing over what `skip` says is accounted for. The file found is
  * returned open, checked on its descriptor (it cannot be swapped between check and read).
+ * Rotation goes on while the agent restores (logrotate shifting app.log.1 to app.log.2): when a
+ * listed file turns out to have moved, the directory is listed again, so a file renamed under
+ * the agent's feet is found under its newest name instead of being reported lost.
  */
-export async function findRotated(path: string, lost: Lost, skip: ReadonlySet<string>, scratch: Buffer, cache?: Map<string, Entry[]>): Promise<Found | undefined> {
-  const copies: string[] = [];
-  for (const st of await list(dirname(path), cache)) {
-    if (skip.has(st.path)) continue;
+export async function findRotated(path: string, lost: Lost, skip: Skip, scratch: Buffer, cache?: Map<string, Entry[]>): Promise<Found | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    const found = await search(path, lost, skip, scratch, cache);
+    if (found !== MOVED) return found;
+    if (attempt >= 10) return undefined;
+    cache?.delete(dirname(path));
+  }
+}
+
+const MOVED = Symbol('moved');
+
+async function search(path: string, lost: Lost, skip: Skip, scratch: Buffer, cache?: Map<string, Entry[]>): Promise<Found | undefined | typeof MOVED> {
+  const copies: Entry[] = [];
+  // Without a cache the listing is fresh: a move found then is a real race too, worth one more look.
+  const listing = await list(dirname(path), cache);
+  for (const st of listing) {
+    if (skip(st)) continue;
     if (st.dev === lost.dev && st.ino === lost.ino) {
-      const f = await verified(st.path, lost, scratch, true);
+      const f = await verified(st, lost, scratch, true);
+      if (f === MOVED) return MOVED;
       if (f) return { file: f, kind: 'renamed' };
       // Same inode, other content: truncated and rewritten, so only a copy can hold the rest.
       continue;
     }
-    if (st.size > lost.offset && st.size >= lost.fpLen && lost.fpLen > 0) copies.push(st.path);
+    if (st.size > lost.offset && st.size >= lost.fpLen && lost.fpLen > 0) copies.push(st);
   }
-  for (const p of copies) {
-    const f = await verified(p, lost, scratch, false);
-    if (f) return { file: f, kind: 'copied' };
+  let moved = false;
+  for (const st of copies) {
+    const f = await verified(st, lost, scratch, false);
+    if (f === MOVED) moved = true;
+    else if (f) return { file: f, kind: 'copied' };
   }
-  return undefined;
+  return moved ? MOVED : undefined;
 }
 
-async function verified(path: string, lost: Lost, scratch: Buffer, sameInode: boolean): Promise<OpenFile | undefined> {
-  const f = await openFile(path).catch(() => undefined);
-  if (!f) return undefined;
+/** The listed file, open and checked; MOVED if the name no longer holds the listed inode. */
+async function verified(entry: Entry, lost: Lost, scratch: Buffer, sameInode: boolean): Promise<OpenFile | undefined | typeof MOVED> {
+  const f = await openFile(entry.path).catch(() => undefined);
+  if (!f) return MOVED;
+  if (f.st.dev !== entry.dev || f.st.ino !== entry.ino) {
+    await f.fh.close();
+    return MOVED;
+  }
   const ok =
     // Same inode but shorter than the offset: truncated and written again, even if the new first bytes match.
-    (sameInode ? f.st.dev === lost.dev && f.st.ino === lost.ino && f.st.size >= lost.offset : f.st.size > lost.offset) &&
-    (await fingerprint(f.fh, lost.fpLen, scratch)) === lost.fpHash;
+    (sameInode ? f.st.size >= lost.offset : f.st.size > lost.offset) && (await fingerprint(f.fh, lost.fpLen, scratch)) === lost.fpHash;
   if (ok) return f;
   await f.fh.close();
   return undefined;

@@ -1,10 +1,11 @@
 // The restore plan on its own, for states a crash can leave that the end-to-end tests reach only by chance.
-import { copyFile, open, stat, truncate } from 'node:fs/promises';
+import { copyFile, open, rename, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../../../plugins/log-shipper/checkpoint-store.ts';
 import { fingerprint } from '../../../plugins/log-shipper/file-identity.ts';
 import { planRestore } from '../../../plugins/log-shipper/restore-plan.ts';
+import { findRotated } from '../../../plugins/log-shipper/rotated-file-finder.ts';
 import { lines, tempDir, writeLines } from './helpers.ts';
 
 describe('log-shipper restore plan', () => {
@@ -38,6 +39,58 @@ describe('log-shipper restore plan', () => {
     try {
       expect(plan.lost).toEqual([]);
       expect(plan.open.map((o) => [o.file.path, o.offset]).sort()).toEqual([[file, 0], [`${file}.1`, 0]]);
+    } finally {
+      for (const o of plan.open) await o.file.fh.close();
+    }
+  });
+});
+
+describe('log-shipper restore while the app keeps rotating', () => {
+  let dir: { path: string; cleanup: () => Promise<void> };
+  beforeEach(async () => {
+    dir = await tempDir();
+  });
+  afterEach(async () => {
+    await dir.cleanup();
+  });
+
+  it('finds a file renamed again after the directory was listed (logrotate shifting .1 to .2 during the restore)', async () => {
+    const file = join(dir.path, 'app.log');
+    await writeLines(file, lines('a', 100));
+    const st = await stat(file);
+    const fh = await open(file, 'r');
+    const fpHash = (await fingerprint(fh, 1024, Buffer.alloc(1024)))!;
+    await fh.close();
+    const cp: Checkpoint = { path: file, dev: st.dev, ino: st.ino, fpLen: 1024, fpHash, offset: 500, size: st.size };
+    // The listing the restore made: the file was app.log.1 then; it is app.log.2 by the time it is opened.
+    await rename(file, `${file}.2`);
+    const listings = new Map([[dir.path, [{ path: `${file}.1`, dev: st.dev, ino: st.ino, size: st.size }]]]);
+    const found = await findRotated(file, cp, () => false, Buffer.alloc(1024), listings);
+    try {
+      expect(found?.file.path).toBe(`${file}.2`);
+      expect(found?.kind).toBe('renamed');
+    } finally {
+      await found?.file.fh.close();
+    }
+  });
+
+  it('a file checkpointed under two names resumes once, from the lower offset, and is not reported lost', async () => {
+    const file = join(dir.path, 'app.log');
+    await writeLines(file, lines('a', 100));
+    const st = await stat(file);
+    const fh = await open(file, 'r');
+    const fpHash = (await fingerprint(fh, 1024, Buffer.alloc(1024)))!;
+    await fh.close();
+    const base = { dev: st.dev, ino: st.ino, fpLen: 1024, fpHash, size: st.size };
+    const entries: Checkpoint[] = [
+      { ...base, path: `${file}.1`, offset: 3000 },
+      { ...base, path: `${file}.3`, offset: 1200 },
+    ];
+    await rename(file, `${file}.4`);
+    const plan = await planRestore([], entries, { readFrom: 'beginning', savedAt: Date.now() + 60_000, excluded: () => false }, Buffer.alloc(1024));
+    try {
+      expect(plan.lost).toEqual([]);
+      expect(plan.open.map((o) => [o.file.path, o.offset])).toEqual([[`${file}.4`, 1200]]);
     } finally {
       for (const o of plan.open) await o.file.fh.close();
     }

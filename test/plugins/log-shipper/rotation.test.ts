@@ -101,6 +101,31 @@ describe('log-shipper rotation', () => {
     await eventually(() => expectAllOnce(rx.messages(), [...a, ...c]), 400);
   });
 
+  it('copytruncate twice while the first copy is still read: the second copy takes the first copy\'s old name and is found', { timeout: 90_000 }, async () => {
+    // Found by the soak: the draining tracker was named app.log.1 after the first copy; logrotate then
+    // shifted it to app.log.2 and put the second copy at app.log.1, which the search skipped by name.
+    const release = holdReceiver();
+    const a = lines('a', 20_000);
+    await writeLines(file, a);
+    shipper = await start({ buffer: '64KiB', readBufferSize: '16KiB', maxLineSize: '16KiB', rotateWait: '5s' });
+    await eventually(() => expect(rx.requests.length).toBeGreaterThan(0));
+    await logrotate(dir.path, file, 'copytruncate');
+    await eventually(() => expect(shipper!.logs.some((l) => l.msg === 'file truncated; restarting at 0' && l.copy === `${file}.1`)).toBe(true));
+    const b = lines('b', 2_000);
+    await writeLines(file, b);
+    // The new content's identity (its first KiB) is known before the second rotation.
+    await eventually(async () => {
+      const saved = JSON.parse(await readFile(join(dataDir.path, 'checkpoints.json'), 'utf8')).files;
+      expect(saved.some((c: { path: string; fpLen: number; done?: boolean }) => c.path === file && c.fpLen === 1024 && !c.done)).toBe(true);
+    });
+    await logrotate(dir.path, file, 'copytruncate'); // a -> app.log.2, b copied to app.log.1, app.log emptied
+    const c = lines('c', 300);
+    await writeLines(file, c);
+    release();
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c]), 400);
+    expect(shipper.logs.filter((l) => String(l.msg).startsWith('LOG LINES LOST'))).toEqual([]);
+  });
+
   it('plain truncation: restarts at 0 without re-shipping', async () => {
     shipper = await start();
     const a = lines('a', 100);
