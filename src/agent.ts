@@ -37,9 +37,9 @@ export class Agent {
   private watcher?: ConfigWatcher;
   private readonly env: NodeJS.ProcessEnv;
   private readonly startedAt = Date.now();
-  // Liveness: a 500 ms tick, and how late its last run was. (No histogram of our own: prom-client's
-  // default metrics already sample the loop every 10 ms, and a second sampler was about a quarter
-  // of the idle agent's event-loop wake-ups.)
+  // Liveness: a 500 ms tick, and how late its last run was. (No histogram of our own: the process
+  // metrics already sample the loop every 10 ms, and a second sampler was about a quarter of the
+  // idle agent's event-loop wake-ups.)
   private lastTick = Date.now();
   private lastTickLateMs = 0;
   private tick?: NodeJS.Timeout;
@@ -188,7 +188,7 @@ export class Agent {
           .map(([name, s]) => `${name}: ${s.reason ?? s.state}`);
         return { ready: reasons.length === 0, reasons };
       },
-      metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
+      metrics: async () => ({ contentType: this.metrics.contentType, body: await this.metrics.metrics() }),
       status: () => ({
         version: VERSION,
         uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),

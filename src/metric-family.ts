@@ -1,76 +1,86 @@
-// A metric family whose plugin series are plain numbers. prom-client's labelled children hash
-// the label object and look the series up on every inc()/observe(); a request on the TLS fast
-// path made two such calls. Here a series is bound once (labels()) and each update is a few
-// field writes; prom-client's registry still formats the text, from what get() returns.
-import type * as Prom from 'prom-client';
-import { Counter, Gauge, Histogram, type Registry } from './prom-client.ts';
+// A metric family and its series, written out in Prometheus' text exposition format (0.0.4).
+// Series are plain numbers: bound once (labels()), each update a few field writes, formatted
+// only when /metrics is scraped. The agent's own code, not a library's: prom-client's index
+// loads @opentelemetry/api (see docs/decisions/0011-own-prometheus-exposition.md).
 import type { LabelValues } from './plugin-api.ts';
 
 export type MetricKind = 'counter' | 'gauge' | 'histogram';
-export type DirectMetric = Prom.Counter<string> | Prom.Gauge<string> | Prom.Histogram<string>;
+export interface SeriesOf { counter: CounterSeries; gauge: GaugeSeries; histogram: HistogramSeries }
 type Labels = Record<string, string | number>;
+export interface FamilyConfig {
+  name: string;
+  help: string;
+  labelNames: readonly string[];
+  buckets?: readonly number[];
+  /** Runs before each scrape, to set values computed then (process figures, readiness). */
+  collect?: (family: MetricFamily<any>) => void | Promise<void>;
+}
+
+export const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 // node:util on the error paths only: an ES import of it costs the idle agent ~0.3 MB of RSS.
 const util = () => process.getBuiltinModule('node:util');
-type Value = { labels: Labels; value: number; metricName?: string; exemplar?: null };
-export interface FamilyConfig { name: string; help: string; labelNames: string[]; buckets?: number[] }
 
-/**
- * Registered with the registry in place of a prom-client metric (its get()/reset() contract).
- * `direct` is a real prom-client metric, not registered, for the agent's own series
- * (family().labels(...)); its values are listed before the bound series'.
- */
-export class MetricFamily {
-  name: string;
+export class MetricFamily<K extends MetricKind = MetricKind> {
+  readonly name: string;
   readonly help: string;
-  readonly type: MetricKind;
-  readonly aggregator: string;
-  readonly direct: DirectMetric;
-  /** Series in the order of their first update, like prom-client's: an unused child is not shown. */
+  readonly type: K;
+  readonly collect?: FamilyConfig['collect'];
+  /** Series in the order of their first update: one made but never updated is not shown. */
   readonly shown = new Set<Series>();
   private readonly bound = new Map<string, Series>();
   private readonly labelNames: readonly string[];
   private readonly sortedNames: readonly string[];
   private readonly upperBounds: readonly number[];
 
-  constructor(kind: MetricKind, config: FamilyConfig, registry: Registry) {
-    // prom-client checks the name and label names (and `le`) and supplies the default buckets.
-    const direct = { ...config, registers: [] };
-    this.direct = kind === 'counter' ? new Counter(direct) : kind === 'gauge' ? new Gauge(direct) : new Histogram(direct);
+  constructor(kind: K, config: FamilyConfig) {
+    if (!config.help) throw new Error('Missing mandatory help parameter');
+    if (!METRIC_NAME.test(config.name)) throw new Error('Invalid metric name');
+    if (!config.labelNames.every((l) => LABEL_NAME.test(l) && !l.startsWith('__'))) throw new Error('Invalid label name');
+    if (kind === 'histogram' && config.labelNames.includes('le')) throw new Error('le is a reserved label keyword');
+    const buckets = config.buckets ?? DEFAULT_BUCKETS;
+    if (buckets.some((b, i) => !Number.isFinite(b) || (i > 0 && b <= buckets[i - 1]!))) {
+      throw new Error(`${config.name}: buckets must be finite and increasing`);
+    }
     this.name = config.name;
     this.help = config.help;
     this.type = kind;
-    this.aggregator = (this.direct as unknown as { aggregator: string }).aggregator;
+    this.collect = config.collect;
     this.labelNames = config.labelNames;
     this.sortedNames = [...config.labelNames].sort();
-    // The direct metric's own bounds (prom-client's defaults when none are given), so both kinds
-    // of series in one family always print the same buckets.
-    // A copy: prom-client freezes its array, and V8 reads a frozen array's elements more slowly.
-    this.upperBounds = kind === 'histogram' ? [...(this.direct as unknown as { upperBounds: number[] }).upperBounds] : [];
-    registry.registerMetric(this as unknown as Prom.Metric);
+    this.upperBounds = kind === 'histogram' ? [...buckets] : [];
+    // An unlabelled family has one series, shown from the start (a counter at 0 is news).
+    if (this.labelNames.length === 0) this.labels({}).show();
   }
 
-  /** The series for `instance` plus `extra`; made on first call, one per label set however often asked. */
-  bind(instance: string, extra: LabelValues, made: (series: Series) => void): Series {
-    if (!this.labelNames.includes('instance')) this.refuse('instance');
-    for (const name in extra) if (!this.labelNames.includes(name)) this.refuse(name);
-    // Keyed like prom-client's hash (sorted names, undefined values skipped), so label objects
-    // that differ only in key order share a series instead of printing it twice.
+  /** The series for these label values (a subset of the label names); one per label set. */
+  labels(values: LabelValues, made?: (series: Series) => void): SeriesOf[K] {
+    for (const name in values) if (!this.labelNames.includes(name)) this.refuse(name);
+    // Keyed by sorted names, undefined values skipped, so label objects that differ only in key
+    // order share a series instead of printing it twice.
     let key = '';
     for (const name of this.sortedNames) {
-      const v = name in extra ? extra[name] : name === 'instance' ? instance : undefined;
+      const v = values[name];
       if (v !== undefined) key += `${name}\0${v}\0`;
     }
-    let series = this.bound.get(key);
+    let series = this.bound.get(key) as SeriesOf[K] | undefined;
     if (!series) {
-      const labels = { instance, ...extra };
-      series = this.type === 'counter' ? new CounterSeries(this, key, labels)
+      const labels = { ...values };
+      series = (this.type === 'counter' ? new CounterSeries(this, key, labels)
         : this.type === 'gauge' ? new GaugeSeries(this, key, labels)
-        : new HistogramSeries(this, key, labels, this.upperBounds);
+        : new HistogramSeries(this, key, labels, this.upperBounds)) as SeriesOf[K];
       this.bound.set(key, series);
-      made(series);
+      made?.(series);
     }
     return series;
+  }
+
+  /** A plugin instance's series: `instance` first, then `extra`. */
+  bind(instance: string, extra: LabelValues, made: (series: Series) => void): SeriesOf[K] {
+    if (!this.labelNames.includes('instance')) this.refuse('instance');
+    return this.labels({ instance, ...extra }, made);
   }
 
   private refuse(label: string): never {
@@ -80,47 +90,44 @@ export class MetricFamily {
   /** Drop a series (its instance was removed): its values go, later updates to it are not shown. */
   remove(series: Series): void {
     this.shown.delete(series);
-    this.bound.delete(series.key);
+    if (this.bound.get(series.key) === series) this.bound.delete(series.key);
     series.retire();
   }
 
-  async get(): Promise<{ name: string; help: string; type: string; values: Value[]; aggregator: string }> {
-    const values = (await this.direct.get()).values as Value[];
-    for (const s of this.shown) s.export(values, this.name);
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  /** Drop every series, for a family whose collect() sets the whole set afresh at each scrape. */
+  clear(): void {
+    for (const series of this.bound.values()) series.retire();
+    this.bound.clear();
+    this.shown.clear();
   }
 
-  /** registry.resetMetrics(): every series back to no value and hidden, as prom-client's reset() does. */
-  reset(): void {
-    this.direct.reset();
-    for (const s of this.shown) s.clear();
-    this.shown.clear();
+  /** HELP, TYPE and a line per sample, each ending in a newline. */
+  write(): string {
+    let out = `# HELP ${this.name} ${escapeHelp(this.help)}\n# TYPE ${this.name} ${this.type}\n`;
+    for (const s of this.shown) out += s.write(this.name);
+    return out;
   }
 }
 
 export abstract class Series {
-  /** Listed in the family's exposition (updated since creation or the last reset). */
+  /** Listed in the family's exposition (updated since it was made). */
   shown = false;
   private retired = false;
-  protected readonly family: MetricFamily;
+  protected readonly family: MetricFamily<any>;
   readonly key: string;
-  readonly labels: Labels;
+  /** The series' own labels, formatted once: `a="x",b="y"` (empty when it has none). */
+  protected readonly labelText: string;
 
-  constructor(family: MetricFamily, key: string, labels: Labels) {
+  constructor(family: MetricFamily<any>, key: string, labels: Labels) {
     this.family = family;
     this.key = key;
-    this.labels = labels;
+    this.labelText = formatLabels(labels);
   }
 
-  protected show(): void {
+  show(): void {
     if (this.retired) return;
     this.shown = true;
     this.family.shown.add(this);
-  }
-
-  clear(): void {
-    this.shown = false;
-    this.zero();
   }
 
   /** Its instance was removed: drop it from the family. */
@@ -130,28 +137,23 @@ export abstract class Series {
 
   retire(): void {
     this.retired = true;
-    this.clear();
+    this.shown = false;
   }
 
-  protected abstract zero(): void;
-  abstract export(into: Value[], name: string): void;
+  abstract write(name: string): string;
 }
 
 /** A counter's or a gauge's series: one number. */
 abstract class ValueSeries extends Series {
   protected value = 0;
 
-  protected zero(): void {
-    this.value = 0;
-  }
-
-  export(into: Value[]): void {
-    into.push({ value: this.value, labels: this.labels });
+  write(name: string): string {
+    return `${name}${this.labelText ? `{${this.labelText}}` : ''} ${formatValue(this.value)}\n`;
   }
 }
 
-// The checks and arithmetic below are prom-client's (counter.js, gauge.js, histogram.js) in the
-// same order, so a value and an error are the same as with its children.
+// The checks below are prom-client's (counter.js, gauge.js, histogram.js) with its messages,
+// so a plugin written against either sees the same errors.
 export class CounterSeries extends ValueSeries {
   inc(value?: number): void {
     if (value && !Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${util().format(value)}`);
@@ -187,12 +189,12 @@ export class GaugeSeries extends ValueSeries {
 export class HistogramSeries extends Series {
   private sum = 0;
   private count = 0;
-  /** Observations per bucket, not cumulative: the first bound >= the value, as prom-client. */
+  /** Observations per bucket, not cumulative: the first bound >= the value. */
   // Plain arrays: the agent uses no typed array otherwise, and a first one costs ~0.15 MB of RSS.
   private readonly counts: number[];
   private readonly bounds: readonly number[];
 
-  constructor(family: MetricFamily, key: string, labels: Labels, bounds: readonly number[]) {
+  constructor(family: MetricFamily<any>, key: string, labels: Labels, bounds: readonly number[]) {
     super(family, key, labels);
     this.bounds = bounds;
     this.counts = bounds.map(() => 0);
@@ -209,23 +211,41 @@ export class HistogramSeries extends Series {
     if (!this.shown) this.show();
   }
 
-  protected zero(): void {
-    this.sum = 0;
-    this.count = 0;
-    this.counts.fill(0);
-  }
-
-  // The shape of prom-client's Histogram.get(): cumulative buckets, +Inf, _sum, _count.
-  export(into: Value[], name: string): void {
-    const bucket = `${name}_bucket`;
-    const bounds = this.bounds;
+  // Cumulative buckets with `le` first, then +Inf, _sum and _count (prom-client's order).
+  write(name: string): string {
+    const rest = this.labelText ? `,${this.labelText}` : '';
+    let out = '';
     let acc = 0;
-    for (let i = 0; i < bounds.length; i++) {
+    for (let i = 0; i < this.bounds.length; i++) {
       acc += this.counts[i]!;
-      into.push({ value: acc, metricName: bucket, exemplar: null, labels: { le: bounds[i]!, ...this.labels } });
+      out += `${name}_bucket{le="${formatValue(this.bounds[i]!)}"${rest}} ${acc}\n`;
     }
-    into.push({ value: this.count, metricName: bucket, exemplar: null, labels: { le: '+Inf', ...this.labels } });
-    into.push({ value: this.sum, metricName: `${name}_sum`, exemplar: undefined, labels: { ...this.labels } });
-    into.push({ value: this.count, metricName: `${name}_count`, exemplar: undefined, labels: { ...this.labels } });
+    out += `${name}_bucket{le="+Inf"${rest}} ${this.count}\n`;
+    const own = this.labelText ? `{${this.labelText}}` : '';
+    return `${out}${name}_sum${own} ${formatValue(this.sum)}\n${name}_count${own} ${this.count}\n`;
   }
+}
+
+/** A sample value: Go's ParseFloat spellings for the non-finite ones. */
+export function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(value);
+}
+
+/** HELP text: backslash and line feed escaped. */
+export function escapeHelp(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+/** Label pairs in the order given; values with backslash, double quote and line feed escaped. */
+export function formatLabels(labels: Labels): string {
+  let out = '';
+  for (const name in labels) {
+    const v = labels[name];
+    if (v === undefined) continue;
+    out += `${out ? ',' : ''}${name}="${String(v).replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`;
+  }
+  return out;
 }

@@ -1,43 +1,60 @@
 // One Prometheus registry for the process. Plugins get helpers that add the
 // `instance` label for them, so two instances of a type share one metric family.
-import { Registry, collectDefaultMetrics } from './prom-client.ts';
 import {
-  type CounterSeries, type DirectMetric, type GaugeSeries, type HistogramSeries, MetricFamily, type MetricKind, type Series,
+  type FamilyConfig, MetricFamily, type MetricKind, type Series,
 } from './metric-family.ts';
 import type {
   CounterMetric, GaugeMetric, HistogramMetric, LabelValues, MetricOptions, PluginMetrics,
 } from './plugin-api.ts';
+import { registerProcessMetrics } from './process-metrics.ts';
+
+export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+export interface FamilyOptions extends MetricOptions {
+  buckets?: readonly number[];
+  collect?: FamilyConfig['collect'];
+}
 
 export class MetricsRegistry {
-  readonly registry = new Registry();
-  private readonly families = new Map<string, MetricFamily>();
+  readonly contentType = CONTENT_TYPE;
+  /** Every family, in the order registered (the order of the scrape). */
+  private readonly families = new Map<string, MetricFamily<any>>();
   /** Series each instance made, for forget(). */
   private readonly made = new Map<string, Series[]>();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
-    if (opts.defaultMetrics !== false) collectDefaultMetrics(this.registry);
+    if (opts.defaultMetrics !== false) registerProcessMetrics(this);
+  }
+
+  /** A family outside the `sidekick_` namespace: the process_* and nodejs_* ones. */
+  register<K extends MetricKind>(kind: K, config: FamilyConfig): MetricFamily<K> {
+    if (this.families.has(config.name)) throw new Error(`A metric with the name ${config.name} has already been registered.`);
+    const family = new MetricFamily(kind, config);
+    this.families.set(config.name, family);
+    return family;
   }
 
   /**
-   * The prom-client metric of a family, for the agent's own series; created once, later calls
-   * with the same name return it (replaced instances keep counting).
+   * A family for the agent's own series; created once, later calls with the same name return it
+   * (replaced instances keep counting). With `withInstance`, `instance` is its first label.
    */
-  family<M extends DirectMetric>(kind: MetricKind, opts: MetricOptions & { buckets?: number[] }, withInstance = true): M {
-    return this.familyOf(kind, opts, withInstance).direct as M;
-  }
-
-  private familyOf(kind: MetricKind, opts: MetricOptions & { buckets?: number[] }, withInstance = true): MetricFamily {
+  family<K extends MetricKind>(kind: K, opts: FamilyOptions, withInstance = true): MetricFamily<K> {
     if (!opts.name.startsWith('sidekick_')) throw new Error(`metric "${opts.name}" must be prefixed "sidekick_"`);
     const existing = this.families.get(opts.name);
     if (existing) {
       if (existing.type !== kind) throw new Error(`metric "${opts.name}" already registered as a ${existing.type}`);
-      return existing;
+      return existing as MetricFamily<K>;
     }
     const labelNames = [...(withInstance ? ['instance'] : []), ...(opts.labelNames ?? [])];
-    const config = { name: opts.name, help: opts.help, labelNames, ...(opts.buckets ? { buckets: opts.buckets } : {}) };
-    const family = new MetricFamily(kind, config, this.registry);
-    this.families.set(opts.name, family);
-    return family;
+    return this.register(kind, { name: opts.name, help: opts.help, labelNames, buckets: opts.buckets, collect: opts.collect });
+  }
+
+  /** The text for GET /metrics: each family's collect() first, then every family in order. */
+  async metrics(): Promise<string> {
+    const families = [...this.families.values()];
+    await Promise.all(families.map((f) => f.collect?.(f)));
+    // Families apart by a blank line, as prom-client writes them (the format ignores blank lines).
+    return `${families.map((f) => f.write().slice(0, -1)).join('\n\n')}\n`;
   }
 
   forInstance(instance: string): PluginMetrics {
@@ -46,26 +63,26 @@ export class MetricsRegistry {
     const record = (series: Series) => made.push(series);
     // One series per label set, made on first use: plugins call labels() on failure paths (a bad
     // handshake, a 502), and a series recorded per call would grow without bound under a flood.
-    const bind = <S extends Series>(family: MetricFamily, extra: LabelValues) => family.bind(instance, extra, record) as S;
+    const bind = <K extends MetricKind>(family: MetricFamily<K>, extra: LabelValues) => family.bind(instance, extra, record);
     const none: LabelValues = {};
     return {
       counter: (opts): CounterMetric => {
-        const family = this.familyOf('counter', opts);
-        const own = bind<CounterSeries>(family, none);
-        return { inc: (v) => own.inc(v), labels: (l) => bind<CounterSeries>(family, l) };
+        const family = this.family('counter', opts);
+        const own = bind(family, none);
+        return { inc: (v) => own.inc(v), labels: (l) => bind(family, l) };
       },
       gauge: (opts): GaugeMetric => {
-        const family = this.familyOf('gauge', opts);
-        const own = bind<GaugeSeries>(family, none);
+        const family = this.family('gauge', opts);
+        const own = bind(family, none);
         return {
           set: (v) => own.set(v), inc: (v) => own.inc(v), dec: (v) => own.dec(v),
-          labels: (l) => bind<GaugeSeries>(family, l),
+          labels: (l) => bind(family, l),
         };
       },
       histogram: (opts): HistogramMetric => {
-        const family = this.familyOf('histogram', opts);
-        const own = bind<HistogramSeries>(family, none);
-        return { observe: (v) => own.observe(v), labels: (l) => bind<HistogramSeries>(family, l) };
+        const family = this.family('histogram', opts);
+        const own = bind(family, none);
+        return { observe: (v) => own.observe(v), labels: (l) => bind(family, l) };
       },
     };
   }

@@ -3,7 +3,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import type { Counter } from 'prom-client';
 import type { InstanceSpec } from '../config/load-config.ts';
 import { type RootLogger, redactUrlCredentials } from '../logger.ts';
 import type { MetricsRegistry } from '../metrics.ts';
@@ -63,7 +62,7 @@ export class InstanceSupervisor {
     this.deps = deps;
     this.logger = deps.log.child({ instance: spec.name, plugin: spec.type });
     this.restartCounter = deps.metrics
-      .family<Counter<string>>('counter', { name: 'sidekick_plugin_restarts_total', help: 'Restarts of a plugin instance after a run-time failure' })
+      .family('counter', { name: 'sidekick_plugin_restarts_total', help: 'Restarts of a plugin instance after a run-time failure' })
       .labels({ instance: spec.name });
   }
 

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentProcess, startAgent, tempDir } from '../helpers/agent-process.ts';
 import { RECORDER, eventually } from '../helpers/recorder.ts';
+import { parsePrometheusText } from '../helpers/prometheus-text.ts';
 
 let dir: { path: string; cleanup: () => Promise<void> };
 let agent: AgentProcess;
@@ -56,9 +57,15 @@ describe('admin endpoint', () => {
     const res = await get('/metrics');
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res.text();
+    // The whole scrape reads back under the format's rules, every family with its HELP and TYPE.
+    const families = parsePrometheusText(text);
+    for (const f of families.values()) {
+      expect(f.help, f.name).not.toBe('');
+      expect(f.type, f.name).not.toBe('untyped');
+      if (f.type === 'counter') expect(f.name).toMatch(/_total$/);
+    }
     expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
     expect(text).toMatch(/^nodejs_eventloop_lag_seconds /m);
-    // Made by the agent, not prom-client (whose version pulls in @opentelemetry/api).
     const cpu = Number(/^process_cpu_seconds_total (\S+)$/m.exec(text)?.[1]);
     const user = Number(/^process_cpu_user_seconds_total (\S+)$/m.exec(text)?.[1]);
     const system = Number(/^process_cpu_system_seconds_total (\S+)$/m.exec(text)?.[1]);

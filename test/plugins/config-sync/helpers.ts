@@ -5,6 +5,7 @@ import { readFile, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../../helpers/agent-process.ts';
 import { createTestContext, type TestContext } from '../../helpers/plugin-context.ts';
+import { sampleSum } from '../../helpers/prometheus-text.ts';
 import descriptor from '../../../plugins/config-sync/index.ts';
 import { configSchema } from '../../../plugins/config-sync/config-schema.ts';
 import { parseConfig } from '../../helpers/plugin-config.ts';
@@ -107,14 +108,7 @@ export async function runSync(raw: Record<string, unknown>, opts: { dataDir?: st
       return stopped;
     },
     async metric(name, labels = {}) {
-      const m = ctx.metricsRegistry.registry.getSingleMetric(name);
-      if (!m) return 0;
-      const { values } = await m.get();
-      let sum = 0;
-      for (const v of values) {
-        if (Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want)) sum += v.value;
-      }
-      return sum;
+      return sampleSum(await ctx.metricsRegistry.metrics(), name, labels);
     },
     details: () => instance.health!().details as Record<string, any>,
   };

@@ -57,7 +57,7 @@ describe('log-shipper delivery', () => {
     expect(delays).toHaveLength(3);
     expect(delays[0]).toBeLessThan(1000);
     expect(delays[2]).toBe(1000);
-    const text = await shipper.ctx.metricsRegistry.registry.metrics();
+    const text = await shipper.ctx.metricsRegistry.metrics();
     expect(text).toContain('sidekick_log_shipper_batches_total{instance="logs",result="retried"} 3');
   });
 
@@ -76,7 +76,7 @@ describe('log-shipper delivery', () => {
     const b = lines('b', 5);
     await writeLines(file, b);
     await eventually(() => expectAllOnce(rx.messages(), [...a, ...b]));
-    const text = await shipper.ctx.metricsRegistry.registry.metrics();
+    const text = await shipper.ctx.metricsRegistry.metrics();
     expect(text).toContain('sidekick_log_shipper_dead_lettered_events_total{instance="logs"} 2');
   });
 

@@ -315,7 +315,7 @@ describe('log-shipper rotation', () => {
     release();
     shipper = await start();
     const lost = a.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
-    const text = await shipper.ctx.metricsRegistry.registry.metrics();
+    const text = await shipper.ctx.metricsRegistry.metrics();
     expect(text).toContain(`sidekick_log_shipper_lost_bytes_total{instance="logs"} ${lost}`);
     expect(rx.messages()).toEqual([]);
   });

@@ -172,7 +172,7 @@ describe('log-shipper tailing', () => {
     await eventually(() => expectAllOnce(rx.messages(), a));
     const bytes = a.reduce((n, l) => n + l.length + 1, 0);
     await eventually(async () => {
-      const text = await shipper!.ctx.metricsRegistry.registry.metrics();
+      const text = await shipper!.ctx.metricsRegistry.metrics();
       expect(text).toContain(`sidekick_log_shipper_read_bytes_total{instance="logs"} ${bytes}`);
       expect(text).toContain('sidekick_log_shipper_read_lines_total{instance="logs"} 10');
       expect(text).toContain('sidekick_log_shipper_events_sent_total{instance="logs"} 10');
