@@ -3,6 +3,11 @@
 // The sidecar is a native one (an init container with restartPolicy: Always, Kubernetes
 // >= 1.29): it starts before the app, its startup probe holds the app back until Sidekick is
 // ready (the first config sync has published), and it stops after the app.
+// The second YAML parser of the project, for this command only: inject edits manifests and must
+// keep their comments, ordering and styles, which only yaml's Document API does (js-yaml's AST
+// carries no comments). The agent's config and config-sync's check of app files use js-yaml:
+// loading yaml costs a process 11.4 MB of RSS and 235 ms against js-yaml's 2.1 MB and 50 ms
+// (bench/yaml-parser.bench.ts).
 import { type Document, isMap, isSeq, parseAllDocuments, type YAMLMap } from 'yaml';
 
 export interface InjectOptions {
