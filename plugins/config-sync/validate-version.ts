@@ -2,6 +2,7 @@
 // and the user's command. Any failure throws CONFIG_SYNC_VALIDATION naming the file or command.
 import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
+import { CORE_SCHEMA, Schema, defineMappingTag, defineScalarTag, defineSequenceTag, loadAll, mapTag, seqTag } from 'js-yaml';
 import type { ValidateConfig } from './config-schema.ts';
 import { ConfigSyncError } from './errors.ts';
 import { runCommand } from './run-command.ts';
@@ -12,7 +13,7 @@ export async function validateVersion(dir: string, paths: readonly string[], con
       const ext = extname(path).toLowerCase();
       if (ext !== '.json' && ext !== '.yaml' && ext !== '.yml') continue;
       const text = await readFile(join(dir, path), 'utf8');
-      const problem = ext === '.json' ? jsonProblem(text) : await yamlProblem(text);
+      const problem = ext === '.json' ? jsonProblem(text) : yamlProblem(text);
       if (problem) throw new ConfigSyncError('CONFIG_SYNC_VALIDATION', `${path} does not parse: ${problem}`);
     }
   }
@@ -40,12 +41,22 @@ function jsonProblem(text: string): string | undefined {
   }
 }
 
-// yaml, loaded on first use, rather than the agent's js-yaml: it accepts the custom tags an
-// app's own files may use (!include, !Ref), where js-yaml refuses them.
-async function yamlProblem(text: string): Promise<string | undefined> {
-  const { parseAllDocuments } = await import('yaml');
-  for (const doc of parseAllDocuments(text)) {
-    if ('errors' in doc && doc.errors.length > 0) return doc.errors[0]!.message.split('\n')[0];
+// The agent's own YAML parser (js-yaml, already loaded for its config file). An app's own tags
+// (!include, !Ref, !Sub) mean something only to the app, so any local tag is read as the plain
+// scalar, sequence or mapping it is on; the rest is checked as for the agent's config: YAML 1.2
+// syntax, duplicate keys, aliases.
+const APP_SCHEMA = new Schema([
+  ...CORE_SCHEMA.tags,
+  defineScalarTag('!', { matchByTagPrefix: true, resolve: (source) => source, identify: () => false }),
+  defineSequenceTag('!', { ...seqTag, matchByTagPrefix: true, identify: () => false }),
+  defineMappingTag('!', { ...mapTag, matchByTagPrefix: true, identify: () => false }),
+]);
+
+function yamlProblem(text: string): string | undefined {
+  try {
+    loadAll(text, { schema: APP_SCHEMA });
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.split('\n')[0];
   }
-  return undefined;
 }

@@ -51,6 +51,21 @@ describe('config-sync publish', () => {
     expect(r.details().lastError).toBe(null);
   });
 
+  it("the parse check reads an app's own YAML tags as plain values and refuses duplicate keys", async () => {
+    const tagged = 'db: !include db.yaml\nurl: !Sub "https://${Host}"\nhosts: !Split [a, b]\npool: !Env { min: 1 }\n---\nsecond: doc\n';
+    await writeConfigMap(src(), { 'app.yml': tagged });
+    const r = await start();
+    await waitFor('publish', () => r.details().version?.generation === 1);
+    expect(r.details().lastValidationError).toBe(null);
+    await writeConfigMap(src(), { 'app.yml': 'a: 1\nb: 2\na: 3\n' });
+    await waitFor('validation failure', () => r.details().lastValidationError);
+    expect(r.details().lastValidationError.message).toBe('app.yml does not parse: duplicated mapping key (3:1)');
+    await writeConfigMap(src(), { 'app.yml': 'a: *nowhere\n' });
+    await waitFor('alias failure', () => r.details().lastValidationError?.message.includes('alias'));
+    expect(r.details().lastValidationError.message).toMatch(/^app\.yml does not parse: unidentified alias "nowhere" \(1:\d+\)$/);
+    expect(await readTarget(target())).toEqual({ 'app.yml': tagged });
+  });
+
   it('runs validate.command against the staged directory; a non-zero exit keeps the old version', async () => {
     await writeConfigMap(src(), { 'app.conf': 'ok 1' });
     const r = await start({ validate: { command: ['/bin/sh', '-c', 'grep -q ok "$1/app.conf" || { echo "app.conf lacks ok" >&2; exit 3; }', 'sh', '{dir}'] } });
