@@ -2,7 +2,7 @@
 // API server accepts (kubernetes-models' schemas, plus the rules they miss), pods that are wired
 // right, and embedded sidekick.yaml files that `sidekick validate` accepts.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -72,6 +72,13 @@ function checkPod(label: string, spec: any, podKind: string): void {
 describe('examples/kubernetes', () => {
   it('has the three uses and the webhook, each rendering with kubectl kustomize', () => {
     expect(EXAMPLES).toEqual(['config-from-s3', 'https-mtls', 'logs-to-elasticsearch', 'logs-to-loki', 'webhook']);
+  });
+
+  it('docs/kubernetes.md names the one default image and every example', () => {
+    const doc = readFileSync(resolve(ROOT, '../../docs/kubernetes.md'), 'utf8');
+    expect(doc).toContain(DEFAULT_IMAGE);
+    for (const other of doc.match(/ghcr\.io\/[\w./-]+:[\w.-]+/g) ?? []) expect(other).toBe(DEFAULT_IMAGE);
+    for (const example of EXAMPLES) expect(doc).toContain(`\`${example}\``);
   });
 
   for (const example of ['config-from-s3', 'https-mtls', 'logs-to-elasticsearch', 'logs-to-loki', 'webhook']) {
