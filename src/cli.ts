@@ -1,4 +1,4 @@
-// `sidekick run | validate | schema | inject | version | --help`.
+// `sidekick run | validate | schema | inject | webhook | version | --help`.
 // Exit codes: 0 success, 1 could not start or run, 2 bad usage, 78 invalid config (EX_CONFIG).
 import { Agent } from './agent.ts';
 import { ConfigError } from './config/config-error.ts';
@@ -17,6 +17,7 @@ Usage:
                                      --allow-unset-env reports unset variables as warnings
   sidekick schema                    print the JSON Schema of the config file
   sidekick inject [-f FILE] [...]    add Sidekick to Kubernetes manifests (see: sidekick inject --help)
+  sidekick webhook [...]             admission webhook that injects Sidekick into Pods (see: sidekick webhook --help)
   sidekick version                   print the version
   sidekick --help                    this text
 
@@ -30,7 +31,7 @@ interface Args {
   config: string;
   envFile?: string;
   allowUnsetEnv?: boolean;
-  /** The arguments after `inject`, which has options of its own. */
+  /** The arguments after `inject` or `webhook`, which have options of their own. */
   rest?: string[];
 }
 
@@ -41,7 +42,7 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args | string {
   let allowUnsetEnv = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === 'inject' && !command) return { command: a, config: '', rest: argv.slice(i + 1) };
+    if ((a === 'inject' || a === 'webhook') && !command) return { command: a, config: '', rest: argv.slice(i + 1) };
     if (a === '--help' || a === '-h') return { command: 'help', config: '' };
     if (a === '--version' || a === '-v') return { command: 'version', config: '' };
     if (a === '--config' || a === '-c') {
@@ -84,6 +85,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return validate(args, env);
     case 'inject':
       return inject(args.rest ?? [], env);
+    case 'webhook':
+      return webhook(args.rest ?? [], env);
     case 'run':
       return run(args.config, env);
     default:
@@ -129,6 +132,21 @@ async function inject(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return EXIT.usage;
   }
   return runInject(opts);
+}
+
+async function webhook(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { WEBHOOK_HELP, parseWebhookArgs, runCerts, runWebhook } = await import('./webhook/webhook-command.ts');
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(WEBHOOK_HELP);
+    return EXIT.ok;
+  }
+  if (argv[0] === 'certs') return runCerts(argv.slice(1));
+  const args = parseWebhookArgs(argv, env);
+  if (typeof args === 'string') {
+    process.stderr.write(`sidekick webhook: ${args}\n\n${WEBHOOK_HELP}`);
+    return EXIT.usage;
+  }
+  return runWebhook(args);
 }
 
 function reportError(err: unknown): number {

@@ -154,7 +154,7 @@ function retargetServices(services: Entry[], template: Obj, appPorts: Array<{ na
       addOps(s.doc, [{ op: p.targetPort === undefined ? 'add' : 'replace', path: `${at}/targetPort`, value: PORT.https }]);
     });
   }
-  if (retarget && !found && appPorts.length) warn(`no Service in the input sends to the app's plain port (${appPorts.map((a) => a.port).join(', ')}): point yours at targetPort ${PORT.https}`);
+  if (!found && appPorts.length) warn(`no Service in the input sends to the app's plain port (${appPorts.map((a) => a.port).join(', ')}): point yours at targetPort ${PORT.https}`);
 }
 
 function getIn(obj: Obj, path: string[]): unknown {

@@ -90,7 +90,7 @@ describe('sidekick inject', () => {
   });
 
   it('leaves the bundled Kubernetes example, which already has Sidekick, byte for byte', () => {
-    const example = resolve(import.meta.dirname, '../../examples/kubernetes/deployment.yaml');
+    const example = resolve(import.meta.dirname, '../../examples/kubernetes/https-mtls/deployment.yaml');
     const r = inject(['--file', example]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(readFileSync(example, 'utf8'));

@@ -1,17 +1,14 @@
 // Golden files: `sidekick inject` on every workload kind and on a List, output and stderr, and
 // what holds whatever the goldens say: every line the user wrote comes out unchanged and in
 // order, injecting the output again changes nothing, and the objects stay valid Kubernetes.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { defaultOptions } from '../../src/inject/inject-options.ts';
-import { injectManifests, type ManifestOptions } from '../../src/inject/inject-manifests.ts';
+import { injectManifests } from '../../src/inject/inject-manifests.ts';
+import { FIXTURE_FILES, FIXTURES, GOLDEN_OPTIONS } from './fixture-set.ts';
 
-const FIXTURES = join(import.meta.dirname, 'fixtures');
 const GOLDEN = join(import.meta.dirname, 'golden');
-export const FIXTURE_FILES = readdirSync(FIXTURES).filter((f) => f.endsWith('.yaml')).sort();
-export const GOLDEN_OPTIONS: ManifestOptions = { ...defaultOptions(), image: 'registry.example/sidekick:1.0', httpsForService: true, emitConfig: false };
 
 describe('sidekick inject golden files', () => {
   it('covers every workload kind and a List', () => {
