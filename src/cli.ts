@@ -1,4 +1,4 @@
-// `sidekick run | validate | schema | inject | version | --help`.
+// `sidekick run | validate | schema | inject | capture | version | --help`.
 // Exit codes: 0 success, 1 could not start or run, 2 bad usage, 78 invalid config (EX_CONFIG).
 import { Agent } from './agent.ts';
 import { ConfigError } from './config/config-error.ts';
@@ -14,6 +14,7 @@ Usage:
   sidekick validate [--config FILE]  check a config file (exit 0, or 78 with the problems)
   sidekick schema                    print the JSON Schema of the config file
   sidekick inject [-f FILE] [...]    add Sidekick to Kubernetes manifests (see: sidekick inject --help)
+  sidekick capture [...]             redirect the pod's traffic through Sidekick (see: sidekick capture --help)
   sidekick version                   print the version
   sidekick --help                    this text
 
@@ -34,7 +35,7 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args | string {
   let config: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === 'inject' && !command) return { command: a, config: '', rest: argv.slice(i + 1) };
+    if ((a === 'inject' || a === 'capture') && !command) return { command: a, config: '', rest: argv.slice(i + 1) };
     if (a === '--help' || a === '-h') return { command: 'help', config: '' };
     if (a === '--version' || a === '-v') return { command: 'version', config: '' };
     if (a === '--config' || a === '-c') {
@@ -78,6 +79,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       }
     case 'inject':
       return inject(args.rest ?? [], env);
+    case 'capture':
+      return capture(args.rest ?? []);
     case 'run':
       return run(args.config, env);
     default:
@@ -98,6 +101,26 @@ async function inject(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return EXIT.usage;
   }
   return runInject(opts);
+}
+
+async function capture(argv: string[]): Promise<number> {
+  const { CAPTURE_HELP, parseCaptureArgs } = await import('./capture/capture-options.ts');
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(CAPTURE_HELP);
+    return EXIT.ok;
+  }
+  const opts = parseCaptureArgs(argv);
+  if (typeof opts === 'string') {
+    process.stderr.write(`sidekick capture: ${opts}\n\n${CAPTURE_HELP}`);
+    return EXIT.usage;
+  }
+  const { runCapture } = await import('./capture/capture-command.ts');
+  try {
+    return await runCapture(opts, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
+  } catch (err) {
+    process.stderr.write(`sidekick capture: ${(err as Error).message}\n`);
+    return EXIT.failed;
+  }
 }
 
 function reportError(err: unknown): number {
