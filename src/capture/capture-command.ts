@@ -82,6 +82,10 @@ export async function runCapture(o: CaptureOptions, out: (s: string) => void, er
 }
 
 function failure(what: string, r: Run): CaptureError {
-  if (/Operation not permitted|Permission denied/i.test(r.stderr)) return new CaptureError(`${NO_CAP}: ${what}: ${r.stderr.trim()}`, 'ERR_SIDEKICK_CAPTURE_CAPABILITY');
+  if (/Operation not permitted|Permission denied/i.test(r.stderr)) {
+    // iptables-legacy opens a raw socket: it needs CAP_NET_RAW besides CAP_NET_ADMIN (nft does not).
+    const raw = /legacy/.test(r.stderr) ? ' (iptables-legacy also needs CAP_NET_RAW)' : '';
+    return new CaptureError(`${NO_CAP}${raw}: ${what}: ${r.stderr.trim()}`, 'ERR_SIDEKICK_CAPTURE_CAPABILITY');
+  }
   return new CaptureError(`${what} failed (exit ${r.code}): ${r.stderr.trim()}`, 'ERR_SIDEKICK_CAPTURE_APPLY');
 }
