@@ -38,7 +38,7 @@ async function wrk(port: number, seconds = SECONDS): Promise<Run> {
 
 async function measure(name: string, port: number, child: ReturnType<typeof start>): Promise<{ name: string; run: Run; cpuPer1k: number }> {
   await waitPort(port, child);
-  await wrk(port, 2); // warm-up: JIT, the pool's TLS connections
+  await wrk(port); // warm-up as long as the measured run: JIT (the image starts its compilers under load), the pool
   const cpu0 = cpuSeconds(child.pid!);
   const r = await wrk(port);
   const cpuPer1k = ((cpuSeconds(child.pid!) - cpu0) / r.requests) * 1000;
