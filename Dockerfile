@@ -15,6 +15,9 @@ ENV NODE_ENV=production \
     MALLOC_ARENA_MAX=2 \
     SIDEKICK_CONFIG=/etc/sidekick/sidekick.yaml
 WORKDIR /app
+# nft for `sidekick capture` (the init container that redirects the pod's traffic): it runs as
+# root with NET_ADMIN only; the agent itself never calls it.
+RUN apt-get update && apt-get install -y --no-install-recommends nftables && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 # --omit=dev also drops the bundled `node` package: the image's own Node 22 runs the agent.
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force && rm -rf /root/.npm

@@ -1,4 +1,4 @@
-// `sidekick run | validate | schema | inject | webhook | version | --help`.
+// `sidekick run | validate | schema | inject | webhook | capture | version | --help`.
 // Exit codes: 0 success, 1 could not start or run, 2 bad usage, 78 invalid config (EX_CONFIG).
 import { Agent } from './agent.ts';
 import { ConfigError } from './config/config-error.ts';
@@ -18,6 +18,7 @@ Usage:
   sidekick schema                    print the JSON Schema of the config file
   sidekick inject [-f FILE] [...]    add Sidekick to Kubernetes manifests (see: sidekick inject --help)
   sidekick webhook [...]             admission webhook that injects Sidekick into Pods (see: sidekick webhook --help)
+  sidekick capture [...]             redirect the pod's traffic through Sidekick (see: sidekick capture --help)
   sidekick version                   print the version
   sidekick --help                    this text
 
@@ -31,7 +32,7 @@ interface Args {
   config: string;
   envFile?: string;
   allowUnsetEnv?: boolean;
-  /** The arguments after `inject` or `webhook`, which have options of their own. */
+  /** The arguments after `inject`, `webhook` or `capture`, which have options of their own. */
   rest?: string[];
 }
 
@@ -42,7 +43,7 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args | string {
   let allowUnsetEnv = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if ((a === 'inject' || a === 'webhook') && !command) return { command: a, config: '', rest: argv.slice(i + 1) };
+    if ((a === 'inject' || a === 'webhook' || a === 'capture') && !command) return { command: a, config: '', rest: argv.slice(i + 1) };
     if (a === '--help' || a === '-h') return { command: 'help', config: '' };
     if (a === '--version' || a === '-v') return { command: 'version', config: '' };
     if (a === '--config' || a === '-c') {
@@ -87,6 +88,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return inject(args.rest ?? [], env);
     case 'webhook':
       return webhook(args.rest ?? [], env);
+    case 'capture':
+      return capture(args.rest ?? []);
     case 'run':
       return run(args.config, env);
     default:
@@ -147,6 +150,26 @@ async function webhook(argv: string[], env: NodeJS.ProcessEnv): Promise<number> 
     return EXIT.usage;
   }
   return runWebhook(args);
+}
+
+async function capture(argv: string[]): Promise<number> {
+  const { CAPTURE_HELP, parseCaptureArgs } = await import('./capture/capture-options.ts');
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(CAPTURE_HELP);
+    return EXIT.ok;
+  }
+  const opts = parseCaptureArgs(argv);
+  if (typeof opts === 'string') {
+    process.stderr.write(`sidekick capture: ${opts}\n\n${CAPTURE_HELP}`);
+    return EXIT.usage;
+  }
+  const { runCapture } = await import('./capture/capture-command.ts');
+  try {
+    return await runCapture(opts, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
+  } catch (err) {
+    process.stderr.write(`sidekick capture: ${(err as Error).message}\n`);
+    return EXIT.failed;
+  }
 }
 
 function reportError(err: unknown): number {

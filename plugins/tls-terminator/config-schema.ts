@@ -216,7 +216,7 @@ export const configSchema = v.pipe(
     if (c.tls.minVersion === 'TLSv1.3' && c.tls.maxVersion === 'TLSv1.2') {
       problem(['tls', 'maxVersion'], 'must not be lower than tls.minVersion (TLSv1.3)');
     }
-    if (c.mode === 'http' && !/^(https?:\/\/|\/|unix:)/.test(c.upstream)) {
+    if (c.mode === 'http' && !/^(https?:\/\/|tls:\/\/|\/|unix:)/.test(c.upstream)) {
       problem(['upstream'], 'in http mode, upstream must be "http://host:port", "https://host:port" or a unix socket path');
     }
     if (c.timeouts.request > 0 && c.timeouts.headers > c.timeouts.request) {

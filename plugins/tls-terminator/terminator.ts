@@ -145,6 +145,7 @@ export class TlsTerminator implements PluginInstance, HelloSink {
         log: this.ctx.logger,
         access: this.access,
         sendProxyProtocol: this.cfg.sendProxyProtocol,
+        connectTimeoutMs: this.cfg.timeouts.upstream,
         upstreamError: (reason) => upstreamErrors.labels({ reason }).inc(),
         internalError: (err, client) => this.errors.report('tcp', err, infoOf(client)),
       });

@@ -30,6 +30,8 @@ export interface TcpPipe {
   upstreamError(reason: string): void;
   /** A handler threw (a bug): count and log it; the pipe closes both sides itself. */
   internalError(err: unknown, client: Socket): void;
+  /** Longest wait for the app's connection (and its TLS handshake) to be up; 0: none. */
+  readonly connectTimeoutMs?: number;
   /** Start each app connection with a PROXY protocol header of this version. */
   readonly sendProxyProtocol: 'off' | 'v1' | 'v2';
   /** connect() options: app sockets read into the front's one buffer. */
@@ -110,6 +112,21 @@ function onAppClose(this: Piped): void {
     crashed(this, e);
   }
 }
+// Connected (and, for a TLS app, handshaken): no more connect timeout; the pipe itself has none.
+function onAppUp(this: Piped): void {
+  this.setTimeout(0);
+}
+function onAppTimeout(this: Piped): void {
+  try {
+    const p = this[PIPE];
+    p.upstreamError('timeout');
+    p.log.warn({ upstream: p.target.label, timeoutMs: p.connectTimeoutMs }, 'app connection not up in time; closing the client connection');
+    this.destroy();
+    this[PEER].destroy();
+  } catch (e) {
+    crashed(this, e);
+  }
+}
 function onClientError(this: Piped): void {
   this[PEER].destroy();
 }
@@ -139,6 +156,11 @@ export function pipeToApp(client: TLSSocket, p: TcpPipe): void {
     const info = infoOf(client);
     const raw = rawSocketOf(client) as Socket | undefined;
     app.write(proxyHeader(p.sendProxyProtocol, info?.clientAddress ?? '', info?.clientPort ?? 0, raw?.localAddress ?? '', raw?.localPort ?? 0));
+  }
+  if (p.connectTimeoutMs) {
+    app.setTimeout(p.connectTimeoutMs);
+    app.once('timeout', onAppTimeout);
+    app.once(p.target.kind === 'tcp' && p.target.secure ? 'secureConnect' : 'connect', onAppUp);
   }
   app.on('drain', onDrain);
   app.on('end', onEnd);

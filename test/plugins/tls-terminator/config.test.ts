@@ -48,6 +48,20 @@ describe('tls-terminator config', () => {
     expect(issuePaths({ listen: '1', upstream: 'http://x:1', timeouts: { request: '0s', headers: '1m' } })).toEqual([]);
   });
 
+  it('checks https/tls upstreams, upstreamTls and direction: outbound', () => {
+    const base = { listen: '127.0.0.1:15101' };
+    expect(issuePaths({ ...base, upstream: 'https://app:8443', upstreamTls: { ca: 'ca.crt' } })).toEqual([]);
+    expect(issuePaths({ ...base, upstream: 'tls://db:5433', mode: 'tcp', upstreamTls: { insecureSkipVerify: true } })).toEqual([]);
+    expect(issuePaths({ ...base, upstream: 'http://app:8080', upstreamTls: { ca: 'ca.crt' } })).toEqual(['upstreamTls: needs an "https://" (http mode) or "tls://" (tcp mode) upstream']);
+    expect(issuePaths({ ...base, upstream: 'tls://app:1' })).toEqual(['upstream: in http mode, a TLS app is "https://host:port"']);
+    expect(issuePaths({ ...base, upstream: 'https://app:1', mode: 'tcp' })).toEqual(['upstream: in tcp mode, a TLS app is "tls://host:port"']);
+    expect(issuePaths({ ...base, upstream: 'https://app:1', upstreamTls: { cert: 'c.crt' } })).toEqual(['upstreamTls.key: upstreamTls.cert and upstreamTls.key must be set together']);
+    expect(issuePaths({ ...base, upstream: 'https://app:1', upstreamTls: { ca: 'ca.crt', insecureSkipVerify: true } })[0]).toMatch(/^upstreamTls\.ca: is unused/);
+    expect(issuePaths({ ...base, direction: 'outbound', upstream: 'https://billing.internal:443', upstreamTls: { cert: 'c', key: 'k' } })).toEqual([]);
+    expect(issuePaths({ ...base, direction: 'outbound', upstream: 'http://billing.internal:80' })[0]).toMatch(/^upstream: direction: outbound originates TLS/);
+    expect(issuePaths({ ...base, direction: 'outbound', upstream: 'https://b:443', tls: { cert: 'a', key: 'b' } })[0]).toMatch(/^tls\.cert: is for inbound TLS/);
+  });
+
   it('makes the agent refuse to start on a bad config, naming the key', async () => {
     const t = await tempDir();
     try {

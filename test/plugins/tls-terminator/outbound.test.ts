@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { type AddressInfo, connect } from 'node:net';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../helpers/free-port.ts';
@@ -215,6 +215,27 @@ describe('direction: outbound, tcp mode', () => {
     } finally {
       await t.cleanup();
       await s.close();
+    }
+  });
+
+  it('closes the app connection when the destination accepts TCP but never finishes TLS (timeouts.upstream)', async () => {
+    const held: import('node:net').Socket[] = [];
+    const silent = createServer((s) => held.push(s)); // accepts, never answers the ClientHello
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const t = await egress(`tls://127.0.0.1:${(silent.address() as AddressInfo).port}`, `ca: ${pki.ca}, serverName: dest.internal`, '    mode: tcp\n    timeouts: { upstream: 300ms }\n');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const c = connect(t.port, '127.0.0.1', () => c.write('hello\n'));
+        c.on('close', () => resolve());
+        c.on('error', reject);
+      });
+      const line = await t.agent.waitForLog((l) => /not up in time/.test(l.msg ?? ''));
+      expect(line.timeoutMs).toBe(300);
+      expect(await t.metrics()).toMatch(/sidekick_tls_terminator_upstream_errors_total\{[^}]*reason="timeout"[^}]*\} 1/);
+    } finally {
+      await t.cleanup();
+      for (const s of held) s.destroy();
+      silent.close();
     }
   });
 

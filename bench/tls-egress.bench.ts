@@ -1,0 +1,99 @@
+// Egress TLS origination: the app calls a plain local port, the forward opens verified TLS to the
+// destination over a keep-alive pool. Sidekick (tls-terminator, direction: outbound) beside nginx
+// doing the same (proxy_pass https:// with proxy_ssl_verify, proxy_ssl_name, session reuse and
+// upstream keepalive). Destination: nginx (1 worker) serving TLS with a 257-byte body.
+// Forward on CPU 0; destination and wrk on CPU 1. Load: wrk -t1 -c32 over plain HTTP keep-alive,
+// after a warm-up run per forward. Access logs off on both forwards.
+// Run: node_modules/.bin/node bench/tls-egress.bench.ts [--sources]   (BENCH_SECONDS=5 by default)
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from '../test/helpers/free-port.ts';
+import { imageAgent, sourceAgent } from './image-agent.ts';
+import { bin, cpuSeconds, has, launcher, selfSignedCert, stop, waitPort } from './peer-processes.ts';
+
+const agent = process.argv.includes('--sources') ? sourceAgent() : imageAgent();
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const dir = mkdtempSync(join(tmpdir(), 'sidekick-egress-bench-'));
+const { start, children } = launcher(dir);
+const run = promisify(execFile);
+
+interface Run { rps: number; p50: number; p99: number; requests: number; errors: number }
+
+async function wrk(port: number, seconds = SECONDS): Promise<Run> {
+  const { stdout: out } = await run('taskset', ['-c', '1', 'wrk', '-t1', '-c32', `-d${seconds}s`, '--latency', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+  const ms = (s: string) => (s.endsWith('us') ? parseFloat(s) / 1000 : s.endsWith('ms') ? parseFloat(s) : parseFloat(s) * 1000);
+  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]),
+    p50: ms(/^\s+50%\s+(\S+)$/m.exec(out)![1]!),
+    p99: ms(/^\s+99%\s+(\S+)$/m.exec(out)![1]!),
+    requests: Number(/(\d+) requests in/.exec(out)![1]),
+    errors: (errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + (non2xx ? Number(non2xx[1]) : 0),
+  };
+}
+
+async function measure(name: string, port: number, child: ReturnType<typeof start>): Promise<{ name: string; run: Run; cpuPer1k: number }> {
+  await waitPort(port, child);
+  await wrk(port); // warm-up as long as the measured run: JIT (the image starts its compilers under load), the pool
+  const cpu0 = cpuSeconds(child.pid!);
+  const r = await wrk(port);
+  const cpuPer1k = ((cpuSeconds(child.pid!) - cpu0) / r.requests) * 1000;
+  await stop(child);
+  console.error(`  ${name}: ${Math.round(r.rps)} req/s, p99 ${r.p99.toFixed(2)} ms`);
+  return { name, run: r, cpuPer1k };
+}
+
+async function main(): Promise<void> {
+  if (!has('wrk') || !has('taskset') || !bin('nginx') || !has('openssl')) {
+    console.log('tls-egress bench skipped: needs wrk, taskset, nginx and openssl');
+    return;
+  }
+  const etc = join(dir, 'etc');
+  mkdirSync(etc);
+  const { cert, key } = selfSignedCert(etc);
+  const nginx = bin('nginx')!;
+  const destPort = await freePort();
+  const body = 'x'.repeat(256) + '\n';
+  const common = `worker_processes 1; daemon off; pid ${dir}/NAME.pid; error_log ${dir}/NAME.err; events { worker_connections 4096; }`;
+  writeFileSync(join(dir, 'dest.conf'), `${common.replaceAll('NAME', 'dest')} http { access_log off; keepalive_requests 100000;
+    server { listen 127.0.0.1:${destPort} ssl; ssl_certificate ${cert}; ssl_certificate_key ${key}; location / { return 200 '${body}'; } } }`);
+  const dest = start('1', nginx, ['-c', join(dir, 'dest.conf'), '-p', dir]);
+  await waitPort(destPort, dest);
+
+  const rows = [];
+  const p1 = await freePort();
+  writeFileSync(join(dir, 'fwd.conf'), `${common.replaceAll('NAME', 'fwd')} http { access_log off; keepalive_requests 100000;
+    upstream dest { server 127.0.0.1:${destPort}; keepalive 64; }
+    server { listen 127.0.0.1:${p1};
+      location / { proxy_pass https://dest; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host localhost;
+        proxy_ssl_verify on; proxy_ssl_trusted_certificate ${cert}; proxy_ssl_name localhost; proxy_ssl_server_name on;
+        proxy_ssl_session_reuse on; proxy_ssl_protocols TLSv1.2 TLSv1.3; } } }`);
+  rows.push(await measure('nginx 1 worker (proxy_pass https://, proxy_ssl_verify, upstream keepalive)', p1, start('0', nginx, ['-c', join(dir, 'fwd.conf'), '-p', dir])));
+
+  const p2 = await freePort();
+  const file = join(etc, 'sidekick.yaml');
+  writeFileSync(file, `admin: { listen: 127.0.0.1:0 }\ndataDir: ${join(dir, 'data')}\nplugins:\n  egress:\n    type: tls-terminator\n    direction: outbound\n    listen: 127.0.0.1:${p2}\n    upstream: https://127.0.0.1:${destPort}\n    upstreamTls: { ca: ${cert}, serverName: localhost }\n    accessLog: false\n`);
+  rows.push(await measure('Sidekick tls-terminator, direction: outbound', p2, start('0', process.execPath, [...agent.args, 'run', '--config', file], agent.env)));
+
+  await stop(dest);
+  const [ref] = rows;
+  console.log(`\nEgress TLS origination, ${SECONDS}s per run, wrk -t1 -c32 plain HTTP keep-alive, forward on 1 core (${new Date().toISOString()}); Sidekick: ${agent.label}`);
+  console.log('| forward | req/s | p50 | p99 | CPU per 1k req | errors |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    const vs = r === ref ? '' : ` (${(r.run.rps / ref!.run.rps).toFixed(2)}x)`;
+    const p99vs = r === ref ? '' : ` (${(r.run.p99 / ref!.run.p99).toFixed(2)}x)`;
+    console.log(`| ${r.name} | ${Math.round(r.run.rps)}${vs} | ${r.run.p50.toFixed(2)} ms | ${r.run.p99.toFixed(2)} ms${p99vs} | ${(r.cpuPer1k * 1000).toFixed(0)} ms | ${r.run.errors} |`);
+  }
+}
+
+try {
+  await main();
+} finally {
+  for (const c of children) await stop(c);
+  rmSync(dir, { recursive: true, force: true });
+}
