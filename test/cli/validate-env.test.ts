@@ -36,7 +36,7 @@ beforeAll(async () => {
 afterAll(() => dir.cleanup());
 
 function validate(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const clean = { ...process.env, SIDEKICK_CONFIG: '' };
+  const clean: NodeJS.ProcessEnv = { ...process.env, SIDEKICK_CONFIG: '' };
   delete clean.LOG_LEVEL;
   delete clean.HTTPS_LISTEN;
   const r = spawnSync(process.execPath, [BIN, 'validate', ...args], { cwd: dir.path, env: { ...clean, ...env }, encoding: 'utf8' });
