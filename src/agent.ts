@@ -8,7 +8,7 @@ import { ConfigWatcher } from './config/config-watcher.ts';
 import { type CoreMetrics, registerCoreMetrics } from './core-metrics.ts';
 import { type LoadedConfig, parseConfig, readConfigFile } from './config/load-config.ts';
 import { PluginHost } from './host/plugin-host.ts';
-import { createLogger, redactUrlCredentials, type RootLogger } from './logger.ts';
+import { createLogger, logDestination, redactUrlCredentials, type RootLogger } from './logger.ts';
 import { MetricsRegistry } from './metrics.ts';
 import { OptimizerOnLoad } from './optimizer-on-load.ts';
 import { VERSION } from './version.ts';
@@ -68,7 +68,7 @@ export class Agent {
   static async load(file: string, opts: AgentOptions = {}): Promise<Agent> {
     const raw = await readConfigFile(file);
     const config = await parseConfig(raw.file, raw.text, raw.hash, opts.env ?? process.env);
-    return new Agent(config, opts);
+    return new Agent(config, { ...opts, logStream: await logDestination(config.core.log.format, opts.logStream) });
   }
 
   /** Bind the admin endpoint and start every plugin; rolls back and throws on failure. */
@@ -155,6 +155,7 @@ export class Agent {
       const old = this.config.core;
       this.config = next;
       if (old.log.level !== next.core.log.level) this.log.setLevel(next.core.log.level);
+      if (old.log.format !== next.core.log.format) this.logger.warn(`log.format is read at start: still ${old.log.format} until a restart`);
       if (old.admin.listen.host !== next.core.admin.listen.host || old.admin.listen.port !== next.core.admin.listen.port) {
         await this.rebindAdmin();
       }
