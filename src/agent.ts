@@ -8,6 +8,7 @@ import { ConfigWatcher } from './config/config-watcher.ts';
 import { type CoreMetrics, registerCoreMetrics } from './core-metrics.ts';
 import { type LoadedConfig, parseConfig, readConfigFile } from './config/load-config.ts';
 import { PluginHost } from './host/plugin-host.ts';
+import { countersByInstance, type MetricJson, renderStatusPage } from './admin/status-page.ts';
 import { createLogger, logDestination, redactUrlCredentials, type RootLogger } from './logger.ts';
 import { MetricsRegistry } from './metrics.ts';
 import { OptimizerOnLoad } from './optimizer-on-load.ts';
@@ -194,18 +195,26 @@ export class Agent {
         return { ready: reasons.length === 0, reasons };
       },
       metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
-      status: () => ({
-        version: VERSION,
-        uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
-        startedAt: new Date(this.startedAt).toISOString(),
-        state: this.shuttingDown ? 'shutting-down' : this.started ? 'running' : 'starting',
-        config: {
-          file: this.config.file,
-          sha256: this.config.hash,
-          ...(this.lastReload ? { lastReload: this.lastReload } : {}),
-        },
-        instances: this.host.status(),
-      }),
+      status: () => this.status(),
+      statusPage: async () => {
+        const counters = countersByInstance((await this.metrics.registry.getMetricsAsJSON()) as unknown as MetricJson[]);
+        return renderStatusPage(this.status(), counters);
+      },
     });
+  }
+
+  private status() {
+    return {
+      version: VERSION,
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      startedAt: new Date(this.startedAt).toISOString(),
+      state: this.shuttingDown ? 'shutting-down' : this.started ? 'running' : 'starting',
+      config: {
+        file: this.config.file,
+        sha256: this.config.hash,
+        ...(this.lastReload ? { lastReload: this.lastReload } : {}),
+      },
+      instances: this.host.status(),
+    };
   }
 }
