@@ -50,8 +50,9 @@ export async function logDestination(format: LogFormat, destination?: NodeJS.Wri
     sync: true,
     colorize: destination ? false : process.stdout.isTTY === true,
     translateTime: 'SYS:HH:MM:ss.l',
-    ignore: 'pid,hostname',
-    // The instance a line comes from, before the message: `[https] listening on ...`.
+    // One line per event, the instance before the message: `[https] listening {"port":8443}`.
+    singleLine: true,
+    ignore: 'pid,hostname,instance,plugin',
     messageFormat: '{if instance}[{instance}] {end}{msg}',
   });
 }

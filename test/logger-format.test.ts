@@ -22,11 +22,10 @@ describe('log.format', () => {
     const { lines, stream } = sink();
     const log = createLogger('info', await logDestination('pretty', stream));
     log.child({ instance: 'https' }).warn({ port: 8443, token: 's3cret' }, 'listening');
-    const text = lines.join('\n');
+    expect(lines).toHaveLength(1);
     expect(() => JSON.parse(lines[0]!)).toThrow();
-    expect(lines[0]).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] WARN: \[https\] listening$/);
-    expect(text).toContain('port: 8443');
-    expect(text).not.toContain('s3cret');
+    expect(lines[0]).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] WARN: \[https\] listening \{.*"port":8443/);
+    expect(lines[0]).not.toContain('s3cret');
   });
 
   it('loads pino-pretty only for pretty', () => {
