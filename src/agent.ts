@@ -8,7 +8,8 @@ import { ConfigWatcher } from './config/config-watcher.ts';
 import { type CoreMetrics, registerCoreMetrics } from './core-metrics.ts';
 import { type LoadedConfig, parseConfig, readConfigFile } from './config/load-config.ts';
 import { PluginHost } from './host/plugin-host.ts';
-import { createLogger, redactUrlCredentials, type RootLogger } from './logger.ts';
+import { countersByInstance, renderStatusPage } from './admin/status-page.ts';
+import { createLogger, logDestination, redactUrlCredentials, type RootLogger } from './logger.ts';
 import { MetricsRegistry } from './metrics.ts';
 import { VERSION } from './version.ts';
 
@@ -66,7 +67,7 @@ export class Agent {
   static async load(file: string, opts: AgentOptions = {}): Promise<Agent> {
     const raw = await readConfigFile(file);
     const config = await parseConfig(raw.file, raw.text, raw.hash, opts.env ?? process.env);
-    return new Agent(config, opts);
+    return new Agent(config, { ...opts, logStream: await logDestination(config.core.log.format, opts.logStream) });
   }
 
   /** Bind the admin endpoint and start every plugin; rolls back and throws on failure. */
@@ -151,6 +152,7 @@ export class Agent {
       const old = this.config.core;
       this.config = next;
       if (old.log.level !== next.core.log.level) this.log.setLevel(next.core.log.level);
+      if (old.log.format !== next.core.log.format) this.logger.warn(`log.format is read at start: still ${old.log.format} until a restart`);
       if (old.admin.listen.host !== next.core.admin.listen.host || old.admin.listen.port !== next.core.admin.listen.port) {
         await this.rebindAdmin();
       }
@@ -189,18 +191,23 @@ export class Agent {
         return { ready: reasons.length === 0, reasons };
       },
       metrics: async () => ({ contentType: this.metrics.contentType, body: await this.metrics.metrics() }),
-      status: () => ({
-        version: VERSION,
-        uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
-        startedAt: new Date(this.startedAt).toISOString(),
-        state: this.shuttingDown ? 'shutting-down' : this.started ? 'running' : 'starting',
-        config: {
-          file: this.config.file,
-          sha256: this.config.hash,
-          ...(this.lastReload ? { lastReload: this.lastReload } : {}),
-        },
-        instances: this.host.status(),
-      }),
+      status: () => this.status(),
+      statusPage: async () => renderStatusPage(this.status(), countersByInstance(await this.metrics.metrics())),
     });
+  }
+
+  private status() {
+    return {
+      version: VERSION,
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      startedAt: new Date(this.startedAt).toISOString(),
+      state: this.shuttingDown ? 'shutting-down' : this.started ? 'running' : 'starting',
+      config: {
+        file: this.config.file,
+        sha256: this.config.hash,
+        ...(this.lastReload ? { lastReload: this.lastReload } : {}),
+      },
+      instances: this.host.status(),
+    };
   }
 }

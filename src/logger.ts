@@ -8,6 +8,8 @@ import type { LevelWithSilent, Logger } from 'pino';
 const { pino } = createRequire(import.meta.url)('pino') as typeof import('pino');
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 // Fields that may carry credentials, hidden wherever a log call names them. Serializers, not
 // pino's path redaction: wildcard paths cost ~10x in throughput on the access-log hot path.
@@ -33,6 +35,26 @@ export interface RootLogger {
   child(bindings: Record<string, string>): Logger;
   setLevel(level: LevelWithSilent): void;
   forget(child: Logger): void;
+}
+
+/**
+ * Where log lines go: JSON to `destination` (stdout by default), or through pino-pretty. JSON is
+ * the default whatever stdout is (a TTY under `kubectl run -it` still feeds a collector); the
+ * formatter is imported only when asked for, so an agent logging JSON never loads it.
+ */
+export async function logDestination(format: LogFormat, destination?: NodeJS.WritableStream): Promise<NodeJS.WritableStream | undefined> {
+  if (format === 'json') return destination;
+  const { default: pretty } = await import('pino-pretty');
+  return pretty({
+    destination: destination ?? 1,
+    sync: true,
+    colorize: destination ? false : process.stdout.isTTY === true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    // One line per event, the instance before the message: `[https] listening {"port":8443}`.
+    singleLine: true,
+    ignore: 'pid,hostname,instance,plugin',
+    messageFormat: '{if instance}[{instance}] {end}{msg}',
+  });
 }
 
 export function createLogger(level: LevelWithSilent, destination?: NodeJS.WritableStream): RootLogger {

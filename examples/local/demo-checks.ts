@@ -1,6 +1,7 @@
 // What the demo launcher checks before and after starting: that its ports are free (one line
 // naming the port and the variable that moves it, instead of a stack trace later), and that
 // HTTPS answers 200 through to the app before it says "running".
+import { type IncomingMessage, request as httpRequest } from 'node:http';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 
@@ -41,16 +42,18 @@ export async function checkPorts(ports: DemoPort[]): Promise<string | null> {
 function getStatus(url: string): Promise<number> {
   return new Promise((res, rej) => {
     // The demo's certificate is self-signed, generated at start: this check trusts it, as curl -k does.
-    const req = request(url, { rejectUnauthorized: false, servername: 'localhost', timeout: 2_000 }, (r) => {
+    const onResponse = (r: IncomingMessage) => {
       r.resume();
       res(r.statusCode ?? 0);
-    });
+    };
+    const req = url.startsWith('https:')
+      ? request(url, { rejectUnauthorized: false, servername: 'localhost', timeout: 2_000 }, onResponse)
+      : httpRequest(url, { timeout: 2_000 }, onResponse);
     req.on('timeout', () => req.destroy(new Error('timeout'))).on('error', rej).end();
   });
 }
-
-/** Polls until `url` answers 200; false if `stop()` says so or after `timeoutMs`. */
-export async function waitForHttps(url: string, stop: () => boolean, timeoutMs = 30_000): Promise<boolean> {
+/** Polls until `url` (http: or https:) answers 200; false if `stop()` says so or after `timeoutMs`. */
+export async function waitFor200(url: string, stop: () => boolean, timeoutMs = 30_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (!stop() && Date.now() < deadline) {
     try {

@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { checkPorts, waitForHttps } from './demo-checks.ts';
+import { checkPorts, waitFor200 } from './demo-checks.ts';
 
 const here = import.meta.dirname;
 // DEMO_RUN_DIR moves the pod's volumes elsewhere (tests use a temp dir).
@@ -88,7 +88,12 @@ for (let i = 0; i < 400 && !stopping; i++) {
 }
 if (!stopping) start('legacy-app', [join(here, 'legacy-app.js')], { APP_CONFIG_DIR: shared.config, APP_LOG_DIR: shared.logs, APP_PID_FILE: shared.pid });
 const https = env.HTTPS_LISTEN.replace(/^(0\.0\.0\.0|127\.0\.0\.1)/, 'localhost');
-if (!stopping && (await waitForHttps(`https://${env.HTTPS_LISTEN}/health`, () => stopping))) {
+// The app's own port first (no 502s logged while it starts), then HTTPS through to it.
+const answering =
+  !stopping &&
+  (await waitFor200(`http://127.0.0.1:${env.APP_PORT}/health`, () => stopping)) &&
+  (await waitFor200(`https://${env.HTTPS_LISTEN}/health`, () => stopping));
+if (answering) {
   console.error(`
 demo: Sidekick and the legacy app are running (Ctrl-C stops both).
   The app over HTTPS: curl -k https://${https}/            (self-signed; see the X-Forwarded-* and X-JA4-Fingerprint headers it got)

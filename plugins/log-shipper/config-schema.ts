@@ -164,6 +164,14 @@ const keys = v.strictObject({
     'Retries of a failed batch: forever for transient errors (the files are the buffer)',
     {},
   ),
+  progress: field(
+    v.strictObject({
+      interval: field(duration(), 'How often progress is logged while a backlog is being shipped', '10s'),
+      minBacklog: field(size(), 'Bytes behind (read but unacknowledged, or not read yet) from which progress is logged', '16MiB'),
+    }),
+    'Progress of a large backlog (at start, after an outage): logged and shown in /status as bytes behind, rate and ETA',
+    {},
+  ),
   deadLetterFile: optionalField(v.string(), 'Where permanently rejected batches go (default: <dataDir>/dead-letter.ndjson)'),
   sink: sinkSchema,
 });

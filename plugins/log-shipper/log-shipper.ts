@@ -4,6 +4,7 @@
 // read and replaced at the same time.
 import { stat } from 'node:fs/promises';
 import type { HealthReport, PluginContext, PluginInstance, StopOptions } from '../../src/plugin-api.ts';
+import { BacklogProgress } from './backlog-progress.ts';
 import type { LogShipperConfig } from './config-schema.ts';
 import { CheckpointStore, type Checkpoint, PartlyUnreadableCheckpoints, UnreadableCheckpoints } from './checkpoint-store.ts';
 import { DeadLetter } from './dead-letter.ts';
@@ -54,6 +55,10 @@ export class LogShipper implements PluginInstance {
   private readonly seenQueue = new Set<string>();
   private restored = false;
   private stopped = false;
+  /** Bytes acknowledged by the sink since start, for the backlog's rate. */
+  private ackedBytes = 0;
+  private readonly progress: BacklogProgress;
+  private progressTimer?: NodeJS.Timeout;
   private wake: (() => void) | undefined;
   private pumping?: Promise<void>;
   private stopping?: Promise<void>;
@@ -70,6 +75,7 @@ export class LogShipper implements PluginInstance {
     this.readOpts = { maxLineSize: config.maxLineSize, partialLineTimeout: config.partialLineTimeout, fingerprintSize: config.fingerprintSize };
     this.readBuf = Buffer.allocUnsafe(config.readBufferSize);
     this.fpScratch = Buffer.allocUnsafe(config.fingerprintSize);
+    this.progress = new BacklogProgress(config.progress.minBacklog, ctx.logger);
   }
 
   async start(): Promise<void> {
@@ -80,7 +86,10 @@ export class LogShipper implements PluginInstance {
     this.delivery = new Delivery(this.sink, { ...config.batch, ...config.retry, buffer: config.buffer }, deadLetter, {
       acked: (batch) => {
         for (const [t, off] of batch.marks) {
-          if (off > t.ackedOffset) t.ackedOffset = off;
+          if (off > t.ackedOffset) {
+            this.ackedBytes += off - t.ackedOffset;
+            t.ackedOffset = off;
+          }
           const copy = this.handedOver.get(t);
           if (copy && off > copy.ackedOffset) copy.ackedOffset = off;
         }
@@ -126,7 +135,9 @@ export class LogShipper implements PluginInstance {
       this.error('tailer failed', err);
       ctx.fail(err as Error);
     });
-    ctx.logger.info({ files: [...this.active.keys()], include: config.include, sink: config.sink.type }, 'log-shipper tailing');
+    ctx.logger.info({ files: [...this.active.keys()], include: config.include, sink: config.sink.type, behindBytes: this.behind() }, 'log-shipper tailing');
+    this.progress.begin(this.ackedBytes);
+    this.progressTimer = setInterval(() => this.progress.sample(this.behind(), this.ackedBytes), config.progress.interval).unref();
   }
 
   stop(opts: StopOptions): Promise<void> {
@@ -141,13 +152,23 @@ export class LogShipper implements PluginInstance {
       files,
       buffer: { usedBytes: this.delivery?.buffered ?? 0, limitBytes: this.config.buffer },
       pendingBatches: this.delivery?.pendingBatches ?? 0,
+      ...(this.progress.report() ? { progress: this.progress.report() } : {}),
       ...(this.lastError || this.delivery?.lastError ? { lastError: newest(this.lastError, this.delivery?.lastError) } : {}),
     };
     return this.restored ? { ready: true, details } : { ready: false, reason: 'restoring checkpoints', details };
   }
 
+  /** Bytes in the tailed files not yet acknowledged by the sink. */
+  private behind(): number {
+    let bytes = 0;
+    for (const t of this.active.values()) bytes += t.lag;
+    for (const t of this.draining) bytes += t.lag;
+    return bytes;
+  }
+
   private async doStop({ signal }: StopOptions): Promise<void> {
     this.stopped = true;
+    clearInterval(this.progressTimer);
     this.kick();
     await this.pumping;
     await this.discovery.close();

@@ -1,8 +1,10 @@
-// GET /healthz /readyz /metrics /status for kubelet probes, Prometheus and humans.
+// GET /healthz /readyz /metrics /status for kubelet probes, Prometheus and scripts; / is the
+// status page for a person.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { loadHttp } from '../builtin-modules.ts';
 import type { AddressInfo } from 'node:net';
 import type { ListenAddress } from '../config/listen-address.ts';
+import { STATUS_PAGE_CSP } from './status-page.ts';
 
 const http = loadHttp();
 
@@ -12,6 +14,8 @@ export interface AdminSources {
   readiness(): { ready: boolean; reasons: string[] };
   metrics(): Promise<{ contentType: string; body: string }>;
   status(): unknown;
+  /** The HTML status page (the same data as status()). */
+  statusPage(): Promise<string>;
 }
 
 export class AdminServer {
@@ -67,8 +71,15 @@ export class AdminServer {
       }
       case '/status':
         return sendJson(res, 200, this.sources.status());
+      case '/': {
+        const page = await this.sources.statusPage();
+        res.setHeader('Content-Security-Policy', STATUS_PAGE_CSP);
+        res.setHeader('X-Content-Type-Options', 'nosniff');
+        res.setHeader('Referrer-Policy', 'no-referrer');
+        return send(res, 200, 'text/html; charset=utf-8', page);
+      }
       default:
-        return send(res, 404, 'text/plain', 'not found: try /healthz /readyz /metrics /status\n');
+        return send(res, 404, 'text/plain', 'not found: try / /healthz /readyz /metrics /status\n');
     }
   }
 }

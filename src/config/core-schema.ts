@@ -1,6 +1,6 @@
 // The agent's own keys. Plugin keys are validated by each plugin's schema.
 import * as v from 'valibot';
-import { LOG_LEVELS } from '../logger.ts';
+import { LOG_FORMATS, LOG_LEVELS } from '../logger.ts';
 import { listenAddress } from './listen-address.ts';
 import { field } from './schema-fields.ts';
 import { duration } from './units.ts';
@@ -27,7 +27,12 @@ export const coreSchema = v.strictObject({
   ),
   log: field(
     v.strictObject({
-      level: field(v.picklist(LOG_LEVELS), 'Lowest level logged; JSON lines on stdout', 'info'),
+      level: field(v.picklist(LOG_LEVELS), 'Lowest level logged', 'info'),
+      format: field(
+        v.picklist(LOG_FORMATS),
+        'json: one JSON object per line on stdout, for a collector (whatever stdout is); pretty: coloured one-line-per-event text for a terminal. Read at start',
+        'json',
+      ),
     }),
     'Logging',
     {},

@@ -5,7 +5,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { ListenAddress } from '../config/listen-address.ts';
-import { Counter, Histogram, Registry } from '../prom-client.ts';
+import type { HistogramSeries, MetricFamily } from '../metric-family.ts';
+import { MetricsRegistry } from '../metrics.ts';
 import { reviewAdmission, type ReviewResult, type WebhookOptions } from './admission-review.ts';
 import { type TlsFiles, TlsReloader } from './tls-files.ts';
 
@@ -28,9 +29,9 @@ export class WebhookServer {
   private readonly opts: WebhookServerOptions;
   private readonly server: Server;
   private readonly tls: TlsReloader;
-  private readonly registry = new Registry();
-  private readonly reviews: Counter<'instance' | 'result'>;
-  private readonly latency: Histogram<'instance'>;
+  private readonly registry = new MetricsRegistry();
+  private readonly reviews: MetricFamily<'counter'>;
+  private readonly latency: HistogramSeries;
   private readonly instance: string;
   private stopping: Promise<void> | undefined;
 
@@ -48,15 +49,13 @@ export class WebhookServer {
     const pair = this.tls.load();
     this.server = createServer({ ...pair, minVersion: 'TLSv1.2', requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => this.handle(req, res));
     this.server.keepAliveTimeout = 30_000;
-    this.reviews = new Counter({ name: 'sidekick_webhook_reviews_total', help: 'AdmissionReviews answered, by result', labelNames: ['instance', 'result'], registers: [this.registry] });
-    this.latency = new Histogram({
+    this.reviews = this.registry.family('counter', { name: 'sidekick_webhook_reviews_total', help: 'AdmissionReviews answered, by result', labelNames: ['result'] });
+    this.latency = this.registry.family('histogram', {
       name: 'sidekick_webhook_review_duration_seconds',
       help: 'Time from a review\'s full body to its answer (decode, inject, diff, encode)',
-      labelNames: ['instance'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
-      registers: [this.registry],
-    });
-    for (const result of ['injected', 'skipped', 'denied', 'unreadable', 'bad-request'] satisfies ReviewResult[]) this.reviews.inc({ instance: this.instance, result }, 0);
+    }).labels({ instance: this.instance });
+    for (const result of ['injected', 'skipped', 'denied', 'unreadable', 'bad-request'] satisfies ReviewResult[]) this.reviews.labels({ instance: this.instance, result }).inc(0);
   }
 
   listen(): Promise<AddressInfo> {
@@ -137,7 +136,7 @@ export class WebhookServer {
         this.count('bad-request');
         return send(res, 500, 'text/plain', 'internal error\n');
       }
-      this.latency.observe({ instance: this.instance }, Number(process.hrtime.bigint() - started) / 1e9);
+      this.latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
       this.count(answer.result);
       if (answer.result !== 'skipped') {
         this.opts.logger.info({ result: answer.result, reason: answer.reason, ops: answer.ops?.length }, 'review');
@@ -148,7 +147,7 @@ export class WebhookServer {
   }
 
   private count(result: ReviewResult): void {
-    this.reviews.inc({ instance: this.instance, result });
+    this.reviews.labels({ instance: this.instance, result }).inc();
   }
 }
 

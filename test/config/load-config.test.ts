@@ -37,7 +37,7 @@ describe('a valid config', () => {
     const config = await result;
     expect(config.core).toEqual({
       admin: { listen: { host: '0.0.0.0', port: 9901 } },
-      log: { level: 'info' },
+      log: { level: 'info', format: 'json' },
       shutdownTimeout: 25_000,
       dataDir: '/var/lib/sidekick',
       restart: { initialDelay: 1000, maxDelay: 60_000, startTimeout: 60_000 },

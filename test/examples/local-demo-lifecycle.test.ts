@@ -144,7 +144,9 @@ describe('the demo launcher', () => {
   it('says "running" only once HTTPS answers 200 through to the app, with the editable config under the run directory', async () => {
     const demo = await launch('node');
     await untilRunning(demo);
-    // The first request after the banner already reaches the app (no 502 while it starts).
+    // The banner comes after the app listens, and the first request after it reaches the app.
+    expect(demo.output().indexOf('legacy-app: listening')).toBeGreaterThanOrEqual(0);
+    expect(demo.output().indexOf('legacy-app: listening')).toBeLessThan(demo.output().indexOf('are running'));
     const status = await new Promise<number>((ok, fail) =>
       request({ host: '127.0.0.1', port: demo.ports.https, path: '/after-banner', rejectUnauthorized: false, servername: 'localhost' }, (r) => {
         r.resume();
