@@ -19,13 +19,18 @@ COPY package.json package-lock.json ./
 # --omit=dev also drops the bundled `node` package: the image's own Node 22 runs the agent.
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force && rm -rf /root/.npm
 COPY --from=build /src/dist ./dist
+# The plugin kit for third-party plugins (docs/plugin-api.md): the image ships no sources, so the
+# package export `sidekick/plugin-api` points at the compiled kit; and plugin packages installed
+# into /app/node_modules or placed under /app find `sidekick` there.
+RUN node -e "const fs=require('fs');const p=JSON.parse(fs.readFileSync('package.json'));p.exports['./plugin-api']='./dist/src/plugin-api.js';fs.writeFileSync('package.json',JSON.stringify(p,null,2))" \
+ && ln -s .. node_modules/sidekick
 COPY bin ./bin
 COPY examples/plugins ./examples/plugins
 # Node's compile cache, made here once and read-only at run time: start to ready ~10% sooner.
 # V8 keeps one cache per set of node flags, so this runs with the ENTRYPOINT's flags (the
 # benchmarks check that the two agree).
 ENV NODE_COMPILE_CACHE=/app/.compile-cache
-RUN ["node", "--max-semi-space-size=1", "--heap-growing-percent=20", "--no-sparkplug", "--no-turbofan", "--no-freeze-flags-after-init", "/app/bin/warm-compile-cache.js"]
+RUN ["node", "--max-semi-space-size=1", "--heap-growing-percent=20", "/app/bin/warm-compile-cache.js"]
 # A non-root UID that matches no user in the app's image; state lives on a volume,
 # so the root filesystem can be read-only.
 USER 65532:65532
@@ -46,8 +51,6 @@ EXPOSE 9901 8443
 # heap-controller.cc; 10% saved nothing over 20%). Its 2 MB step comes only with V8's memory-saving
 # mode, --optimize-for-size: tried on 2026-11-25, ~3 MB less RSS under load but ~12% more CPU per
 # new TLS connection (it compacts more), so not used.
-# V8's baseline and optimizing compilers start off and the agent turns them on when it sees
-# sustained load (src/optimizer-on-load.ts): an idle agent 70 -> 63-64 MB RSS.
 # The benchmarks read these flags and the ENV above from this file.
-ENTRYPOINT ["node", "--max-semi-space-size=1", "--heap-growing-percent=20", "--no-sparkplug", "--no-turbofan", "--no-freeze-flags-after-init", "/app/bin/sidekick.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--heap-growing-percent=20", "/app/bin/sidekick.js"]
 CMD ["run"]

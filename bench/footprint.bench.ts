@@ -2,57 +2,22 @@
 // process start to /readyz 200 on the demo config (the image build, which ships, and the sources,
 // which `npm start` runs). Bare Node is the peer.
 // Targets (issue 2): idle RSS <= 64 MB, start to ready <= 300 ms.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BUILTIN_PLUGINS } from '../src/plugins/builtin-plugins.ts';
 import { freePort } from '../test/helpers/free-port.ts';
+import { idleRssOnce, median, prepareDirs, rssMb, stop, waitReady } from './idle-agent.ts';
 import { type AgentBuild, imageAgent, sourceAgent } from './image-agent.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const RUNS = 10;
-
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
-}
-
-async function waitReady(url: string, child: ChildProcess): Promise<void> {
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  for (let i = 0; i < 4000; i++) {
-    if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode}: ${stderr}`);
-    try {
-      if ((await fetch(url)).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  throw new Error(`${url} never returned 200`);
-}
-
-const stop = (c: ChildProcess) => new Promise((r) => (c.exitCode !== null ? r(null) : (c.once('exit', r), c.kill('SIGTERM'))));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const max = (xs: number[]) => Math.max(...xs);
-
-// A minimal config per built-in type, all on loopback and temp dirs.
-function pluginConfigs(dir: string, appPort: number): string {
-  const blocks: Record<string, string> = {
-    'tls-terminator': `  https:\n    type: tls-terminator\n    listen: 127.0.0.1:0\n    upstream: http://127.0.0.1:${appPort}\n`,
-    'config-sync': `  app-config:\n    type: config-sync\n    source:\n      dir:\n        path: ${join(dir, 'remote')}\n    target: ${join(dir, 'shared/config')}\n    interval: 10s\n`,
-    'log-shipper': `  logs:\n    type: log-shipper\n    include: ["${join(dir, 'logs')}/*.log"]\n    sink:\n      type: file\n      path: ${join(dir, 'shipped.ndjson')}\n`,
-  };
-  return Object.keys(BUILTIN_PLUGINS).map((t) => blocks[t] ?? '').join('');
-}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sidekick-bench-'));
-  for (const d of ['remote', 'shared/config', 'logs', 'shipped']) mkdirSync(join(dir, d), { recursive: true });
-  writeFileSync(join(dir, 'remote/app.json'), '{"greeting":"bench"}\n');
-  writeFileSync(join(dir, 'logs/app.log'), 'one line\n');
+  prepareDirs(dir);
   const appPort = await freePort();
   const app = spawn(process.execPath, [join(ROOT, 'examples/local/legacy-app.js')], {
     env: { ...process.env, APP_PORT: String(appPort), APP_LOG_DIR: join(dir, 'app-logs'), APP_CONFIG_DIR: join(dir, 'shared/config') },
@@ -93,26 +58,9 @@ async function main(): Promise<void> {
       }
     }
 
-    // Idle RSS, every built-in plugin configured.
-    const config = join(dir, 'all.yaml');
-    const idleRssOnce = async (agentBuild: AgentBuild) => {
-      const port = await freePort();
-      writeFileSync(config, `admin:\n  listen: 127.0.0.1:${port}\ndataDir: ${join(dir, 'data')}\nplugins:\n${pluginConfigs(dir, appPort) || '  {}\n'}`);
-      const agent = spawn(process.execPath, [...agentBuild.args, 'run', '--config', config], { env: agentBuild.env, stdio: ['ignore', 'ignore', 'pipe'] });
-      await waitReady(`http://127.0.0.1:${port}/readyz`, agent);
-      // Idle means steady state: V8's memory reducer shrinks the heap some seconds after start-up.
-      await new Promise((r) => setTimeout(r, 12_000));
-      const samples: number[] = [];
-      for (let i = 0; i < 10; i++) {
-        await new Promise((r) => setTimeout(r, 300));
-        samples.push(rssMb(agent.pid!));
-      }
-      await stop(agent);
-      return median(samples);
-    };
     // One start's idle RSS moves by +-5 MB (when V8 and malloc happen to give memory back),
     // so the figure is the median of three starts.
-    const idleRss = async (a: AgentBuild) => median([await idleRssOnce(a), await idleRssOnce(a), await idleRssOnce(a)]);
+    const idleRss = async (a: AgentBuild) => median([await idleRssOnce(a, dir, appPort), await idleRssOnce(a, dir, appPort), await idleRssOnce(a, dir, appPort)]);
     const idleDist = await idleRss(image);
     const idleSrc = await idleRss(source);
 

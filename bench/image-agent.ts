@@ -8,7 +8,6 @@ import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const OUT = join(ROOT, 'bench/.image');
 
 export interface AgentBuild {
   /** The image's `bin/sidekick.js`, or the checkout's. */
@@ -33,30 +32,36 @@ export function sourceAgent(): AgentBuild {
   return { bin, args: [...extraFlags, bin], env: { ...process.env }, label: withExtra('TypeScript sources (npm start)') };
 }
 
-/** The compiled agent with the image's environment, built once per process. */
-let built: AgentBuild | undefined;
-export function imageAgent(): AgentBuild {
-  if (built) return built;
+/**
+ * The compiled agent with the image's environment, built once per process. `root` is another
+ * checkout of the project (an A/B against an older commit); by default this one.
+ */
+const built = new Map<string, AgentBuild>();
+export function imageAgent(root = ROOT): AgentBuild {
+  const done = built.get(root);
+  if (done) return done;
+  const OUT = join(root, 'bench/.image');
   rmSync(OUT, { recursive: true, force: true });
-  const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(OUT, 'dist')], { encoding: 'utf8' });
+  const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(OUT, 'dist')], { encoding: 'utf8' });
   // tsc still emits JavaScript on type errors; a benchmark measures what runs, so only a missing build is fatal.
   if (tsc.error) throw tsc.error;
   mkdirSync(join(OUT, 'bin'), { recursive: true });
-  cpSync(join(ROOT, 'bin/sidekick.js'), join(OUT, 'bin/sidekick.js'));
-  cpSync(join(ROOT, 'package.json'), join(OUT, 'package.json'));
-  const { env: imageEnv, nodeFlags, warmFlags } = dockerfileRuntime();
+  cpSync(join(root, 'bin/sidekick.js'), join(OUT, 'bin/sidekick.js'));
+  cpSync(join(root, 'package.json'), join(OUT, 'package.json'));
+  const { env: imageEnv, nodeFlags, warmFlags } = dockerfileRuntime(root);
   if (warmFlags.join(' ') !== nodeFlags.join(' ')) {
     throw new Error(`Dockerfile: warm-compile-cache runs with "${warmFlags.join(' ')}" but the ENTRYPOINT with "${nodeFlags.join(' ')}"; V8 would not use the cache`);
   }
-  cpSync(join(ROOT, 'bin/warm-compile-cache.js'), join(OUT, 'bin/warm-compile-cache.js'));
+  cpSync(join(root, 'bin/warm-compile-cache.js'), join(OUT, 'bin/warm-compile-cache.js'));
   const cache = join(OUT, '.compile-cache');
   const warm = spawnSync(process.execPath, [...warmFlags, join(OUT, 'bin/warm-compile-cache.js')], { env: { ...process.env, NODE_COMPILE_CACHE: cache }, encoding: 'utf8' });
   if (warm.status !== 0) throw new Error(`warm-compile-cache failed: ${warm.stderr}`);
   const env: NodeJS.ProcessEnv = { ...process.env, ...Object.fromEntries(imageEnv), NODE_COMPILE_CACHE: cache };
   const bin = join(OUT, 'bin/sidekick.js');
   const settings = [...[...imageEnv].map(([k, v]) => `${k}=${v}`), ...nodeFlags].join(' ');
-  built = { bin, args: [...nodeFlags, ...extraFlags, bin], env, label: withExtra(`compiled, as in the image: ${settings}, with its compile cache`) };
-  return built;
+  const agent = { bin, args: [...nodeFlags, ...extraFlags, bin], env, label: withExtra(`compiled, as in the image: ${settings}, with its compile cache`) };
+  built.set(root, agent);
+  return agent;
 }
 
 /**
@@ -64,8 +69,8 @@ export function imageAgent(): AgentBuild {
  * node flags of its exec-form `ENTRYPOINT ["node", <flags>..., "/app/bin/sidekick.js"]`, and those
  * of its `RUN ["node", <flags>..., "/app/bin/warm-compile-cache.js"]`.
  */
-function dockerfileRuntime(): { env: Map<string, string>; nodeFlags: string[]; warmFlags: string[] } {
-  const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
+function dockerfileRuntime(root: string): { env: Map<string, string>; nodeFlags: string[]; warmFlags: string[] } {
+  const text = readFileSync(join(root, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
   const lastStage = text.slice(text.lastIndexOf('\nFROM '));
   const env = new Map<string, string>();
   for (const line of lastStage.split('\n').filter((l) => l.startsWith('ENV '))) {

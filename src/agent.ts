@@ -10,7 +10,6 @@ import { type LoadedConfig, parseConfig, readConfigFile } from './config/load-co
 import { PluginHost } from './host/plugin-host.ts';
 import { createLogger, redactUrlCredentials, type RootLogger } from './logger.ts';
 import { MetricsRegistry } from './metrics.ts';
-import { OptimizerOnLoad } from './optimizer-on-load.ts';
 import { VERSION } from './version.ts';
 
 const TICK_MS = 500;
@@ -44,7 +43,6 @@ export class Agent {
   private lastTick = Date.now();
   private lastTickLateMs = 0;
   private tick?: NodeJS.Timeout;
-  private readonly optimizer = new OptimizerOnLoad();
   private shuttingDown?: Promise<void>;
   private started = false;
   private reloads: Promise<void> = Promise.resolve();
@@ -87,7 +85,6 @@ export class Agent {
       throw err;
     }
     this.started = true;
-    this.optimizer.arm(() => this.logger.info('load seen: V8 compilers (Sparkplug, TurboFan) turned on'));
     if (this.config.core.watchConfig) this.watch();
     this.logger.info(
       { admin: `${this.adminAddress.address}:${this.adminAddress.port}`, config: this.config.file, plugins: this.config.instances.map((i) => `${i.name}:${i.type}`) },
@@ -110,7 +107,6 @@ export class Agent {
       await this.host.stop(Date.now() + this.config.core.shutdownTimeout);
       await this.admin.close();
       clearInterval(this.tick);
-      this.optimizer.stop();
       this.logger.info('shutdown complete');
     })();
     return this.shuttingDown;

@@ -11,7 +11,10 @@ const HELP = `sidekick ${VERSION}: a sidecar agent for TLS termination, config s
 
 Usage:
   sidekick run [--config FILE]       run the agent
-  sidekick validate [--config FILE]  check a config file (exit 0, or 78 with the problems)
+  sidekick validate [--config FILE] [--env-file FILE] [--allow-unset-env]
+                                     check a config file: every problem at once (exit 0, or 78);
+                                     --env-file supplies variables (the environment wins),
+                                     --allow-unset-env reports unset variables as warnings
   sidekick schema                    print the JSON Schema of the config file
   sidekick inject [-f FILE] [...]    add Sidekick to Kubernetes manifests (see: sidekick inject --help)
   sidekick version                   print the version
@@ -25,6 +28,8 @@ Exit codes: 0 ok, 1 could not start, 2 bad usage, 78 invalid config.
 interface Args {
   command: string;
   config: string;
+  envFile?: string;
+  allowUnsetEnv?: boolean;
   /** The arguments after `inject`, which has options of its own. */
   rest?: string[];
 }
@@ -32,6 +37,8 @@ interface Args {
 function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args | string {
   let command: string | undefined;
   let config: string | undefined;
+  let envFile: string | undefined;
+  let allowUnsetEnv = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === 'inject' && !command) return { command: a, config: '', rest: argv.slice(i + 1) };
@@ -41,11 +48,17 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args | string {
       config = argv[++i];
       if (!config) return `${a} needs a file`;
     } else if (a.startsWith('--config=')) config = a.slice('--config='.length);
+    else if (a === '--env-file') {
+      envFile = argv[++i];
+      if (!envFile) return `${a} needs a file`;
+    } else if (a.startsWith('--env-file=')) envFile = a.slice('--env-file='.length);
+    else if (a === '--allow-unset-env') allowUnsetEnv = true;
     else if (a.startsWith('-')) return `unknown option ${a}`;
     else if (!command) command = a;
     else return `unexpected argument ${a}`;
   }
-  return { command: command ?? 'help', config: config ?? (env.SIDEKICK_CONFIG || 'sidekick.yaml') };
+  if ((envFile !== undefined || allowUnsetEnv) && command !== 'validate') return '--env-file and --allow-unset-env are options of validate';
+  return { command: command ?? 'help', config: config ?? (env.SIDEKICK_CONFIG || 'sidekick.yaml'), envFile, allowUnsetEnv };
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -68,14 +81,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return EXIT.ok;
     }
     case 'validate':
-      try {
-        const config = await loadConfig(args.config, env);
-        const list = config.instances.map((i) => `${i.name} (${i.type})`).join(', ') || 'none';
-        process.stdout.write(`${config.file}: valid; plugins: ${list}\n`);
-        return EXIT.ok;
-      } catch (err) {
-        return reportError(err);
-      }
+      return validate(args, env);
     case 'inject':
       return inject(args.rest ?? [], env);
     case 'run':
@@ -83,6 +89,31 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     default:
       process.stderr.write(`sidekick: unknown command "${args.command}"\n\n${HELP}`);
       return EXIT.usage;
+  }
+}
+
+async function validate(args: Args, env: NodeJS.ProcessEnv): Promise<number> {
+  let withFile = env;
+  if (args.envFile) {
+    // Node's own .env parser, the format of `node --env-file`; as there, the environment wins.
+    const { readFile } = await import('node:fs/promises');
+    const { parseEnv } = await import('node:util');
+    try {
+      withFile = { ...parseEnv(await readFile(args.envFile, 'utf8')), ...env };
+    } catch (err) {
+      process.stderr.write(`sidekick: cannot read --env-file ${args.envFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+      return EXIT.usage;
+    }
+  }
+  try {
+    const config = await loadConfig(args.config, withFile, { allowUnsetEnv: args.allowUnsetEnv });
+    for (const w of config.warnings) process.stderr.write(`sidekick: warning: ${w.path || '(top level)'}: ${w.message}\n`);
+    const list = config.instances.map((i) => `${i.name} (${i.type})`).join(', ') || 'none';
+    const warned = config.warnings.length ? ` (${config.warnings.length} warning${config.warnings.length > 1 ? 's' : ''})` : '';
+    process.stdout.write(`${config.file}: valid${warned}; plugins: ${list}\n`);
+    return EXIT.ok;
+  } catch (err) {
+    return reportError(err);
   }
 }
 

@@ -1,8 +1,24 @@
-// The contract between the agent and a plugin, built-in or third-party.
-// Modelled on Caddy modules (static descriptor, strict config) and Vector's
-// component context (plain-data config in, running thing out).
+// The plugin kit: the contract between the agent and a plugin, built-in or third-party, and
+// everything a plugin may take from the agent. Third-party plugins import it as
+// `sidekick/plugin-api`; built-in plugins import this file and nothing else from src/
+// (test/plugins/plugin-imports.test.ts). Modelled on Caddy modules (static descriptor, strict
+// config) and Vector's component context (plain-data config in, running thing out).
+// Every re-export below is light: loading the kit loads no built-in module and no dependency
+// the agent has not loaded already (valibot).
 import type { Logger } from 'pino';
 import type * as v from 'valibot';
+
+export type { Logger };
+// Config values: durations ("500ms", "10s") and sizes ("64KiB") as schemas and parsers.
+export { duration, parseDuration, parseSize, size } from './config/units.ts';
+// Config keys with descriptions, cross-key checks and common value schemas.
+export { crossCheck, field, integer, nonEmpty, optionalField } from './config/schema-fields.ts';
+// "host:port" listen addresses.
+export { type ListenAddress, listenAddress, parseListenAddress } from './config/listen-address.ts';
+// Retries: exponential backoff with full jitter, and an abortable sleep.
+export { backoffDelay, sleep } from './host/backoff.ts';
+// node:http, node:tls and node:http2 without the idle memory an ES import of them costs.
+export { loadHttp, loadHttp2, loadTls } from './builtin-modules.ts';
 
 /** What a plugin module exports (as `default` or as `plugin`). */
 export interface PluginDescriptor<Config = any> {

@@ -1,9 +1,10 @@
 // An example third-party plugin: polls an HTTP URL and reports ready only while it
-// answers 2xx. Plain JavaScript, no dependencies: the agent hands it valibot (`v`) for its schema.
+// answers 2xx. Plain JavaScript; its only import is the plugin kit, spelled as any plugin
+// package spells it, and the agent hands it valibot (`v`) for its schema.
 // Load it with `type: ./path/to/http-probe.js` (relative to the config file).
+import { definePlugin } from 'sidekick/plugin-api';
 
-/** @type {import('../../src/plugin-api.ts').PluginDescriptor} */
-export default {
+export default definePlugin({
   type: 'http-probe',
   description: 'Polls an HTTP URL; ready while it answers 2xx',
   configSchema: (v) =>
@@ -48,4 +49,4 @@ export default {
       },
     };
   },
-};
+});

@@ -1,8 +1,7 @@
 // The config-sync keys (the contract of issue 4). Strict objects: a typo is an error that
 // names the key, never a silently ignored setting.
 import * as v from 'valibot';
-import { field, integer, nonEmpty, optionalField } from '../../src/config/schema-fields.ts';
-import { duration, size } from '../../src/config/units.ts';
+import { field, integer, nonEmpty, optionalField, duration, size } from '../../src/plugin-api.ts';
 
 const url = v.pipe(v.string(), v.url());
 const headers = v.record(v.string(), v.string());

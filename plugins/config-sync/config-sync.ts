@@ -3,8 +3,7 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { backoffDelay, sleep } from '../../src/host/backoff.ts';
-import type { HealthReport, PluginContext, PluginInstance, StopOptions } from '../../src/plugin-api.ts';
+import { backoffDelay, sleep, type HealthReport, type PluginContext, type PluginInstance, type StopOptions } from '../../src/plugin-api.ts';
 import { AtomicPublisher } from './atomic-publisher.ts';
 import type { ConfigSyncConfig } from './config-schema.ts';
 import { asTargetError, ConfigSyncError, errorCode } from './errors.ts';

@@ -4,7 +4,7 @@
 // healthy answers in a row, and `expectBody` asks the app to say which version it serves.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sleep } from '../../src/host/backoff.ts';
+import { sleep } from '../../src/plugin-api.ts';
 
 export interface HealthCheckConfig {
   url: string;

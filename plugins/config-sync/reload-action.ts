@@ -2,7 +2,7 @@
 // function that resolves when the app was told, or throws CONFIG_SYNC_RELOAD with an error
 // that says what to change.
 import { readFile } from 'node:fs/promises';
-import { backoffDelay, sleep } from '../../src/host/backoff.ts';
+import { backoffDelay, sleep } from '../../src/plugin-api.ts';
 import type { ReloadConfig } from './config-schema.ts';
 import { ConfigSyncError } from './errors.ts';
 import { findProcesses } from './find-process.ts';

@@ -2,7 +2,7 @@
 // reload runs (or during `debounce`) are coalesced into a single next reload. With a health
 // check, an app that does not come back healthy makes the owner roll back and reload again.
 import type { Logger } from 'pino';
-import { sleep } from '../../src/host/backoff.ts';
+import { sleep } from '../../src/plugin-api.ts';
 import type { ReloadConfig } from './config-schema.ts';
 import { errorCode } from './errors.ts';
 import { expectedBody, waitHealthy } from './health-probe.ts';

@@ -1,8 +1,7 @@
 // The log-shipper's config keys (the contract of issue 5). Strict objects: a typo is an error
 // that names the key, never a silently ignored setting.
 import * as v from 'valibot';
-import { crossCheck, field, integer, nonEmpty, optionalField } from '../../src/config/schema-fields.ts';
-import { duration, size } from '../../src/config/units.ts';
+import { crossCheck, field, integer, nonEmpty, optionalField, duration, size } from '../../src/plugin-api.ts';
 
 const url = v.pipe(v.string(), v.url());
 const hostPort = v.pipe(v.string(), v.regex(/^.+:\d{1,5}$/, 'expected "host:port"'));

@@ -2,7 +2,7 @@
 // retries transient failures forever with backoff + jitter (Retry-After wins), dead-letters
 // permanent rejections, and only then advances the files' acknowledged offsets.
 // Events are encoded into the batch's bytes as they arrive: the buffer holds wire bytes.
-import { backoffDelay } from '../../src/host/backoff.ts';
+import { backoffDelay } from '../../src/plugin-api.ts';
 import { ByteWriter, OffsetList } from './byte-writer.ts';
 import type { DeadLetter } from './dead-letter.ts';
 import type { LogEvent, Payload, SendResult, Sink } from './event.ts';

@@ -2,10 +2,9 @@
 // error naming the key, never a silently ignored setting.
 import { isIP } from 'node:net';
 import * as v from 'valibot';
-import { listenAddress } from '../../src/config/listen-address.ts';
-import { crossCheck, field, integer, nonEmpty, optionalField } from '../../src/config/schema-fields.ts';
-import { duration, size } from '../../src/config/units.ts';
-import { tls as nodeTls } from '../../src/builtin-modules.ts';
+import { listenAddress, crossCheck, field, integer, nonEmpty, optionalField, duration, size, loadTls } from '../../src/plugin-api.ts';
+
+const nodeTls = loadTls();
 
 const cidr = field(
   v.pipe(
@@ -146,6 +145,22 @@ const limits = field(
 const keys = v.strictObject({
   listen: field(listenAddress(), 'Address to accept TLS on, e.g. "0.0.0.0:8443" (port 0 picks a free port)'),
   upstream: field(nonEmpty, 'The app: "http://host:port" (http mode), "tcp://host:port" or "host:port" (tcp mode), or a unix socket path'),
+  upstreamTls: optionalField(
+    v.strictObject({
+      ca: optionalField(nonEmpty, "PEM CA bundle the app's certificate must chain to (default: the system's CAs)"),
+      serverName: optionalField(nonEmpty, 'SNI sent to the app and the name its certificate must carry (default: the upstream host)'),
+      cert: optionalField(nonEmpty, 'PEM client certificate chain presented to the app (mTLS); hot reloaded'),
+      key: optionalField(nonEmpty, 'PEM private key matching `cert`'),
+      insecureSkipVerify: field(v.boolean(), "Accept any certificate from the app (a self-signed one nobody distributed); logged as a warning at start", false),
+      minVersion: field(v.picklist(['TLSv1.2', 'TLSv1.3']), 'Lowest TLS version accepted from the app', 'TLSv1.2'),
+    }),
+    'TLS to an app that serves HTTPS itself ("https://" or "tls://" upstream)',
+  ),
+  direction: field(
+    v.picklist(['inbound', 'outbound']),
+    'inbound: TLS on `listen`, the app behind; outbound (egress TLS origination): plain on `listen` for the app to call, TLS to an https:// or tls:// upstream',
+    'inbound',
+  ),
   mode: field(v.picklist(['http', 'tcp']), 'http: HTTPS reverse proxy; tcp: TLS terminated, bytes piped to the app', 'http'),
   tls,
   fingerprint,
@@ -202,7 +217,7 @@ export const configSchema = v.pipe(
       problem(['tls', 'maxVersion'], 'must not be lower than tls.minVersion (TLSv1.3)');
     }
     if (c.mode === 'http' && !/^(https?:\/\/|\/|unix:)/.test(c.upstream)) {
-      problem(['upstream'], 'in http mode, upstream must be "http://host:port" or a unix socket path');
+      problem(['upstream'], 'in http mode, upstream must be "http://host:port", "https://host:port" or a unix socket path');
     }
     if (c.timeouts.request > 0 && c.timeouts.headers > c.timeouts.request) {
       // Node's http server refuses this at start; say so here, with the key.
@@ -211,9 +226,22 @@ export const configSchema = v.pipe(
     if (c.mode === 'http' && c.sendProxyProtocol !== 'off') {
       problem(['sendProxyProtocol'], 'is for tcp mode; in http mode the app gets X-Forwarded-For and Forwarded');
     }
-    if (c.mode === 'http' && c.upstream.startsWith('https://')) {
-      problem(['upstream'], 'https upstreams are not supported yet; the app is expected on plain HTTP');
+    const secure = /^(https|tls):\/\//.test(c.upstream);
+    if (c.upstreamTls && !secure) problem(['upstreamTls'], 'needs an "https://" (http mode) or "tls://" (tcp mode) upstream');
+    if (c.mode === 'tcp' && c.upstream.startsWith('https://')) problem(['upstream'], 'in tcp mode, a TLS app is "tls://host:port"');
+    if (c.mode === 'http' && c.upstream.startsWith('tls://')) problem(['upstream'], 'in http mode, a TLS app is "https://host:port"');
+    if (c.upstreamTls && (c.upstreamTls.cert === undefined) !== (c.upstreamTls.key === undefined)) {
+      problem(['upstreamTls', c.upstreamTls.cert ? 'key' : 'cert'], 'upstreamTls.cert and upstreamTls.key must be set together');
     }
+    if (c.direction === 'outbound') {
+      if (!secure) problem(['upstream'], 'direction: outbound originates TLS: the upstream must be "https://host:port" (http mode) or "tls://host:port" (tcp mode)');
+      for (const k of ['cert', 'clientCa'] as const) if (c.tls[k]) problem(['tls', k], 'is for inbound TLS; with direction: outbound `listen` is plain (the client certificate is upstreamTls.cert)');
+      if (c.tls.certificates.length) problem(['tls', 'certificates'], 'is for inbound TLS; with direction: outbound `listen` is plain');
+      if (c.redirectHttp) problem(['redirectHttp'], 'is for inbound TLS');
+      if (c.hsts) problem(['hsts'], 'is for inbound TLS');
+      if (c.proxyProtocol) problem(['proxyProtocol'], 'is for inbound TLS');
+    }
+    if (c.upstreamTls?.insecureSkipVerify && c.upstreamTls.ca) problem(['upstreamTls', 'ca'], 'is unused with insecureSkipVerify: true; set one or the other');
   }),
 );
 

@@ -4,8 +4,7 @@
 import { BlockList, type Server, type Socket, createServer, isIP } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
-import { tls } from '../../src/builtin-modules.ts';
-import type { HealthReport, PluginContext, PluginInstance, StopOptions } from '../../src/plugin-api.ts';
+import { loadTls, type HealthReport, type PluginContext, type PluginInstance, type StopOptions } from '../../src/plugin-api.ts';
 import { type AccessLog, createAccessLog } from './access-log.ts';
 import { CertWatcher } from './tls/cert-watcher.ts';
 import { CertificateStore } from './tls/certificate-store.ts';
@@ -24,6 +23,9 @@ import { readProxyHeader } from './tls/proxy-protocol.ts';
 import { createRedirectServer } from './http/redirect-server.ts';
 import { type TcpPipe, pipeToApp, tcpPipe } from './tcp/tcp-pipe.ts';
 import { type UpstreamTarget, parseUpstream } from './upstream/upstream-target.ts';
+import { UpstreamTls } from './upstream/upstream-tls.ts';
+
+const tls = loadTls();
 
 const OWNER = Symbol('sidekick.tls-terminator.owner');
 type Owned = Socket & { [OWNER]?: TlsTerminator };
@@ -73,6 +75,8 @@ export class TlsTerminator implements PluginInstance, HelloSink {
   private pipe?: TcpPipe;
   private redirect?: HttpServer;
   private watcher?: CertWatcher;
+  private upstreamWatcher?: CertWatcher;
+  private upstreamTls?: UpstreamTls;
   private access?: AccessLog;
   private address?: { host: string; port: number };
   private redirectAddress?: { host: string; port: number };
@@ -95,10 +99,17 @@ export class TlsTerminator implements PluginInstance, HelloSink {
   }
 
   async start(): Promise<void> {
-    await this.store.load();
     const t = this.cfg.tls;
+    const outbound = this.cfg.direction === 'outbound';
+    const target = this.target;
+    if (target.kind === 'tcp' && target.secure) {
+      this.upstreamTls = new UpstreamTls(target, this.cfg, this.ctx.resolvePath, this.ctx.logger);
+      await this.upstreamTls.load();
+      this.upstreamTls.warnIfInsecure();
+    }
+    if (!outbound) await this.store.load();
     const clientAuth = t.clientAuth ?? (t.clientCa ? 'require' : 'none');
-    this.tls = new tls.Server({
+    this.tls = outbound ? undefined : new tls.Server({
       ...this.store.defaultOptions,
       ...(this.store.choosesBySni ? { SNICallback: this.store.sniCallback } : {}),
       ...(this.cfg.mode === 'http' ? { ALPNProtocols: ['h2', 'http/1.1'] } : {}),
@@ -107,14 +118,14 @@ export class TlsTerminator implements PluginInstance, HelloSink {
       handshakeTimeout: t.handshakeTimeout,
     });
     // Each handler of a client-driven event is a boundary: an exception costs that connection only.
-    this.tls.on('secureConnection', (s: TLSSocket) => {
+    this.tls?.on('secureConnection', (s: TLSSocket) => {
       try {
         this.secured(s);
       } catch (e) {
         this.crashed('secured', e, s, infoOf(s) ?? infoOf(rawSocketOf(s)));
       }
     });
-    this.tls.on('tlsClientError', (err: Error & { code?: string }, s: TLSSocket) => {
+    this.tls?.on('tlsClientError', (err: Error & { code?: string }, s: TLSSocket) => {
       try {
         this.failHandshake(handshakeReason(err), err.code ?? err.message, infoOf(rawSocketOf(s))?.clientAddress);
       } catch (e) {
@@ -123,7 +134,10 @@ export class TlsTerminator implements PluginInstance, HelloSink {
       s.destroy();
     });
     if (this.cfg.accessLog) this.access = createAccessLog(this.ctx.logger, this.ctx.name, this.ctx.type);
-    if (this.cfg.mode === 'http') this.front = new HttpFront(this.cfg, this.target, this.ctx.logger, this.metrics, this.access, this.errors, this.limiter);
+    if (this.cfg.mode === 'http') {
+      const egressHost = outbound && this.upstreamTls ? authority(this.upstreamTls.serverName, (this.target as { port: number }).port) : undefined;
+      this.front = new HttpFront(this.cfg, this.target, this.ctx.logger, this.metrics, this.access, this.errors, this.limiter, egressHost);
+    }
     else {
       const upstreamErrors = this.metrics.upstreamErrors;
       this.pipe = tcpPipe({
@@ -147,11 +161,18 @@ export class TlsTerminator implements PluginInstance, HelloSink {
       this.redirect = createRedirectServer(r.httpsPort ?? this.address.port);
       this.redirectAddress = await listen(this.redirect, r.listen.host, r.listen.port);
     }
-    this.watcher = new CertWatcher(this.store.files(), () => this.reloadCertificates(), this.ctx.logger, t.reloadCheckInterval);
+    if (!outbound) this.watcher = new CertWatcher(this.store.files(), () => this.reloadCertificates(), this.ctx.logger, t.reloadCheckInterval);
+    const u = this.upstreamTls;
+    if (u && u.files.length) this.upstreamWatcher = new CertWatcher(u.files, () => this.reloadUpstreamTls(u), this.ctx.logger, t.reloadCheckInterval);
     this.ctx.logger.info({
-      listen: `${this.address.host}:${this.address.port}`, upstream: this.target.label, mode: this.cfg.mode, clientAuth,
-      certificates: this.store.summary(), ...(this.redirectAddress ? { redirect: `${this.redirectAddress.host}:${this.redirectAddress.port}` } : {}),
+      listen: `${this.address.host}:${this.address.port}`, upstream: this.target.label, mode: this.cfg.mode, direction: this.cfg.direction,
+      ...(outbound ? { clientCert: u?.clientCert?.subject ?? null } : { clientAuth, certificates: this.store.summary() }), ...(this.redirectAddress ? { redirect: `${this.redirectAddress.host}:${this.redirectAddress.port}` } : {}),
     }, 'tls-terminator listening');
+  }
+
+  /** New upstream TLS files: idle app connections close, so the next request presents the new certificate. */
+  private async reloadUpstreamTls(u: UpstreamTls): Promise<void> {
+    if (await u.reload()) this.front?.pool.dropIdle();
   }
 
   private async reloadCertificates(): Promise<void> {
@@ -196,6 +217,7 @@ export class TlsTerminator implements PluginInstance, HelloSink {
       trusted: false, ja3: '', ja4: '', sni: '', tlsVersion: '', forbidden: false,
     };
     attachInfo(socket, info);
+    if (this.cfg.direction === 'outbound') return this.handOver(socket as TLSSocket, info);
     if (this.proxyFrom && inList(this.proxyFrom, peer)) return void this.readProxied(socket, info);
     info.trusted = inList(this.trusted, info.clientAddress);
     readHello(socket, this.cfg.tls.handshakeTimeout, this);
@@ -275,6 +297,14 @@ export class TlsTerminator implements PluginInstance, HelloSink {
     }
     attachInfo(s, info);
     s.on('error', () => {});
+    this.handOver(s, info);
+  }
+
+  /**
+   * To the HTTP front or the TCP pipe: a TLS socket (inbound), or the plain socket the app
+   * connected with (outbound), which both use only as a Duplex with the connection's info.
+   */
+  private handOver(s: TLSSocket, info: ConnectionInfo): void {
     if (this.front) return this.front.accept(s);
     if (info.forbidden) {
       this.metrics.rejected.labels({ reason: 'client_not_allowed' }).inc();
@@ -303,8 +333,9 @@ export class TlsTerminator implements PluginInstance, HelloSink {
         mode: this.cfg.mode,
         activeConnections: this.sockets.size,
         inFlightRequests: this.front?.inFlight ?? 0,
-        certificates: this.store.summary(),
-        lastCertReload: this.store.lastReload,
+        direction: this.cfg.direction,
+        ...(this.cfg.direction === 'outbound' ? {} : { certificates: this.store.summary(), lastCertReload: this.store.lastReload }),
+        ...(this.upstreamTls?.clientCert ? { upstreamClientCert: this.upstreamTls.clientCert } : {}),
         fingerprints: { total: this.counts.total, distinct: this.counts.distinct, top: this.counts.top(this.cfg.fingerprint.topN) },
       },
     };
@@ -317,6 +348,7 @@ export class TlsTerminator implements PluginInstance, HelloSink {
 
   private async doStop({ deadline, signal }: StopOptions): Promise<void> {
     this.watcher?.close();
+    this.upstreamWatcher?.close();
     this.redirect?.close();
     this.redirect?.closeAllConnections();
     this.net?.close(); // its callback waits for every connection: we drain those ourselves below
@@ -345,6 +377,12 @@ function listen(server: Server | HttpServer, host: string, port: number): Promis
       resolve(typeof a === 'object' && a ? { host: a.address, port: a.port } : { host, port });
     });
   });
+}
+
+/** Host header value for a destination: the port only when it is not 443. */
+function authority(host: string, port: number): string {
+  const h = isIP(host) === 6 ? `[${host}]` : host;
+  return port === 443 ? h : `${h}:${port}`;
 }
 
 function handshakeReason(err: Error & { code?: string }): string {

@@ -1,8 +1,10 @@
 // GET /healthz /readyz /metrics /status for kubelet probes, Prometheus and humans.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { http } from '../builtin-modules.ts';
+import { loadHttp } from '../builtin-modules.ts';
 import type { AddressInfo } from 'node:net';
 import type { ListenAddress } from '../config/listen-address.ts';
+
+const http = loadHttp();
 
 export interface AdminSources {
   /** Liveness: false only when the process is wedged (event loop stalled). */

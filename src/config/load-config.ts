@@ -30,6 +30,16 @@ export interface LoadedConfig {
   hash: string;
   core: Omit<CoreConfig, 'plugins'>;
   instances: InstanceSpec[];
+  /** Problems that do not stop this load: unset variables under `allowUnsetEnv`. */
+  warnings: ConfigProblem[];
+}
+
+export interface ParseOptions {
+  /**
+   * For `sidekick validate` in CI, where the pod's variables do not exist: an unset `${VAR}` is a
+   * warning, and the keys it feeds are not judged (their value is unknown). Never for `run`.
+   */
+  allowUnsetEnv?: boolean;
 }
 
 export async function readConfigFile(file: string): Promise<{ file: string; text: string; hash: string }> {
@@ -45,12 +55,18 @@ export async function readConfigFile(file: string): Promise<{ file: string; text
   return { file: abs, text, hash: createHash('sha256').update(text).digest('hex') };
 }
 
-export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, opts: ParseOptions = {}): Promise<LoadedConfig> {
   const raw = await readConfigFile(file);
-  return parseConfig(raw.file, raw.text, raw.hash, env);
+  return parseConfig(raw.file, raw.text, raw.hash, env, opts);
 }
 
-export async function parseConfig(file: string, text: string, hash: string, env: NodeJS.ProcessEnv): Promise<LoadedConfig> {
+export async function parseConfig(
+  file: string,
+  text: string,
+  hash: string,
+  env: NodeJS.ProcessEnv,
+  opts: ParseOptions = {},
+): Promise<LoadedConfig> {
   let docs: unknown[];
   try {
     // js-yaml (one module) rather than yaml (72): this runs at every start (2.1 MB RSS and 50 ms
@@ -67,13 +83,18 @@ export async function parseConfig(file: string, text: string, hash: string, env:
     throw new ConfigError(file, [{ path: '', message: 'expected a mapping of keys (admin, log, plugins, ...)' }]);
   }
 
-  const problems: ConfigProblem[] = [];
-  const interpolated = interpolateEnv(data, env, problems) as Record<string, unknown>;
-  if (problems.length) throw new ConfigError(file, problems);
+  // An unset variable is one problem among the others: keep validating, but do not judge the
+  // keys it feeds (an empty stand-in would only add a second, misleading problem there).
+  const unset: ConfigProblem[] = [];
+  const interpolated = interpolateEnv(data, env, unset) as Record<string, unknown>;
+  const problems: ConfigProblem[] = opts.allowUnsetEnv ? [] : [...unset];
+  const unknownValue = (p: ConfigProblem) =>
+    unset.some((u) => p.path === u.path || p.path.startsWith(`${u.path}.`) || p.path.startsWith(`${u.path}[`));
+  const judged = (list: ConfigProblem[]) => list.filter((p) => !unknownValue(p));
 
   const parsed = v.safeParse(coreSchema, interpolated);
   // Core problems do not hide plugin problems: report the whole file at once.
-  if (!parsed.success) problems.push(...formatIssues(parsed.issues, coreSchema));
+  if (!parsed.success) problems.push(...judged(formatIssues(parsed.issues, coreSchema)));
   const { plugins, ...core } = parsed.success ? parsed.output : v.parse(coreSchema, {});
   const dir = dirname(file);
   core.dataDir = resolve(dir, core.dataDir);
@@ -96,19 +117,22 @@ export async function parseConfig(file: string, text: string, hash: string, env:
     }
     const result = await validatePluginConfig(plugin.schema, own, ['plugins', name]);
     if (!result.ok) {
-      problems.push(...result.problems);
-      continue;
+      const left = judged(result.problems);
+      problems.push(...left);
+      // With unset variables allowed (validate only, never run) an instance whose only problems
+      // are keys it could not judge is still listed, with its config unvalidated.
+      if (left.length || !opts.allowUnsetEnv) continue;
     }
     instances.push({
       name,
       type,
       descriptor: plugin.descriptor,
-      config: result.config,
+      config: result.ok ? result.config : own,
       fingerprint: stableJson({ type, own, dataDir: core.dataDir, dir }),
     });
   }
   if (problems.length) throw new ConfigError(file, problems);
-  return { file, dir, hash, core, instances };
+  return { file, dir, hash, core, instances, warnings: opts.allowUnsetEnv ? unset : [] };
 }
 
 function pluginsOf(value: unknown): Record<string, { type: string }> {

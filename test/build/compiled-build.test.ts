@@ -1,8 +1,9 @@
 // The container image runs the compiled JavaScript, not the TypeScript sources: build it the
 // way the Dockerfile does and check that the result loads every built-in plugin and runs.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { copyFile, mkdir, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_PLUGINS } from '../../src/plugins/builtin-plugins.ts';
 import { freePort, tempDir } from '../helpers/agent-process.ts';
@@ -46,6 +47,46 @@ describe('the compiled build', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     for (const type of Object.keys(BUILTIN_PLUGINS)) expect(r.stdout).toContain(`(${type})`);
+  });
+
+  // The image's layout (package.json, dist/, node_modules/, examples/plugins/) with the
+  // Dockerfile's own RUN step that points `sidekick/plugin-api` at the compiled kit.
+  it('resolves sidekick/plugin-api in the image, for the example plugin and for a plugin package', async () => {
+    const image = await tempDir('sidekick-image-');
+    try {
+      const app = image.path;
+      await mkdir(join(app, 'node_modules'), { recursive: true });
+      await mkdir(join(app, 'examples/plugins'), { recursive: true });
+      await mkdir(join(app, 'plugins/probe'), { recursive: true });
+      await copyFile(join(ROOT, 'package.json'), join(app, 'package.json'));
+      await copyFile(join(ROOT, 'examples/plugins/http-probe.js'), join(app, 'examples/plugins/http-probe.js'));
+      await symlink(OUT, join(app, 'dist'));
+      await writeFile(join(app, 'plugins/probe/package.json'), '{ "name": "probe", "type": "module", "main": "index.js" }\n');
+      await writeFile(join(app, 'plugins/probe/index.js'), "import { definePlugin, duration } from 'sidekick/plugin-api';\nexport default definePlugin({ type: 'probe', description: typeof duration, configSchema: (v) => v.strictObject({}), create() {} });\n");
+      const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
+      // The RUN instruction that mentions plugin-api, its continuation lines joined.
+      const lines = dockerfile.split('\n');
+      let run = '';
+      for (let i = lines.findIndex((l) => /^RUN .*plugin-api/.test(l)); i >= 0; i++) {
+        const line = lines[i]!;
+        run += line.endsWith('\\') ? `${line.slice(0, -1)} ` : line;
+        if (!line.endsWith('\\')) break;
+      }
+      run = run.replace(/^RUN /, '');
+      expect(run).toContain('node_modules/sidekick');
+      const step = spawnSync('sh', ['-c', run], { cwd: app, encoding: 'utf8', env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` } });
+      expect(step.stderr).toBe('');
+      expect(step.status).toBe(0);
+      const script = `for (const f of ${JSON.stringify([join(app, 'examples/plugins/http-probe.js'), join(app, 'plugins/probe/index.js')].map((f) => pathToFileURL(f).href))}) {` +
+        `const { default: d } = await import(f); console.log(d.type, d.description, import.meta.resolve('sidekick/plugin-api', f)); }`;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: app, encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      // Node resolves through the links to the real file: dist/ here is a link to the build.
+      const kit = pathToFileURL(join(OUT, 'src/plugin-api.js')).href;
+      expect(r.stdout.trim().split('\n')).toEqual([`http-probe Polls an HTTP URL; ready while it answers 2xx ${kit}`, `probe function ${kit}`]);
+    } finally {
+      await image.cleanup();
+    }
   });
 
   // The image's RUN step: bin/warm-compile-cache.js fills NODE_COMPILE_CACHE at build time.

@@ -3,12 +3,13 @@
 // any other status permanent.
 import { readFileSync } from 'node:fs';
 import type { Agent } from 'node:http';
-import { http } from '../../../src/builtin-modules.ts';
+import { loadHttp, type PluginContext } from '../../../src/plugin-api.ts';
 import https from 'node:https';
 import { gzipSync } from 'node:zlib';
-import type { PluginContext } from '../../../src/plugin-api.ts';
 import type { TlsConfig } from '../config-schema.ts';
 import { SinkError } from '../event.ts';
+
+const http = loadHttp();
 
 const MAX_BODY = 1 << 20;
 

@@ -3,10 +3,11 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { tls } from '../../../src/builtin-modules.ts';
-import type { PluginContext } from '../../../src/plugin-api.ts';
+import { loadTls, type PluginContext } from '../../../src/plugin-api.ts';
 import type { TlsConfig } from '../config-schema.ts';
 import { SinkError } from '../event.ts';
+
+const tls = loadTls();
 
 export class TcpConnection {
   private readonly host: string;

@@ -24,6 +24,11 @@ export interface ForwardOptions {
   fingerprintHeaders: boolean;
   /** Pass the client's Upgrade on, with `Connection: upgrade` (WebSocket and other upgrades). */
   upgrade?: boolean;
+  /**
+   * Egress (direction: outbound): Host becomes the destination's authority, as nginx's
+   * proxy_pass does; the app's own X-Forwarded-* pass unchanged and none are added.
+   */
+  egressHost?: string;
 }
 
 /** Whether and why a (lower-case) request header name needs more than being copied. */
@@ -64,6 +69,10 @@ export function upstreamHeaders(raw: string[], host: string | undefined, info: C
       if (low === 'connection') connectionTokens = (connectionTokens ?? []).concat(value.toLowerCase().split(/\s*,\s*/));
       else if (low === 'upgrade' && opts.upgrade) upgrade = upgrade ? `${upgrade}, ${value}` : value;
     } else if (kind === Kind.Forwarding) {
+      if (opts.egressHost !== undefined) {
+        out.push(name, value);
+        continue;
+      }
       if (!info.trusted) continue;
       if (low === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
       else if (low === 'forwarded') forwarded = forwarded ? `${forwarded}, ${value}` : value;
@@ -90,6 +99,10 @@ export function upstreamHeaders(raw: string[], host: string | undefined, info: C
   // An upgrade is the one hop-by-hop exchange passed on; Connection is ours, not the client's list.
   if (upgrade !== undefined) out.push('upgrade', upgrade, 'connection', 'upgrade');
   if (cookie !== undefined) out.push('cookie', cookie);
+  if (opts.egressHost !== undefined) {
+    out.push('host', opts.egressHost);
+    return out;
+  }
   if (host !== undefined) out.push('host', host);
   const client = info.clientAddress;
   const forHost = client.includes(':') ? `"[${client}]"` : client;

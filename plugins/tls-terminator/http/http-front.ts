@@ -2,7 +2,7 @@
 // server (chosen by ALPN) that never listen themselves, and every request is proxied to the
 // app over a keep-alive pool. Bodies are piped both ways, so backpressure holds end to end.
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
-import { http, loadHttp2 } from '../../../src/builtin-modules.ts';
+import { loadHttp, loadHttp2 } from '../../../src/plugin-api.ts';
 import type { Http2Server, Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -22,6 +22,8 @@ import type { TerminatorMetrics } from '../metrics.ts';
 import { type FrontContext, ProxiedRequest, proxiedRequestOf, responding } from './proxied-request.ts';
 import type { UpstreamTarget } from '../upstream/upstream-target.ts';
 import { proxyUpgrade } from './upgrade-proxy.ts';
+
+const http = loadHttp();
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -81,6 +83,7 @@ export class HttpFront implements FastFront {
   constructor(
     cfg: TlsTerminatorConfig, target: UpstreamTarget, log: Logger, metrics: TerminatorMetrics, access: AccessLog | undefined, errors: InternalErrors,
     limiter = new ConnectionLimiter(Infinity, { evicted: () => {} }),
+    egressHost?: string,
   ) {
     this.target = target;
     this.errors = errors;
@@ -88,7 +91,7 @@ export class HttpFront implements FastFront {
     this.log = log;
     this.metrics = metrics;
     this.fingerprintHeaders = cfg.fingerprint.headers;
-    this.forwardOptions = { fingerprintHeaders: cfg.fingerprint.headers };
+    this.forwardOptions = { fingerprintHeaders: cfg.fingerprint.headers, ...(egressHost === undefined ? {} : { egressHost }) };
     const hsts = cfg.hsts && `max-age=${Math.floor(cfg.hsts.maxAge / 1000)}${cfg.hsts.includeSubDomains ? '; includeSubDomains' : ''}`;
     this.context = {
       metrics, access, log, errors, upstreamLabel: target.label, upstreamTimeoutMs: cfg.timeouts.upstream,
@@ -335,7 +338,7 @@ export class HttpFront implements FastFront {
       this.log.info({ err: typeof where === 'string' ? where : 'body on upgrade', client: info.clientAddress }, 'bad or slow client request rejected');
       return endWithin(socket, this.closeLimits, where === 'version' ? simpleResponse('505 HTTP Version Not Supported', 'HTTP version not supported\n') : simpleResponse('400 Bad Request', 'bad request\n'));
     }
-    proxyUpgrade(req, where.path, where.host ?? fallbackHost(info), socket, head, info, this.target, this.fingerprintHeaders, this.log, this.errors);
+    proxyUpgrade(req, where.path, where.host ?? fallbackHost(info), socket, head, info, this.target, this.forwardOptions, this.log, this.errors);
   }
 
   /** A request handler threw: the request it made answers (500 or cut), or, if it made none, we do. */

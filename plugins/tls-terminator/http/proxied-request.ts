@@ -1,6 +1,7 @@
 // The client side of one proxied request: status, byte count, metrics and the access-log line.
 // One object per request whose methods the exchange calls, instead of a closure per callback;
 // the response's 'close' listener is a shared function that finds the object on the response.
+import { isTlsFailure } from '../upstream/tls-failure.ts';
 import type { ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { IncomingMessage } from 'node:http';
@@ -30,10 +31,15 @@ export interface FrontContext {
  * HTTP/2): the metric, the warn line, and the short answer the client gets.
  */
 export function upstreamFailure(front: FrontContext, kind: FailureKind, err: Error & { code?: string }, method: string, path: string): { code: number; body: string; note: string } {
-  front.metrics.upstreamErrors.labels({ reason: kind }).inc();
+  if (!isTlsFailure(err)) front.metrics.upstreamErrors.labels({ reason: kind }).inc();
   if (kind === 'timeout') {
     front.log.warn({ method, path, upstream: front.upstreamLabel, timeoutMs: front.upstreamTimeoutMs }, 'app too slow: 504');
     return { code: 504, body: 'upstream timed out\n', note: 'upstream timeout' };
+  }
+  if (isTlsFailure(err)) {
+    front.metrics.upstreamErrors.labels({ reason: 'tls' }).inc();
+    front.log.error({ method, path, upstream: front.upstreamLabel, err: err.code, detail: err.message }, "TLS to the app failed (certificate not verified or handshake refused): 502");
+    return { code: 502, body: 'upstream unavailable\n', note: `upstream ${err.code}` };
   }
   front.log.warn({ method, path, upstream: front.upstreamLabel, err: err.code ?? err.message }, 'app unreachable: 502');
   return { code: 502, body: 'upstream unavailable\n', note: `upstream ${err.code ?? 'error'}` };

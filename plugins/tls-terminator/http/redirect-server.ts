@@ -1,6 +1,8 @@
 // Optional plain-HTTP listener: every request is answered with a 308 to the same URL on https.
 import type { Server } from 'node:http';
-import { http } from '../../../src/builtin-modules.ts';
+import { loadHttp } from '../../../src/plugin-api.ts';
+
+const http = loadHttp();
 
 export function createRedirectServer(httpsPort: number): Server {
   const suffix = httpsPort === 443 ? '' : `:${httpsPort}`;

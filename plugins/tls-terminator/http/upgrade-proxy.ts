@@ -5,12 +5,12 @@
 // requests straight to the app past the header stripping. The head carries no body framing:
 // http-front refuses upgrade requests with a body.
 import type { IncomingMessage } from 'node:http';
-import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { dial } from '../upstream/dial.ts';
 import type { ConnectionInfo } from '../connection-info.ts';
 import type { InternalErrors } from '../internal-errors.ts';
-import { upstreamHeaders } from './forwarding-headers.ts';
+import { type ForwardOptions, upstreamHeaders } from './forwarding-headers.ts';
 import { INTERNAL_ERROR_RESPONSE } from '../internal-errors.ts';
 import { ResponseParser } from '../upstream/response-parser.ts';
 import type { UpstreamTarget } from '../upstream/upstream-target.ts';
@@ -21,13 +21,13 @@ const MAX_HEAD = 64 * 1024;
 /** `path`, `host`: the origin-form target and Host the host rules resolved. */
 export function proxyUpgrade(
   req: IncomingMessage, path: string, host: string, client: Duplex, head: Buffer, info: ConnectionInfo, target: UpstreamTarget,
-  fingerprintHeaders: boolean, log: Logger, errors: InternalErrors,
+  forward: ForwardOptions, log: Logger, errors: InternalErrors,
 ): void {
-  const headers = upstreamHeaders(req.rawHeaders, host, info, { fingerprintHeaders, upgrade: true });
+  const headers = upstreamHeaders(req.rawHeaders, host, info, { ...forward, upgrade: true });
   let text = `${req.method} ${path} HTTP/1.1\r\n`;
   for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
   text += '\r\n';
-  const app = target.kind === 'unix' ? connect(target.path) : connect(target.port, target.host);
+  const app = dial(target);
   app.setNoDelay(true);
   client.pause(); // nothing from the client reaches the app until it has agreed to switch protocols
   let buffered: Buffer = Buffer.alloc(0);

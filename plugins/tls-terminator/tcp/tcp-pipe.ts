@@ -8,12 +8,14 @@
 // The app's bytes are read into one buffer per front (net's `onread`), not a fresh 64 KiB buffer
 // pushed through a Readable per read; a write that goes straight to OpenSSL is encrypted before
 // it returns, so only a write Node would queue needs a copy.
-import { type OnReadOpts, type Socket, connect } from 'node:net';
+import type { OnReadOpts, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AccessLog } from '../access-log.ts';
 import { infoOf, rawSocketOf } from '../connection-info.ts';
 import { proxyHeader } from '../tls/proxy-protocol.ts';
+import { dial } from '../upstream/dial.ts';
+import { isTlsFailure } from '../upstream/tls-failure.ts';
 import type { UpstreamTarget } from '../upstream/upstream-target.ts';
 
 const PEER = Symbol('sidekick.tls-terminator.peer');
@@ -87,8 +89,13 @@ function onEnd(this: Piped): void {
 function onAppError(this: Piped, err: Error & { code?: string }): void {
   try {
     const p = this[PIPE];
-    p.upstreamError(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'refused' : 'error');
-    p.log.warn({ upstream: p.target.label, err: err.code ?? err.message }, 'app connection failed; closing the client connection');
+    if (isTlsFailure(err)) {
+      p.upstreamError('tls');
+      p.log.error({ upstream: p.target.label, err: err.code, detail: err.message }, 'TLS to the app failed (certificate not verified or handshake refused); closing the client connection');
+    } else {
+      p.upstreamError(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'refused' : 'error');
+      p.log.warn({ upstream: p.target.label, err: err.code ?? err.message }, 'app connection failed; closing the client connection');
+    }
     this[PEER].destroy();
   } catch (e) {
     crashed(this, e);
@@ -120,8 +127,7 @@ function onClientClose(this: Piped & { started?: number }): void {
 }
 
 export function pipeToApp(client: TLSSocket, p: TcpPipe): void {
-  const t = p.target;
-  const app = (t.kind === 'unix' ? connect({ path: t.path, ...p.read }) : connect({ port: t.port, host: t.host, noDelay: true, ...p.read })) as Piped;
+  const app = dial(p.target, p.read) as Piped;
   const c = client as unknown as Piped & { started?: number };
   c.started = performance.now();
   c[PEER] = app;

@@ -4,11 +4,12 @@
 import { X509Certificate, constants, createHash, createPrivateKey, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { SecureContext, SecureContextOptions } from 'node:tls';
-import { tls } from '../../../src/builtin-modules.ts';
-import type { PluginContext } from '../../../src/plugin-api.ts';
+import { loadTls, type PluginContext } from '../../../src/plugin-api.ts';
 import type { TlsTerminatorConfig } from '../config-schema.ts';
 import type { TerminatorMetrics } from '../metrics.ts';
 import { generateSelfSigned } from './self-signed.ts';
+
+const tls = loadTls();
 
 interface PairSource {
   label: string;

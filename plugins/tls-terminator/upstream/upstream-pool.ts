@@ -3,7 +3,8 @@
 // With `onRead`, app sockets read into one buffer shared by the pool (net's `onread`): no
 // 64 KiB allocation and no Readable push/'data' emit per response; the callback must be done
 // with the bytes when it returns.
-import { type OnReadOpts, type Socket, connect } from 'node:net';
+import type { OnReadOpts, Socket } from 'node:net';
+import { dial } from './dial.ts';
 import type { UpstreamTarget } from './upstream-target.ts';
 
 /** Whoever waits for a connection: an object rather than a callback, so a request allocates no closure for it. */
@@ -67,9 +68,7 @@ export class UpstreamPool {
       return;
     }
     this.open++;
-    const t = this.target;
-    const read = this.onread ? { onread: this.onread } : {};
-    const s = t.kind === 'unix' ? connect({ path: t.path, ...read }) : connect({ host: t.host, port: t.port, noDelay: true, keepAlive: true, ...read });
+    const s = dial(this.target, this.onread ? { onread: this.onread } : undefined, true);
     s.on('error', noop); // an idle socket's reset must not crash the process; exchanges add their own listener
     s.once('close', () => this.open--);
     s.on('end', onPooledEnd);
@@ -101,6 +100,14 @@ export class UpstreamPool {
     const i = this.idle.indexOf(s);
     if (i >= 0) this.idle.splice(i, 1);
     s.destroy();
+  }
+
+  /** Closes the idle connections: the next requests connect afresh (a new client certificate). */
+  dropIdle(): void {
+    for (const s of this.idle.splice(0)) {
+      (s as PoolSocket)[IDLE] = undefined;
+      s.destroy();
+    }
   }
 
   close(): void {

@@ -1,6 +1,9 @@
-// Where the app listens: a TCP host:port or a unix socket, parsed once at create().
+// Where the app listens: a TCP host:port (plain, or TLS for an app that serves HTTPS itself) or a
+// unix socket, parsed once at create().
+import type { ConnectionOptions } from 'node:tls';
+
 export type UpstreamTarget =
-  | { kind: 'tcp'; host: string; port: number; label: string }
+  | { kind: 'tcp'; host: string; port: number; label: string; secure?: boolean; tls?: ConnectionOptions }
   | { kind: 'unix'; path: string; label: string };
 
 export function parseUpstream(text: string, resolvePath: (p: string) => string): UpstreamTarget {
@@ -12,8 +15,9 @@ export function parseUpstream(text: string, resolvePath: (p: string) => string):
     const path = resolvePath(text);
     return { kind: 'unix', path, label: `unix:${path}` };
   }
-  const m = /^(?:(?:https?|tcp):\/\/)?(\[[^\]]+\]|[^:/]+):(\d{1,5})\/?$/.exec(text);
-  if (!m) throw Object.assign(new Error(`upstream: expected "http://host:port", "tcp://host:port" or a unix socket path, got "${text}"`), { code: 'ERR_TLS_TERMINATOR_UPSTREAM' });
-  const host = m[1]!.replace(/^\[|\]$/g, '');
-  return { kind: 'tcp', host, port: Number(m[2]), label: `${host}:${m[2]}` };
+  const m = /^(?:(https?|tcp|tls):\/\/)?(\[[^\]]+\]|[^:/]+):(\d{1,5})\/?$/.exec(text);
+  if (!m) throw Object.assign(new Error(`upstream: expected "http://host:port", "https://host:port", "tcp://host:port", "tls://host:port" or a unix socket path, got "${text}"`), { code: 'ERR_TLS_TERMINATOR_UPSTREAM' });
+  const host = m[2]!.replace(/^\[|\]$/g, '');
+  const secure = m[1] === 'https' || m[1] === 'tls';
+  return { kind: 'tcp', host, port: Number(m[3]), label: `${secure ? `${m[1]}://` : ''}${host}:${m[3]}`, secure };
 }

@@ -84,12 +84,13 @@ export interface Running {
 }
 
 /** Parses `raw` with the plugin's own schema and starts the runtime with a real context. */
-export async function runSync(raw: Record<string, unknown>, opts: { dataDir?: string } = {}): Promise<Running> {
+export async function runSync(raw: Record<string, unknown>, opts: { dataDir?: string; beforeStart?: (dataDir: string) => Promise<void> | void } = {}): Promise<Running> {
   const config = parseConfig(configSchema, raw);
   const ctx = await createTestContext('sync', 'config-sync');
   const dataDir = opts.dataDir ?? ctx.dataDir;
   const context = { ...ctx, dataDir };
   const instance = await descriptor.create(config, context);
+  await opts.beforeStart?.(dataDir);
   await instance.start();
   let stopped: Promise<void> | undefined;
   return {
