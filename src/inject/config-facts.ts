@@ -1,7 +1,8 @@
 // What a sidekick.yaml (seen in a ConfigMap of the same stream) tells the engine about the pod it
 // needs: whether it signals the app, and the ports the probes and the Service must use. Read
 // loosely: checking the config is `sidekick validate`'s job.
-import { parse } from 'yaml';
+// js-yaml, as the agent reads this file (see load-config.ts), not inject's yaml.
+import { load } from 'js-yaml';
 import { parseListenAddress } from '../config/listen-address.ts';
 
 export interface SidekickConfigFacts {
@@ -13,7 +14,7 @@ export interface SidekickConfigFacts {
 export function readConfigFacts(text: string): SidekickConfigFacts {
   let config: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- unchecked user YAML
   try {
-    config = parse(text);
+    config = load(text);
   } catch {
     return { signalApp: false, tlsPorts: [] };
   }

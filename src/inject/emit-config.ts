@@ -1,5 +1,6 @@
 // `sidekick inject --emit-config`: a starter ConfigMap for an injected pod, made from the flags,
 // so the pod starts: admin on the probed port, HTTPS in front of the app's plain port.
+// yaml, not the agent's js-yaml: see inject-manifests.ts.
 import { stringify } from 'yaml';
 import type { InjectOptions } from './inject-options.ts';
 import type { PodInjection } from './inject-pod.ts';

@@ -1,10 +1,7 @@
 // Applies a JSON Patch to the text of one YAML document by splicing: the new nodes are written
 // in, everything else stays as it was, byte for byte (comments, quoting, spacing, flow or block
 // style). Re-serialising the document instead would re-space every line the user wrote.
-// The second YAML parser of the project, for `sidekick inject` only: keeping comments, ordering
-// and styles needs yaml's Document API (js-yaml's AST carries no comments). The agent's config and
-// config-sync's check of app files use js-yaml: loading yaml costs a process 11.4 MB of RSS and
-// 235 ms against js-yaml's 2.1 MB and 50 ms (bench/yaml-parser.bench.ts).
+// yaml, not the agent's js-yaml: see inject-manifests.ts.
 import { Document, isMap, isSeq, type Node, parseDocument } from 'yaml';
 import type { PatchOp } from './json-diff.ts';
 
