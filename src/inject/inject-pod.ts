@@ -78,13 +78,14 @@ export function injectPod(input: PodTemplate, base: InjectOptions, ctx: InjectCo
   if (facts) warnings.push(...factMismatches(facts, opts, configMap));
 
   const sidecar = sidecarContainer(opts, tlsSecret, shared, runAsUser);
+  const hadInit = Array.isArray(spec.initContainers);
   const init: Obj[] = (spec.initContainers ??= []);
   let at = 0;
   if (opts.capture) init.splice(at++, 0, captureContainer(opts, app));
   if (opts.nativeSidecar) init.splice(at, 0, sidecar);
   else {
     app.unshift(sidecar);
-    if (init.length === 0) delete spec.initContainers;
+    if (!hadInit) delete spec.initContainers;
   }
   const volumes: Obj[] = (spec.volumes ??= []);
   volumes.push({ name: VOLUME.config, configMap: { name: configMap } }, { name: VOLUME.state, emptyDir: {} });

@@ -114,6 +114,8 @@ describe('injectPod', () => {
     expect(r.template.spec.containers[0].restartPolicy).toBeUndefined();
     expect(r.template.spec.initContainers).toBeUndefined();
     expect(r.template.metadata!.annotations['kubectl.kubernetes.io/default-container']).toBe('shop');
+    // An empty list the user wrote stays (a patch that removed it could not be spliced into YAML).
+    expect(injectPod(pod({ spec: { initContainers: [] } }), { ...opts, nativeSidecar: false }).template.spec.initContainers).toEqual([]);
   });
 
   it('puts the capture init container before the sidecar, with only NET_ADMIN and NET_RAW, and runs Sidekick as the proxy UID', () => {
