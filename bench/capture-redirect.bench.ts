@@ -4,19 +4,16 @@
 // the app (nginx, 1 worker, 257-byte body) bound to 0.0.0.0:8080 in the pod. Redirected connections
 // are NATed by conntrack at connect time; a kept-alive connection pays it only in its packets' lookups.
 // Needs root, ip, nft or iptables, nginx, wrk. Run: node_modules/.bin/node bench/capture-redirect.bench.ts
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createNetnsPair, netnsPair } from '../test/helpers/netns-pair.ts';
 import { bin, has } from './peer-processes.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const ROOT = resolve(import.meta.dirname, '..');
-const id = `skb${process.pid % 100000}`;
-const [CLIENT, POD] = [`${id}c`, `${id}p`];
-const net = `10.${150 + (process.pid % 50)}.${process.pid % 250}`;
-const POD_IP = `${net}.2`;
-const sh = (...a: string[]) => execFileSync(a[0]!, a.slice(1), { stdio: 'pipe' }).toString();
+let CLIENT = '';
 
 function wrk(url: string, seconds: number): { rps: number; p99: string } {
   const out = spawnSync('ip', ['netns', 'exec', CLIENT, 'wrk', '-t1', '-c16', `-d${seconds}s`, '--latency', url], { encoding: 'utf8' }).stdout;
@@ -30,15 +27,10 @@ async function main(): Promise<void> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'sidekick-capture-bench-'));
   const children: ReturnType<typeof spawn>[] = [];
+  const pair = createNetnsPair(netnsPair('skb', 151));
+  const { pod: POD, podIp: POD_IP } = pair;
+  CLIENT = pair.client;
   try {
-    sh('ip', 'netns', 'add', CLIENT);
-    sh('ip', 'netns', 'add', POD);
-    sh('ip', 'link', 'add', `${id}vc`, 'netns', CLIENT, 'type', 'veth', 'peer', 'name', `${id}vp`, 'netns', POD);
-    for (const [ns, dev, ip] of [[CLIENT, `${id}vc`, `${net}.1`], [POD, `${id}vp`, POD_IP]] as const) {
-      sh('ip', '-n', ns, 'addr', 'add', `${ip}/24`, 'dev', dev);
-      sh('ip', '-n', ns, 'link', 'set', dev, 'up');
-      sh('ip', '-n', ns, 'link', 'set', 'lo', 'up');
-    }
     writeFileSync(join(dir, 'app.conf'), `worker_processes 1; daemon off; pid ${dir}/app.pid; error_log ${dir}/app.err; events { worker_connections 1024; }
       http { access_log off; keepalive_requests 100000; server { listen 0.0.0.0:8080; location / { return 200 '${'x'.repeat(256)}\n'; } } }`);
     children.push(spawn('ip', ['netns', 'exec', POD, bin('nginx')!, '-c', join(dir, 'app.conf'), '-p', dir], { stdio: 'ignore' }));
@@ -62,7 +54,7 @@ async function main(): Promise<void> {
     console.log(`| pod-ip:8080 (captured, redirected to 8443) | ${Math.round(b.rps)} (${(b.rps / a.rps).toFixed(2)}x) | ${b.p99} |`);
   } finally {
     for (const c of children) c.kill('SIGKILL');
-    for (const ns of [CLIENT, POD]) spawnSync('ip', ['netns', 'del', ns]);
+    pair.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
 }

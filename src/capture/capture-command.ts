@@ -57,7 +57,11 @@ const ipt = (c: IptCommand) => `${c.tool} ${c.args.join(' ')}`;
 
 /** Text to print and exit code. */
 export async function runCapture(o: CaptureOptions, out: (s: string) => void, err: (s: string) => void): Promise<number> {
-  const { backend, version } = await findBackend(o.backend);
+  // --dry-run prints the nft rules even where no tool is installed (a laptop reviewing them).
+  const { backend, version } = await findBackend(o.backend).catch((err: unknown) => {
+    if (o.dryRun && o.backend !== 'iptables') return { backend: 'nft' as const, version: 'not installed here' };
+    throw err;
+  });
   err(`sidekick capture: using ${backend === 'nft' ? 'nftables' : 'iptables'} (${version})\n`);
   if (o.dryRun) {
     if (backend === 'nft') out(o.clean ? nftCleanScript() : nftScript(o));

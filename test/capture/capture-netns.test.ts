@@ -7,6 +7,7 @@ import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/agent-process.ts';
+import { createNetnsPair, netnsPair } from '../helpers/netns-pair.ts';
 import { createPki } from '../plugins/tls-terminator/helpers.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -22,12 +23,8 @@ const skipReason = process.getuid?.() !== 0 ? 'not root: network namespaces and 
   : '';
 if (skipReason) console.warn(`capture-netns.test.ts skipped: ${skipReason}`);
 
-const id = `skc${process.pid % 100000}`;
-const CLIENT = `${id}c`;
-const POD = `${id}p`;
-const net = `10.${200 + (process.pid % 50)}.${process.pid % 250}`;
-const CLIENT_IP = `${net}.1`;
-const POD_IP = `${net}.2`;
+const pair = netnsPair('skc', 201); // created in beforeAll
+const { client: CLIENT, pod: POD, clientIp: CLIENT_IP, podIp: POD_IP } = pair;
 const sh = (...args: string[]) => execFileSync(args[0]!, args.slice(1), { stdio: 'pipe' }).toString();
 const inNs = (ns: string, ...args: string[]) => spawnSync('ip', ['netns', 'exec', ns, ...args], { encoding: 'utf8', timeout: 30_000 });
 
@@ -126,14 +123,7 @@ describe.skipIf(!!skipReason)('sidekick capture in network namespaces', () => {
   beforeAll(async () => {
     dir = await tempDir('sidekick-capture-');
     chmodSync(dir.path, 0o755);
-    sh('ip', 'netns', 'add', CLIENT);
-    sh('ip', 'netns', 'add', POD);
-    sh('ip', 'link', 'add', `${id}vc`, 'netns', CLIENT, 'type', 'veth', 'peer', 'name', `${id}vp`, 'netns', POD);
-    for (const [ns, dev, ip] of [[CLIENT, `${id}vc`, CLIENT_IP], [POD, `${id}vp`, POD_IP]] as const) {
-      sh('ip', '-n', ns, 'addr', 'add', `${ip}/24`, 'dev', dev);
-      sh('ip', '-n', ns, 'link', 'set', dev, 'up');
-      sh('ip', '-n', ns, 'link', 'set', 'lo', 'up');
-    }
+    createNetnsPair(pair);
     const pki = createPki(dir.path);
     const cert = pki.issue('dest', { cn: 'dest.test', san: `DNS:dest.test,IP:${CLIENT_IP}` });
     for (const f of ['ca.crt', 'dest.crt', 'dest.key']) chmodSync(join(dir.path, f), 0o644);
@@ -168,7 +158,7 @@ plugins:
   afterAll(async () => {
     for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
     await Promise.all(procs.map((p) => (p.child.exitCode === null && p.child.signalCode === null ? new Promise((r) => p.child.once('exit', r)) : undefined)));
-    for (const ns of [CLIENT, POD]) spawnSync('ip', ['netns', 'del', ns]);
+    pair.destroy();
     await dir?.cleanup();
   });
 

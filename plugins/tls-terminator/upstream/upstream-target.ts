@@ -3,7 +3,7 @@
 import type { ConnectionOptions } from 'node:tls';
 
 export type UpstreamTarget =
-  | { kind: 'tcp'; host: string; port: number; label: string; secure?: boolean; tls?: ConnectionOptions }
+  | { kind: 'tcp'; host: string; port: number; label: string; secure?: boolean; tls?: ConnectionOptions; session?: Buffer }
   | { kind: 'unix'; path: string; label: string };
 
 export function parseUpstream(text: string, resolvePath: (p: string) => string): UpstreamTarget {

@@ -2,6 +2,7 @@
 // (CA bundle, optional client certificate for mTLS, minimum version) built at start and rebuilt
 // when its files change, so a connection costs no PEM parsing. Connections opened after a reload
 // present the new client certificate; open ones keep theirs until they close.
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import type { PeerCertificate } from 'node:tls';
@@ -46,7 +47,7 @@ export class UpstreamTls {
     if (this.loaded?.equals(content)) return false;
     const context = tls.createSecureContext({ minVersion: u?.minVersion ?? 'TLSv1.2', ...(ca ? { ca } : {}), ...(cert && key ? { cert, key } : {}) });
     if (cert) {
-      const x = new (await import('node:crypto')).X509Certificate(cert);
+      const x = new X509Certificate(cert);
       this.clientCert = { subject: x.subject.replace(/\n/g, ','), notAfter: new Date(x.validTo).toISOString() };
     }
     const name = this.serverName;
@@ -58,6 +59,7 @@ export class UpstreamTls {
       rejectUnauthorized: !u?.insecureSkipVerify,
       ...(this.alpn ? { ALPNProtocols: this.alpn } : {}),
     };
+    this.target.session = undefined; // made under the old files: not offered to the app again
     this.loaded = content;
     return true;
   }

@@ -6,7 +6,7 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { type AddressInfo, connect, createServer } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import { type TLSSocket, createServer as createTlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../helpers/free-port.ts';
 import { type Pki, type Terminator, createPki, startTerminator, tempDir } from './helpers.ts';
@@ -215,6 +215,30 @@ describe('direction: outbound, tcp mode', () => {
     } finally {
       await t.cleanup();
       await s.close();
+    }
+  });
+
+  it('resumes the TLS session on the next connection, as nginx proxy_ssl_session_reuse does', async () => {
+    const resumed: boolean[] = [];
+    const server = createTlsServer({ cert: readFileSync(dest.cert), key: readFileSync(dest.key) }, (s) => {
+      resumed.push(s.isSessionReused());
+      s.on('data', (d) => s.write(`echo:${d}`));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const t = await egress(`tls://127.0.0.1:${(server.address() as AddressInfo).port}`, `ca: ${pki.ca}, serverName: dest.internal`, '    mode: tcp\n');
+    const once = () => new Promise<void>((resolve, reject) => {
+      const c = connect(t.port, '127.0.0.1', () => c.write('x'));
+      c.on('data', () => c.end());
+      c.on('close', () => resolve());
+      c.on('error', reject);
+    });
+    try {
+      await once();
+      await once();
+      expect(resumed).toEqual([false, true]);
+    } finally {
+      await t.cleanup();
+      server.close();
     }
   });
 
