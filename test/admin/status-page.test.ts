@@ -23,7 +23,7 @@ beforeAll(async () => {
   );
   // The broken instance has failed at least once before the page is read.
   await eventually(async () => expect((await agent.status()).instances.broken.restarts).toBeGreaterThan(0), 400, 50);
-});
+}, 60_000);
 afterAll(async () => {
   await agent?.stop('SIGKILL');
   await dir.cleanup();
@@ -67,7 +67,7 @@ describe('the status page', () => {
     expect(Number(page.refresh)).toBeGreaterThan(0);
     // The stylesheet was applied under the CSP (the colours above), and nothing was refused.
     expect(logs).toEqual([]);
-  });
+  }, 120_000);
 
   it('is served with a CSP that allows no script and nothing from elsewhere', async () => {
     const res = await fetch(`${agent.adminUrl}/`);
