@@ -69,6 +69,12 @@ describe('links in the docs', () => {
     expect(broken).toEqual([]);
   });
 
+  it('the decisions index lists every record', () => {
+    const index = readFileSync(join(ROOT, 'docs/decisions/README.md'), 'utf8');
+    const records = readdirSync(join(ROOT, 'docs/decisions')).filter((f) => /^\d{4}-.+\.md$/.test(f));
+    expect(records.filter((r) => !index.includes(`](${r})`))).toEqual([]);
+  });
+
   it('the pending docs are listed until they exist, and no longer', () => {
     // Once a pending doc lands, drop it from PENDING so its links are checked.
     for (const p of PENDING) expect(existsSync(join(ROOT, p)), `${p} exists: remove it from PENDING`).toBe(false);

@@ -119,7 +119,7 @@ describe('the demo launcher stops everything it started', () => {
     }, 400, 50);
     await portsFree(demo.ports);
     expect(demo.output()).toContain('demo: sidekick exited (0)');
-  });
+  }, 120_000);
 });
 
 describe('the demo launcher', () => {
@@ -139,7 +139,7 @@ describe('the demo launcher', () => {
     expect(lines[0]).toContain(`${variable}=`);
     expect(lines[0]).not.toMatch(/EADDRINUSE|at .*\(/);
     await new Promise((r) => blocker.close(r));
-  });
+  }, 60_000);
 
   it('says "running" only once HTTPS answers 200 through to the app, with the editable config under the run directory', async () => {
     const demo = await launch('node');
@@ -157,5 +157,5 @@ describe('the demo launcher', () => {
     const copy = join(demo.runDir, 'remote-config/app.json');
     expect(existsSync(copy)).toBe(true);
     expect(demo.output()).toContain(`edit ${copy}`);
-  });
+  }, 120_000);
 });

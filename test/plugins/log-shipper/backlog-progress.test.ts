@@ -72,5 +72,5 @@ plugins:
     await agent.waitForLog((l) => l.instance === 'logs' && l.msg === 'backlog shipped: caught up', 60_000);
     expect((await agent.status()).instances.logs.details.progress).toBeUndefined();
     expect(received).toBeGreaterThan(3 * 1024 * 1024);
-  });
+  }, 180_000);
 });
