@@ -243,9 +243,10 @@ function captureContainer(opts: InjectOptions, app: Obj[]): Obj {
       ...c.outbound.flatMap((o) => ['--outbound', o]),
     ],
     resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '64Mi' } },
-    // The only root in the pod, with only the two capabilities iptables needs, and it exits.
+    // The only root in the pod, and it exits. nft needs CAP_NET_ADMIN alone (iptables-legacy would
+    // also need NET_RAW; the image carries nft, and capture-netns.test.ts runs with NET_ADMIN only).
     securityContext: {
-      capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] },
+      capabilities: { add: ['NET_ADMIN'], drop: ['ALL'] },
       runAsUser: 0,
       runAsNonRoot: false,
       allowPrivilegeEscalation: false,

@@ -118,14 +118,14 @@ describe('injectPod', () => {
     expect(injectPod(pod({ spec: { initContainers: [] } }), { ...opts, nativeSidecar: false }).template.spec.initContainers).toEqual([]);
   });
 
-  it('puts the capture init container before the sidecar, with only NET_ADMIN and NET_RAW, and runs Sidekick as the proxy UID', () => {
+  it('puts the capture init container before the sidecar, with only NET_ADMIN, and runs Sidekick as the proxy UID', () => {
     const r = injectPod(pod({ annotations: { 'sidekick.dev/capture': 'true', 'sidekick.dev/capture-outbound': '10.0.0.0/8:5432=15432' } }), opts);
     const [capture, sidecar] = r.template.spec.initContainers;
     expect(capture).toMatchObject({
       name: 'sidekick-capture',
       image: 'registry.example/sidekick:1.0',
       args: ['capture', '--inbound-ports', '8080', '--inbound-capture-port', '8443', '--proxy-uid', '1337', '--outbound', '10.0.0.0/8:5432=15432'],
-      securityContext: { capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] }, runAsUser: 0, runAsNonRoot: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true },
+      securityContext: { capabilities: { add: ['NET_ADMIN'], drop: ['ALL'] }, runAsUser: 0, runAsNonRoot: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true },
     });
     expect(capture.restartPolicy).toBeUndefined();
     expect(sidecar.name).toBe('sidekick');
