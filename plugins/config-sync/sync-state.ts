@@ -59,7 +59,7 @@ export async function loadState(dataDir: string): Promise<SyncState> {
   }
 }
 
-/** Write-then-rename; a failure (full disk) removes the temporary file and throws CONFIG_SYNC_STATE. */
+/** Write-then-rename; a failure (full disk) removes the temporary file and throws ERR_SIDEKICK_SYNC_STATE. */
 export async function saveState(dataDir: string, state: SyncState): Promise<void> {
   const tmp = join(dataDir, TMP);
   try {
@@ -68,6 +68,6 @@ export async function saveState(dataDir: string, state: SyncState): Promise<void
     await rename(tmp, join(dataDir, FILE));
   } catch (err) {
     await rm(tmp, { force: true }).catch(() => undefined);
-    throw new ConfigSyncError('CONFIG_SYNC_STATE', `cannot save the state in ${dataDir}: ${(err as Error).message}`, { cause: err });
+    throw new ConfigSyncError('ERR_SIDEKICK_SYNC_STATE', `cannot save the state in ${dataDir}: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -4,6 +4,7 @@
 // >= 1.29): it starts before the app, its startup probe holds the app back until Sidekick is
 // ready (the first config sync has published), and it stops after the app.
 import { type Document, isMap, isSeq, parseAllDocuments, type YAMLMap } from 'yaml';
+import { SidekickError } from '../errors.ts';
 
 export interface InjectOptions {
   image: string;
@@ -22,8 +23,10 @@ export interface InjectResult {
   skipped: string[];
 }
 
-export class InjectError extends Error {
-  readonly code = 'ERR_SIDEKICK_INJECT';
+export class InjectError extends SidekickError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_SIDEKICK_INJECT_INVALID', message, options);
+  }
 }
 
 const CONTAINER = 'sidekick';

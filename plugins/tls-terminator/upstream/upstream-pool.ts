@@ -5,6 +5,7 @@
 // with the bytes when it returns.
 import { type OnReadOpts, type Socket, connect } from 'node:net';
 import type { UpstreamTarget } from './upstream-target.ts';
+import { sidekickError } from '../../../src/plugin-api.ts';
 
 /** Whoever waits for a connection: an object rather than a callback, so a request allocates no closure for it. */
 export interface Waiter {
@@ -54,7 +55,7 @@ export class UpstreamPool {
   }
 
   acquire(w: Waiter, fresh = false): void {
-    if (this.closed) return w.leased(Object.assign(new Error('upstream pool closed'), { code: 'ERR_TLS_TERMINATOR_CLOSED' }));
+    if (this.closed) return w.leased(sidekickError('ERR_SIDEKICK_TLS_UPSTREAM_CLOSED', 'upstream pool closed'));
     if (!fresh) {
       const s = this.idle.pop() as PoolSocket | undefined;
       if (s) {
@@ -106,6 +107,6 @@ export class UpstreamPool {
   close(): void {
     this.closed = true;
     for (const s of this.idle.splice(0)) s.destroy();
-    for (const w of this.waiting.splice(0)) w.leased(Object.assign(new Error('upstream pool closed'), { code: 'ERR_TLS_TERMINATOR_CLOSED' }));
+    for (const w of this.waiting.splice(0)) w.leased(sidekickError('ERR_SIDEKICK_TLS_UPSTREAM_CLOSED', 'upstream pool closed'));
   }
 }

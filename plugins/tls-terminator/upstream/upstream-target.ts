@@ -1,4 +1,5 @@
 // Where the app listens: a TCP host:port or a unix socket, parsed once at create().
+import { sidekickError } from '../../../src/plugin-api.ts';
 export type UpstreamTarget =
   | { kind: 'tcp'; host: string; port: number; label: string }
   | { kind: 'unix'; path: string; label: string };
@@ -13,7 +14,7 @@ export function parseUpstream(text: string, resolvePath: (p: string) => string):
     return { kind: 'unix', path, label: `unix:${path}` };
   }
   const m = /^(?:(?:https?|tcp):\/\/)?(\[[^\]]+\]|[^:/]+):(\d{1,5})\/?$/.exec(text);
-  if (!m) throw Object.assign(new Error(`upstream: expected "http://host:port", "tcp://host:port" or a unix socket path, got "${text}"`), { code: 'ERR_TLS_TERMINATOR_UPSTREAM' });
+  if (!m) throw sidekickError('ERR_SIDEKICK_TLS_UPSTREAM_ADDRESS', `upstream: expected "http://host:port", "tcp://host:port" or a unix socket path, got "${text}"`);
   const host = m[1]!.replace(/^\[|\]$/g, '');
   return { kind: 'tcp', host, port: Number(m[2]), label: `${host}:${m[2]}` };
 }
