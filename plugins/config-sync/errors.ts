@@ -1,6 +1,7 @@
 // Errors with a stable `code`, so logs, /status and tests can tell failures apart
 // without matching message text.
 import { type ErrorCode, SidekickError } from '../../src/plugin-api.ts';
+
 /** config-sync's codes: their meanings are in the catalogue (src/errors.ts, docs/errors.md). */
 export type ConfigSyncErrorCode = Extract<ErrorCode, `ERR_SIDEKICK_SYNC_${string}`>;
 
