@@ -48,7 +48,7 @@ async function main(): Promise<void> {
       for (const [key, agentBuild] of [['image', image], ['source', source]] as const) {
         const port = await freePort();
         const t = performance.now();
-        const agent = spawn(process.execPath, [...agentBuild.args, 'run', '--config', join(ROOT, 'examples/local/sidekick.yaml')], {
+        const agent = spawn(process.execPath, [...agentBuild.args, 'run', '--config', join(agentBuild.root ?? ROOT, 'examples/local/sidekick.yaml')], {
           env: { ...agentBuild.env, ADMIN_LISTEN: `127.0.0.1:${port}`, HTTPS_LISTEN: '127.0.0.1:0', APP_PORT: String(appPort), DEMO_RUN_DIR: dir },
           stdio: ['ignore', 'ignore', 'pipe'],
         });

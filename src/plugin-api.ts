@@ -17,6 +17,8 @@ export { crossCheck, field, integer, nonEmpty, optionalField } from './config/sc
 export { type ListenAddress, listenAddress, parseListenAddress } from './config/listen-address.ts';
 // Retries: exponential backoff with full jitter, and an abortable sleep.
 export { backoffDelay, sleep } from './host/backoff.ts';
+// Errors: one helper, one pattern (ERR_SIDEKICK_<AREA>_<WHAT>), one catalogue.
+export { ERROR_CODE_PATTERN, ERROR_CODES, type ErrorCode, SidekickError, sidekickError } from './errors.ts';
 // node:http, node:tls and node:http2 without the idle memory an ES import of them costs.
 export { loadHttp, loadHttp2, loadTls } from './builtin-modules.ts';
 

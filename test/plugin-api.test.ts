@@ -20,12 +20,14 @@ function runNode(script: string): { status: number | null; stdout: string; stder
 describe('sidekick/plugin-api', () => {
   it('resolves from the example plugin to src/plugin-api.ts, and the example loads through it', () => {
     const r = runNode(
-      `const url = import.meta.resolve('sidekick/plugin-api', ${JSON.stringify(pathToFileURL(EXAMPLE).href)});` +
+      // createRequire(file).resolve: resolution from the plugin's own file, through the same "exports".
+      `const { createRequire } = await import('node:module');` +
+        `const url = createRequire(${JSON.stringify(EXAMPLE)}).resolve('sidekick/plugin-api');` +
         `const { default: d } = await import(${JSON.stringify(pathToFileURL(EXAMPLE).href)});` +
         `console.log(JSON.stringify({ url, type: d.type, create: typeof d.create, schema: typeof d.configSchema }));`,
     );
     expect(r.stderr).toBe('');
-    expect(JSON.parse(r.stdout)).toEqual({ url: pathToFileURL(resolve(ROOT, 'src/plugin-api.ts')).href, type: 'http-probe', create: 'function', schema: 'function' });
+    expect(JSON.parse(r.stdout)).toEqual({ url: resolve(ROOT, 'src/plugin-api.ts'), type: 'http-probe', create: 'function', schema: 'function' });
   });
 
   it('the example plugin imports the kit by its package name and nothing else', async () => {

@@ -82,7 +82,7 @@ export class AtomicPublisher {
       const st = await lstat(path);
       if (st.isSymbolicLink() && (await readlink(path)) === want) return;
       throw new ConfigSyncError(
-        'CONFIG_SYNC_PUBLISH',
+        'ERR_SIDEKICK_SYNC_PUBLISH',
         `${path} exists and is not the link ${want}; the target must be managed by config-sync only`,
       );
     } catch (err) {

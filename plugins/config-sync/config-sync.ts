@@ -80,7 +80,7 @@ export class ConfigSync implements PluginInstance {
     try {
       await this.publisher.init();
     } catch (err) {
-      throw new ConfigSyncError('CONFIG_SYNC_PUBLISH', `cannot create target ${this.publisher.target}: ${(err as Error).message}`, { cause: err });
+      throw new ConfigSyncError('ERR_SIDEKICK_SYNC_PUBLISH', `cannot create target ${this.publisher.target}: ${(err as Error).message}`, { cause: err });
     }
     const saved = await loadState(this.ctx.dataDir);
     const live = await this.publisher.current();
@@ -190,7 +190,7 @@ export class ConfigSync implements PluginInstance {
         delay = Math.round(this.config.interval * (1 - Math.random() * this.config.jitter));
       } catch (err) {
         if (signal.aborted) break;
-        if (errorCode(err) === 'CONFIG_SYNC_SOURCE_CHANGED' && this.racedPolls++ < 3) {
+        if (errorCode(err) === 'ERR_SIDEKICK_SYNC_SOURCE_CHANGED' && this.racedPolls++ < 3) {
           this.log.debug({ err: (err as Error).message }, 'source changed during the poll; polling again');
           continue;
         }
@@ -215,7 +215,7 @@ export class ConfigSync implements PluginInstance {
     if (stop.aborted) controller.abort(stop.reason);
     // unref: between polls the timer may still be armed, and must not hold the process.
     if (this.pollTimer) this.pollTimer.refresh();
-    else this.pollTimer = setTimeout(() => this.inFlight?.abort(new ConfigSyncError('CONFIG_SYNC_TIMEOUT', 'poll timeout')), this.config.timeout).unref();
+    else this.pollTimer = setTimeout(() => this.inFlight?.abort(new ConfigSyncError('ERR_SIDEKICK_SYNC_TIMEOUT', 'poll timeout')), this.config.timeout).unref();
     let listing: Listing | undefined;
     try {
       if (this.stateDirty) await this.persist();
@@ -258,13 +258,13 @@ export class ConfigSync implements PluginInstance {
       await validateVersion(join(this.publisher.target, staged.dir), paths, this.config.validate, signal);
     } catch (err) {
       await this.publisher.discard(staged.dir).catch(() => undefined);
-      if (errorCode(err) !== 'CONFIG_SYNC_VALIDATION') throw err;
+      if (errorCode(err) !== 'ERR_SIDEKICK_SYNC_VALIDATION') throw err;
       this.state.rejectedId = id;
       if (listing.cursor) this.state.cursor = listing.cursor;
       this.metrics.validationFailures.inc();
-      this.metrics.error('CONFIG_SYNC_VALIDATION').inc();
-      this.lastValidationError = this.lastError = { code: 'CONFIG_SYNC_VALIDATION', message: (err as Error).message, at: new Date().toISOString() };
-      this.log.error({ code: 'CONFIG_SYNC_VALIDATION', id, err }, 'new version failed validation; the published version stays');
+      this.metrics.error('ERR_SIDEKICK_SYNC_VALIDATION').inc();
+      this.lastValidationError = this.lastError = { code: 'ERR_SIDEKICK_SYNC_VALIDATION', message: (err as Error).message, at: new Date().toISOString() };
+      this.log.error({ code: 'ERR_SIDEKICK_SYNC_VALIDATION', id, err }, 'new version failed validation; the published version stays');
       return this.pollDone('rejected');
     }
     const files: PublishedVersion['files'] = {};
@@ -297,7 +297,7 @@ export class ConfigSync implements PluginInstance {
       this.stateDirty = true; // the journal names a version that did not go live: rewrite it
       const e = asTargetError(err, this.publisher.target);
       if (e instanceof ConfigSyncError) throw e;
-      throw new ConfigSyncError('CONFIG_SYNC_PUBLISH', `cannot publish into ${this.publisher.target}: ${(err as Error).message}`, { cause: err });
+      throw new ConfigSyncError('ERR_SIDEKICK_SYNC_PUBLISH', `cannot publish into ${this.publisher.target}: ${(err as Error).message}`, { cause: err });
     }
     if (cleanupError) this.log.warn({ err: cleanupError }, 'published, but removing old entries from the target failed');
     this.state = {
@@ -332,7 +332,7 @@ export class ConfigSync implements PluginInstance {
     const bad = this.state.current;
     const previous = this.state.previous;
     if (!bad || bad.generation !== version) return; // a newer version is already out; it gets its own reload
-    this.lastError = { code: 'CONFIG_SYNC_UNHEALTHY', message: why, at: new Date().toISOString() };
+    this.lastError = { code: 'ERR_SIDEKICK_SYNC_UNHEALTHY', message: why, at: new Date().toISOString() };
     if (!previous) {
       this.log.error({ version }, 'app unhealthy after reload and there is no previous version to roll back to');
       await this.settleReload(version); // told, and nothing else to do: a restart need not tell it again
@@ -389,7 +389,7 @@ export class ConfigSync implements PluginInstance {
     this.metrics.lastSuccess.set(this.lastSuccessAt / 1000);
     this.metrics.sinceSuccess.set(0);
     (result === 'changed' ? this.metrics.pollChanged : this.metrics.pollUnchanged).inc();
-    if (result === 'unchanged' && this.lastError?.code !== 'CONFIG_SYNC_VALIDATION' && this.lastError?.code !== 'CONFIG_SYNC_UNHEALTHY') {
+    if (result === 'unchanged' && this.lastError?.code !== 'ERR_SIDEKICK_SYNC_VALIDATION' && this.lastError?.code !== 'ERR_SIDEKICK_SYNC_UNHEALTHY') {
       this.lastError = undefined;
     }
     if (result === 'changed') this.lastError = undefined;
@@ -444,13 +444,13 @@ function topLevelNames(paths: readonly string[]): Set<string> {
 
 function timeoutAware(err: unknown, signal: AbortSignal, stop: AbortSignal, timeout: number): unknown {
   if (signal.aborted && !stop.aborted) {
-    return new ConfigSyncError('CONFIG_SYNC_TIMEOUT', `poll did not finish within ${timeout} ms (timeout)`, { cause: err });
+    return new ConfigSyncError('ERR_SIDEKICK_SYNC_TIMEOUT', `poll did not finish within ${timeout} ms (timeout)`, { cause: err });
   }
   if (err instanceof ConfigSyncError) return err;
   const e = err as Error & { code?: string; cause?: { code?: string }; $metadata?: { httpStatusCode?: number } };
   const status = e.$metadata?.httpStatusCode;
   const detail = e.cause?.code ?? e.code ?? (status ? `HTTP ${status}` : undefined);
-  return new ConfigSyncError('CONFIG_SYNC_SOURCE', `source error: ${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}${detail && !e.message.includes(detail) ? ` (${detail})` : ''}`, { cause: err });
+  return new ConfigSyncError('ERR_SIDEKICK_SYNC_SOURCE', `source error: ${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}${detail && !e.message.includes(detail) ? ` (${detail})` : ''}`, { cause: err });
 }
 
 function exists(path: string): Promise<boolean> {

@@ -8,25 +8,25 @@ import type { ManifestEntry } from './sync-state.ts';
 
 export function checkListing(entries: readonly SourceEntry[], limits: Limits): void {
   if (entries.length > limits.maxFiles) {
-    throw new ConfigSyncError('CONFIG_SYNC_LIMIT', `source has ${entries.length} files, more than limits.maxFiles (${limits.maxFiles})`);
+    throw new ConfigSyncError('ERR_SIDEKICK_SYNC_LIMIT', `source has ${entries.length} files, more than limits.maxFiles (${limits.maxFiles})`);
   }
   let total = 0;
   const paths = new Set<string>();
   for (const e of entries) {
     if (e.size > limits.maxFileSize) {
-      throw new ConfigSyncError('CONFIG_SYNC_LIMIT', `${e.path} is ${e.size} bytes, larger than limits.maxFileSize (${limits.maxFileSize})`);
+      throw new ConfigSyncError('ERR_SIDEKICK_SYNC_LIMIT', `${e.path} is ${e.size} bytes, larger than limits.maxFileSize (${limits.maxFileSize})`);
     }
     total += e.size;
-    if (paths.has(e.path)) throw new ConfigSyncError('CONFIG_SYNC_UNSAFE_PATH', `${e.path} appears twice in the source`);
+    if (paths.has(e.path)) throw new ConfigSyncError('ERR_SIDEKICK_SYNC_UNSAFE_PATH', `${e.path} appears twice in the source`);
     paths.add(e.path);
   }
   if (total > limits.maxTotalSize) {
-    throw new ConfigSyncError('CONFIG_SYNC_LIMIT', `source totals ${total} bytes, more than limits.maxTotalSize (${limits.maxTotalSize})`);
+    throw new ConfigSyncError('ERR_SIDEKICK_SYNC_LIMIT', `source totals ${total} bytes, more than limits.maxTotalSize (${limits.maxTotalSize})`);
   }
   for (const path of paths) {
     for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) {
       if (paths.has(path.slice(0, i))) {
-        throw new ConfigSyncError('CONFIG_SYNC_UNSAFE_PATH', `${path.slice(0, i)} is both a file and a directory in the source`);
+        throw new ConfigSyncError('ERR_SIDEKICK_SYNC_UNSAFE_PATH', `${path.slice(0, i)} is both a file and a directory in the source`);
       }
     }
   }

@@ -1,5 +1,5 @@
 // The three ways of telling the app: a signal, an HTTP call, a command. Each returns a
-// function that resolves when the app was told, or throws CONFIG_SYNC_RELOAD with an error
+// function that resolves when the app was told, or throws ERR_SIDEKICK_SYNC_RELOAD with an error
 // that says what to change.
 import { readFile } from 'node:fs/promises';
 import { backoffDelay, sleep } from '../../src/plugin-api.ts';
@@ -29,7 +29,7 @@ export function createReloadAction(config: ReloadConfig, target: string, resolve
       const pids = await findProcesses(processName!);
       if (pids.length === 0) {
         throw new ConfigSyncError(
-          'CONFIG_SYNC_RELOAD',
+          'ERR_SIDEKICK_SYNC_RELOAD',
           `no process named "${processName}" is visible in /proc; the pod needs shareProcessNamespace: true (and the name must match comm or argv[0])`,
         );
       }
@@ -60,15 +60,15 @@ export function createReloadAction(config: ReloadConfig, target: string, resolve
           lastError = e.name === 'TimeoutError' ? `no answer within ${http.timeout} ms` : (e.cause?.code ?? e.message);
         }
       }
-      throw new ConfigSyncError('CONFIG_SYNC_RELOAD', `reload ${http.method} ${http.url} failed after ${http.retries + 1} attempt(s): ${lastError}`);
+      throw new ConfigSyncError('ERR_SIDEKICK_SYNC_RELOAD', `reload ${http.method} ${http.url} failed after ${http.retries + 1} attempt(s): ${lastError}`);
     };
   }
   const exec = config.exec!;
   return async (signal) => {
     const argv = exec.command.map((a) => a.replaceAll('{dir}', target));
     const result = await runCommand(argv, { timeout: exec.timeout, signal });
-    if (result.timedOut) throw new ConfigSyncError('CONFIG_SYNC_COMMAND_TIMEOUT', `reload command ${JSON.stringify(exec.command[0])} ${result.reason}`);
-    if (!result.ok) throw new ConfigSyncError('CONFIG_SYNC_RELOAD', `reload command ${JSON.stringify(exec.command[0])} failed: ${result.reason}`);
+    if (result.timedOut) throw new ConfigSyncError('ERR_SIDEKICK_SYNC_COMMAND_TIMEOUT', `reload command ${JSON.stringify(exec.command[0])} ${result.reason}`);
+    if (!result.ok) throw new ConfigSyncError('ERR_SIDEKICK_SYNC_RELOAD', `reload command ${JSON.stringify(exec.command[0])} failed: ${result.reason}`);
     return `command ${exec.command[0]} succeeded`;
   };
 }
@@ -88,15 +88,15 @@ async function readPid(file: string): Promise<number> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       // A native sidecar publishes the first version before the app starts: nothing to tell yet.
-      throw new ConfigSyncError('CONFIG_SYNC_APP_NOT_STARTED', `pidFile ${file} does not exist yet: the app has not started, and will read this version when it does`);
+      throw new ConfigSyncError('ERR_SIDEKICK_SYNC_APP_NOT_STARTED', `pidFile ${file} does not exist yet: the app has not started, and will read this version when it does`);
     }
-    throw new ConfigSyncError('CONFIG_SYNC_RELOAD', `cannot read pidFile ${file}: ${(err as Error).message} (is the app running and writing it to a shared volume?)`);
+    throw new ConfigSyncError('ERR_SIDEKICK_SYNC_RELOAD', `cannot read pidFile ${file}: ${(err as Error).message} (is the app running and writing it to a shared volume?)`);
   }
   if (text.trim() === '') {
-    throw new ConfigSyncError('CONFIG_SYNC_RELOAD', `pidFile ${file} is empty (still empty after ${EMPTY_PID_FILE_RETRIES * EMPTY_PID_FILE_WAIT_MS} ms)`);
+    throw new ConfigSyncError('ERR_SIDEKICK_SYNC_RELOAD', `pidFile ${file} is empty (still empty after ${EMPTY_PID_FILE_RETRIES * EMPTY_PID_FILE_WAIT_MS} ms)`);
   }
   const pid = Number(text.trim());
-  if (!Number.isInteger(pid) || pid <= 0) throw new ConfigSyncError('CONFIG_SYNC_RELOAD', `pidFile ${file} does not hold a pid: ${JSON.stringify(text.slice(0, 40))}`);
+  if (!Number.isInteger(pid) || pid <= 0) throw new ConfigSyncError('ERR_SIDEKICK_SYNC_RELOAD', `pidFile ${file} does not hold a pid: ${JSON.stringify(text.slice(0, 40))}`);
   return pid;
 }
 
@@ -107,18 +107,18 @@ function sendSignal(pid: number, signal: NodeJS.Signals, what: string): void {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ESRCH') {
       throw new ConfigSyncError(
-        'CONFIG_SYNC_RELOAD',
+        'ERR_SIDEKICK_SYNC_RELOAD',
         `cannot send ${signal} to ${what}: no such process (ESRCH). Stale pid file, or the app runs in another container: set shareProcessNamespace: true on the pod`,
         { cause: err },
       );
     }
     if (code === 'EPERM') {
       throw new ConfigSyncError(
-        'CONFIG_SYNC_RELOAD',
+        'ERR_SIDEKICK_SYNC_RELOAD',
         `cannot send ${signal} to ${what}: permission denied (EPERM). Run sidekick as the app's user (same securityContext.runAsUser) with shareProcessNamespace: true`,
         { cause: err },
       );
     }
-    throw new ConfigSyncError('CONFIG_SYNC_RELOAD', `cannot send ${signal} to ${what}: ${(err as Error).message}`, { cause: err });
+    throw new ConfigSyncError('ERR_SIDEKICK_SYNC_RELOAD', `cannot send ${signal} to ${what}: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -95,7 +95,7 @@ export class ReloadLoop {
         this.logger.info({ version, detail }, 'app reloaded');
       } catch (err) {
         const code = errorCode(err);
-        if (code === 'CONFIG_SYNC_APP_NOT_STARTED') {
+        if (code === 'ERR_SIDEKICK_SYNC_APP_NOT_STARTED') {
           this.metrics.reloadSkipped.inc();
           this.last = { at: new Date().toISOString(), version, result: 'skipped', detail: (err as Error).message, code };
           this.logger.info({ version }, (err as Error).message);
@@ -125,8 +125,8 @@ export class ReloadLoop {
         }
         why = `app not healthy at ${check.url} within ${check.timeout} ms after reload (last: ${last})`;
       }
-      this.last = { at: new Date().toISOString(), version, result: 'unhealthy', detail: why, code: 'CONFIG_SYNC_UNHEALTHY' };
-      this.logger.error({ version, code: 'CONFIG_SYNC_UNHEALTHY' }, why);
+      this.last = { at: new Date().toISOString(), version, result: 'unhealthy', detail: why, code: 'ERR_SIDEKICK_SYNC_UNHEALTHY' };
+      this.logger.error({ version, code: 'ERR_SIDEKICK_SYNC_UNHEALTHY' }, why);
       try {
         await this.onUnhealthy(version, why);
       } catch (err) {

@@ -6,10 +6,10 @@ import { ConfigSyncError } from './errors.ts';
 const MAX_NAME_BYTES = 255;
 const MAX_PATH_BYTES = 4096;
 
-/** Returns the normalised path ("a/b.json") or throws CONFIG_SYNC_UNSAFE_PATH naming it. */
+/** Returns the normalised path ("a/b.json") or throws ERR_SIDEKICK_SYNC_UNSAFE_PATH naming it. */
 export function checkRelativePath(path: string): string {
   const refuse = (why: string): never => {
-    throw new ConfigSyncError('CONFIG_SYNC_UNSAFE_PATH', `refusing path ${JSON.stringify(path)}: ${why}`);
+    throw new ConfigSyncError('ERR_SIDEKICK_SYNC_UNSAFE_PATH', `refusing path ${JSON.stringify(path)}: ${why}`);
   };
   if (path.length === 0) refuse('empty');
   if (path.startsWith('/') || /^[a-zA-Z]:/.test(path)) refuse('absolute path');

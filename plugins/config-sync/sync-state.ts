@@ -60,12 +60,12 @@ export async function loadState(dataDir: string): Promise<SyncState> {
   }
 }
 
-/** Temp file, fsync, rename, fsync of the directory; a failure (full disk) removes the temporary file and throws CONFIG_SYNC_STATE. */
+/** Temp file, fsync, rename, fsync of the directory; a failure (full disk) removes the temporary file and throws ERR_SIDEKICK_SYNC_STATE. */
 export async function saveState(dataDir: string, state: SyncState): Promise<void> {
   try {
     // Durably: the state (`pending`, `reloadOwed`) must be on disk before `..data` moves.
     await writeFileDurably(join(dataDir, FILE), JSON.stringify(state), { tmp: join(dataDir, TMP) });
   } catch (err) {
-    throw new ConfigSyncError('CONFIG_SYNC_STATE', `cannot save the state in ${dataDir}: ${(err as Error).message}`, { cause: err });
+    throw new ConfigSyncError('ERR_SIDEKICK_SYNC_STATE', `cannot save the state in ${dataDir}: ${(err as Error).message}`, { cause: err });
   }
 }

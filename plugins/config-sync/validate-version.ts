@@ -1,5 +1,5 @@
 // Checks a staged version before it is published: the built-in parse check for JSON/YAML
-// and the user's command. Any failure throws CONFIG_SYNC_VALIDATION naming the file or command.
+// and the user's command. Any failure throws ERR_SIDEKICK_SYNC_VALIDATION naming the file or command.
 import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { CORE_SCHEMA, Schema, defineMappingTag, defineScalarTag, defineSequenceTag, loadAll, mapTag, seqTag } from 'js-yaml';
@@ -14,7 +14,7 @@ export async function validateVersion(dir: string, paths: readonly string[], con
       if (ext !== '.json' && ext !== '.yaml' && ext !== '.yml') continue;
       const text = await readFile(join(dir, path), 'utf8');
       const problem = ext === '.json' ? jsonProblem(text) : yamlProblem(text);
-      if (problem) throw new ConfigSyncError('CONFIG_SYNC_VALIDATION', `${path} does not parse: ${problem}`);
+      if (problem) throw new ConfigSyncError('ERR_SIDEKICK_SYNC_VALIDATION', `${path} does not parse: ${problem}`);
     }
   }
   if (config.command) {
@@ -24,10 +24,10 @@ export async function validateVersion(dir: string, paths: readonly string[], con
     if (result.aborted) throw signal.reason ?? new Error('aborted');
     // Too slow is not "refused": the same version is tried again after the backoff.
     if (result.timedOut) {
-      throw new ConfigSyncError('CONFIG_SYNC_COMMAND_TIMEOUT', `validate.command ${JSON.stringify(config.command[0])} ${result.reason}`);
+      throw new ConfigSyncError('ERR_SIDEKICK_SYNC_COMMAND_TIMEOUT', `validate.command ${JSON.stringify(config.command[0])} ${result.reason}`);
     }
     if (!result.ok) {
-      throw new ConfigSyncError('CONFIG_SYNC_VALIDATION', `validate.command ${JSON.stringify(config.command[0])} rejected the version: ${result.reason}`);
+      throw new ConfigSyncError('ERR_SIDEKICK_SYNC_VALIDATION', `validate.command ${JSON.stringify(config.command[0])} rejected the version: ${result.reason}`);
     }
   }
 }

@@ -3,7 +3,7 @@
 // Writes are coalesced: at most one in flight, and one more if something changed meanwhile.
 import { copyFile, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileDurably } from '../../src/plugin-api.ts';
+import { SidekickError, writeFileDurably } from '../../src/plugin-api.ts';
 
 export interface Checkpoint {
   path: string;
@@ -110,22 +110,20 @@ function isCheckpoint(c: unknown): c is Checkpoint {
   );
 }
 
-export class UnreadableCheckpoints extends Error {
-  readonly code = 'ERR_LOG_SHIPPER_CHECKPOINTS';
+export class UnreadableCheckpoints extends SidekickError {
   readonly aside: string;
   constructor(aside: string) {
-    super(`checkpoint file unreadable; moved to ${aside}, starting without checkpoints`);
+    super('ERR_SIDEKICK_LOGS_CHECKPOINTS', `checkpoint file unreadable; moved to ${aside}, starting without checkpoints`);
     this.aside = aside;
   }
 }
 
-export class PartlyUnreadableCheckpoints extends Error {
-  readonly code = 'ERR_LOG_SHIPPER_CHECKPOINTS';
+export class PartlyUnreadableCheckpoints extends SidekickError {
   readonly copy: string;
   /** The well-formed entries, to resume from. */
   readonly usable: Checkpoint[];
   constructor(copy: string, usable: Checkpoint[], dropped: number) {
-    super(`${dropped} malformed checkpoint entries ignored (their files are read from their start); the file is copied to ${copy}`);
+    super('ERR_SIDEKICK_LOGS_CHECKPOINTS', `${dropped} malformed checkpoint entries ignored (their files are read from their start); the file is copied to ${copy}`);
     this.copy = copy;
     this.usable = usable;
   }

@@ -1,4 +1,5 @@
 // What flows from the tailer to the sinks, and what a sink answers.
+import { type ErrorCode, SidekickError } from '../../src/plugin-api.ts';
 import type { ByteWriter } from './byte-writer.ts';
 
 /** Flags on an event: bit set, so the hot path allocates no array. */
@@ -106,14 +107,15 @@ export function flagNames(flags: number): string[] | undefined {
   return out;
 }
 
-/** A permanent failure: the batch (or the rejected part) must not be retried. */
-export class SinkError extends Error {
-  readonly code: string;
+/** log-shipper's delivery codes: their meanings are in the catalogue (src/errors.ts, docs/errors.md). */
+export type SinkErrorCode = Extract<ErrorCode, `ERR_SIDEKICK_LOGS_${string}`>;
+
+/** A failed delivery; `retryable` says whether the batch may be tried again. */
+export class SinkError extends SidekickError<SinkErrorCode> {
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
-  constructor(message: string, opts: { code: string; retryable: boolean; retryAfterMs?: number }) {
-    super(message);
-    this.code = opts.code;
+  constructor(message: string, opts: { code: SinkErrorCode; retryable: boolean; retryAfterMs?: number }) {
+    super(opts.code, message);
     this.retryable = opts.retryable;
     this.retryAfterMs = opts.retryAfterMs;
   }

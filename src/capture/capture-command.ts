@@ -2,16 +2,15 @@
 // rules of capture-rules.ts in the current network namespace, or only prints them (--dry-run).
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { SidekickError } from '../errors.ts';
 import type { CaptureOptions } from './capture-options.ts';
 import { type IptCommand, iptablesClean, iptablesCommands, nftCleanScript, nftScript } from './capture-rules.ts';
 
 const CAP_NET_ADMIN = 12;
 
-export class CaptureError extends Error {
-  readonly code: string;
-  constructor(message: string, code: string) {
-    super(message);
-    this.code = code;
+export class CaptureError extends SidekickError<'ERR_SIDEKICK_CAPTURE_NO_BACKEND' | 'ERR_SIDEKICK_CAPTURE_CAPABILITY' | 'ERR_SIDEKICK_CAPTURE_APPLY'> {
+  constructor(message: string, code: CaptureError['code']) {
+    super(code, message);
   }
 }
 

@@ -1,4 +1,5 @@
 // A config problem a user can act on: which file, which key, what was expected.
+import { SidekickError } from '../errors.ts';
 
 export interface ConfigProblem {
   /** Dotted key path, e.g. `plugins.https.tls.cert`; empty for the whole file. */
@@ -6,14 +7,13 @@ export interface ConfigProblem {
   message: string;
 }
 
-export class ConfigError extends Error {
-  readonly code = 'ERR_SIDEKICK_CONFIG';
+export class ConfigError extends SidekickError {
   readonly file: string;
   readonly problems: ConfigProblem[];
 
   constructor(file: string, problems: ConfigProblem[]) {
     const lines = problems.map((p) => `  ${p.path || '(top level)'}: ${p.message}`);
-    super(`invalid config ${file}:\n${lines.join('\n')}`);
+    super('ERR_SIDEKICK_CONFIG_INVALID', `invalid config ${file}:\n${lines.join('\n')}`);
     this.name = 'ConfigError';
     this.file = file;
     this.problems = problems;

@@ -8,6 +8,7 @@ import { type RootLogger, redactUrlCredentials } from '../logger.ts';
 import type { MetricsRegistry } from '../metrics.ts';
 import type { PluginContext, PluginInstance } from '../plugin-api.ts';
 import { backoffDelay, sleep } from './backoff.ts';
+import { sidekickError } from '../errors.ts';
 
 export type InstanceState = 'new' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
 
@@ -251,7 +252,7 @@ function codeOf(err: Error): { code?: string } {
 async function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(message), { code: 'ERR_SIDEKICK_START_TIMEOUT' })), ms);
+    timer = setTimeout(() => reject(sidekickError('ERR_SIDEKICK_PLUGIN_START_TIMEOUT', message)), ms);
   });
   try {
     return await Promise.race([work, timeout]);

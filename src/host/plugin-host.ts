@@ -2,12 +2,12 @@
 // the new set runs, or the old one is put back as it was.
 import type { InstanceSpec, LoadedConfig } from '../config/load-config.ts';
 import { InstanceSupervisor, type InstanceStatus, type SupervisorDeps, type SupervisorSettings } from './instance-supervisor.ts';
+import { SidekickError, sidekickError } from '../errors.ts';
 
-export class PluginStartError extends Error {
-  readonly code = 'ERR_SIDEKICK_PLUGIN_START';
+export class PluginStartError extends SidekickError {
   readonly instance: string;
   constructor(instance: string, cause: Error) {
-    super(`plugin "${instance}" failed to start: ${cause.message}`, { cause });
+    super('ERR_SIDEKICK_PLUGIN_START', `plugin "${instance}" failed to start: ${cause.message}`, { cause });
     this.instance = instance;
   }
 }
@@ -59,7 +59,7 @@ export class PluginHost {
       const sup = this.supervise(spec, config);
       this.pending.add(sup);
       try {
-        if (this.closed) throw Object.assign(new Error('shutting down'), { code: 'ERR_SIDEKICK_SHUTTING_DOWN' });
+        if (this.closed) throw sidekickError('ERR_SIDEKICK_HOST_SHUTTING_DOWN', 'shutting down');
         await sup.start();
         started.push(sup);
       } catch (err) {

@@ -95,7 +95,7 @@ export function injectManifests(text: string, source: string, opts: ManifestOpti
         configFacts: (name) => (typeof configMaps.get(name) === 'string' ? readConfigFacts(configMaps.get(name)) : undefined),
       });
     } catch (err) {
-      if (err instanceof InjectError) throw new InjectError(err.code.replace('ERR_SIDEKICK_INJECT_', '') as 'INPUT', `${label}: ${err.message}`);
+      if (err instanceof InjectError) throw new InjectError(err.what, `${label}: ${err.message}`);
       throw err;
     }
     if (injection.skipped) {

@@ -1,6 +1,7 @@
 // What the injection engine is told: defaults, overridden by CLI flags or the webhook's config,
 // overridden per pod by `sidekick.dev/*` annotations. An invalid annotation is an error that
 // names it, never a silent fallback to the default.
+import { SidekickError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 
 /** The one image default: CLI, webhook, examples and docs all name this one. */
@@ -50,11 +51,11 @@ export function defaultOptions(env: NodeJS.ProcessEnv = {}): InjectOptions {
   };
 }
 
-export class InjectError extends Error {
-  readonly code: string;
-  constructor(code: 'CLASH' | 'ANNOTATION' | 'INPUT', message: string) {
-    super(message);
-    this.code = `ERR_SIDEKICK_INJECT_${code}`;
+export class InjectError extends SidekickError<'ERR_SIDEKICK_INJECT_CLASH' | 'ERR_SIDEKICK_INJECT_ANNOTATION' | 'ERR_SIDEKICK_INJECT_INPUT'> {
+  readonly what: 'CLASH' | 'ANNOTATION' | 'INPUT';
+  constructor(what: InjectError['what'], message: string) {
+    super(`ERR_SIDEKICK_INJECT_${what}`, message);
+    this.what = what;
   }
 }
 

@@ -6,11 +6,14 @@ import { pathToFileURL } from 'node:url';
 import * as v from 'valibot';
 import { suggest } from '../config/format-issues.ts';
 import { isConfigSchema } from '../config/validate-plugin-config.ts';
+import { SidekickError } from '../errors.ts';
 import type { ConfigSchema, PluginDescriptor } from '../plugin-api.ts';
 import { BUILTIN_PLUGINS } from './builtin-plugins.ts';
 
-export class PluginLoadError extends Error {
-  readonly code = 'ERR_SIDEKICK_PLUGIN_LOAD';
+export class PluginLoadError extends SidekickError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_SIDEKICK_PLUGIN_LOAD', message, options);
+  }
 }
 
 export interface ResolvedPlugin {

@@ -78,11 +78,11 @@ describe('the compiled build', () => {
       expect(step.stderr).toBe('');
       expect(step.status).toBe(0);
       const script = `for (const f of ${JSON.stringify([join(app, 'examples/plugins/http-probe.js'), join(app, 'plugins/probe/index.js')].map((f) => pathToFileURL(f).href))}) {` +
-        `const { default: d } = await import(f); console.log(d.type, d.description, import.meta.resolve('sidekick/plugin-api', f)); }`;
-      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: app, encoding: 'utf8' });
+        `const { default: d } = await import(f); console.log(d.type, d.description, createRequire(new URL(f)).resolve('sidekick/plugin-api')); }`;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import { createRequire } from 'node:module'; ${script}`], { cwd: ROOT, encoding: 'utf8' });
       expect(r.stderr).toBe('');
       // Node resolves through the links to the real file: dist/ here is a link to the build.
-      const kit = pathToFileURL(join(OUT, 'src/plugin-api.js')).href;
+      const kit = join(OUT, 'src/plugin-api.js');
       expect(r.stdout.trim().split('\n')).toEqual([`http-probe Polls an HTTP URL; ready while it answers 2xx ${kit}`, `probe function ${kit}`]);
     } finally {
       await image.cleanup();

@@ -49,7 +49,7 @@ export class DirSource implements Source {
       }
       const moved = (await resolveBase(this.root)) !== base;
       if (moved && attempt < 3) continue;
-      if (moved) throw new ConfigSyncError('CONFIG_SYNC_SOURCE_CHANGED', `${this.root} changed while it was listed`);
+      if (moved) throw new ConfigSyncError('ERR_SIDEKICK_SYNC_SOURCE_CHANGED', `${this.root} changed while it was listed`);
       if (failure) throw failure;
       this.base = base;
       this.hashes = seen; // forget files that are gone
@@ -58,7 +58,7 @@ export class DirSource implements Source {
   }
 
   private async walk(dir: string, rel: string, depth: number, out: SourceEntry[], seen: Map<string, string>): Promise<void> {
-    if (depth > MAX_DEPTH) throw new ConfigSyncError('CONFIG_SYNC_LIMIT', `${dir}: deeper than ${MAX_DEPTH} levels (symlink loop?)`);
+    if (depth > MAX_DEPTH) throw new ConfigSyncError('ERR_SIDEKICK_SYNC_LIMIT', `${dir}: deeper than ${MAX_DEPTH} levels (symlink loop?)`);
     const names = (await readdir(dir)).sort();
     for (const name of names) {
       if (name.startsWith('..')) continue; // AtomicWriter internals (..data, ..2026_...)
@@ -72,10 +72,10 @@ export class DirSource implements Source {
       }
       if (!st.isFile()) continue;
       if (out.length >= this.maxFiles) {
-        throw new ConfigSyncError('CONFIG_SYNC_LIMIT', `${this.root}: more than limits.maxFiles (${this.maxFiles}) files`);
+        throw new ConfigSyncError('ERR_SIDEKICK_SYNC_LIMIT', `${this.root}: more than limits.maxFiles (${this.maxFiles}) files`);
       }
       if (st.size > this.maxBytes) {
-        throw new ConfigSyncError('CONFIG_SYNC_LIMIT', `${path} is larger than limits.maxFileSize (${this.maxBytes} bytes)`);
+        throw new ConfigSyncError('ERR_SIDEKICK_SYNC_LIMIT', `${path} is larger than limits.maxFileSize (${this.maxBytes} bytes)`);
       }
       const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
       let hash = this.hashes.get(key);
@@ -98,7 +98,7 @@ export class DirSource implements Source {
       throw err;
     }
     if (resolved !== this.rootReal && !resolved.startsWith(this.rootReal + sep)) {
-      throw new ConfigSyncError('CONFIG_SYNC_UNSAFE_PATH', `${path} in ${this.root} is a symlink that leaves the source (to ${resolved}); refused`);
+      throw new ConfigSyncError('ERR_SIDEKICK_SYNC_UNSAFE_PATH', `${path} in ${this.root} is a symlink that leaves the source (to ${resolved}); refused`);
     }
   }
 
@@ -107,17 +107,17 @@ export class DirSource implements Source {
     // Listed and copied at different moments: a link swapped in between is checked again.
     const resolved = await realpath(from).catch(() => from);
     if (resolved !== this.rootReal && !resolved.startsWith(this.rootReal + sep)) {
-      throw new ConfigSyncError('CONFIG_SYNC_UNSAFE_PATH', `${entry.path} in ${this.root} resolves outside the source (to ${resolved}); refused`);
+      throw new ConfigSyncError('ERR_SIDEKICK_SYNC_UNSAFE_PATH', `${entry.path} in ${this.root} resolves outside the source (to ${resolved}); refused`);
     }
     try {
       await copyFile(resolved, file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      throw new ConfigSyncError('CONFIG_SYNC_SOURCE_CHANGED', `${entry.path} disappeared from ${this.root} while it was copied`, { cause: err });
+      throw new ConfigSyncError('ERR_SIDEKICK_SYNC_SOURCE_CHANGED', `${entry.path} disappeared from ${this.root} while it was copied`, { cause: err });
     }
     const st = await stat(file);
     if (st.size !== entry.size) {
-      throw new ConfigSyncError('CONFIG_SYNC_SOURCE_CHANGED', `${entry.path} changed while it was copied`);
+      throw new ConfigSyncError('ERR_SIDEKICK_SYNC_SOURCE_CHANGED', `${entry.path} changed while it was copied`);
     }
     return st.size;
   }
@@ -132,7 +132,7 @@ async function resolveBase(root: string): Promise<string> {
   try {
     await stat(root);
   } catch (err) {
-    throw new ConfigSyncError('CONFIG_SYNC_SOURCE', `source directory ${root}: ${(err as Error).message}`, { cause: err });
+    throw new ConfigSyncError('ERR_SIDEKICK_SYNC_SOURCE', `source directory ${root}: ${(err as Error).message}`, { cause: err });
   }
   return root;
 }

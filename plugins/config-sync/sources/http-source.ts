@@ -37,7 +37,7 @@ export class HttpSource implements Source {
     }
     if (res.status !== 200) {
       await res.body?.cancel();
-      throw new ConfigSyncError('CONFIG_SYNC_SOURCE', `GET ${this.url}: HTTP ${res.status}`);
+      throw new ConfigSyncError('ERR_SIDEKICK_SYNC_SOURCE', `GET ${this.url}: HTTP ${res.status}`);
     }
     const body = await readBounded(res, this.maxBytes, this.file);
     this.body = body;
@@ -53,7 +53,7 @@ export class HttpSource implements Source {
   async download(entry: SourceEntry, file: string): Promise<number> {
     const body = this.body;
     if (!body || body.length !== entry.size) {
-      throw new ConfigSyncError('CONFIG_SYNC_INCOMPLETE', `${entry.path}: body of the last response is not available`);
+      throw new ConfigSyncError('ERR_SIDEKICK_SYNC_INCOMPLETE', `${entry.path}: body of the last response is not available`);
     }
     await writeFile(file, body, { mode: 0o644 });
     this.body = undefined;
@@ -70,19 +70,19 @@ async function readBounded(res: Response, maxBytes: number, name: string): Promi
   const announced = Number(res.headers.get('content-length') ?? NaN);
   if (announced > maxBytes) {
     await res.body?.cancel();
-    throw new ConfigSyncError('CONFIG_SYNC_LIMIT', `${name} is larger than limits.maxFileSize (${maxBytes} bytes)`);
+    throw new ConfigSyncError('ERR_SIDEKICK_SYNC_LIMIT', `${name} is larger than limits.maxFileSize (${maxBytes} bytes)`);
   }
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of res.body ?? []) {
     total += chunk.length;
     if (total > maxBytes) {
-      throw new ConfigSyncError('CONFIG_SYNC_LIMIT', `${name} is larger than limits.maxFileSize (${maxBytes} bytes)`);
+      throw new ConfigSyncError('ERR_SIDEKICK_SYNC_LIMIT', `${name} is larger than limits.maxFileSize (${maxBytes} bytes)`);
     }
     chunks.push(Buffer.from(chunk));
   }
   if (Number.isFinite(announced) && total !== announced) {
-    throw new ConfigSyncError('CONFIG_SYNC_INCOMPLETE', `${name}: got ${total} bytes, Content-Length said ${announced}`);
+    throw new ConfigSyncError('ERR_SIDEKICK_SYNC_INCOMPLETE', `${name}: got ${total} bytes, Content-Length said ${announced}`);
   }
   return Buffer.concat(chunks);
 }

@@ -58,7 +58,7 @@ export class S3Source implements Source {
       new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + entry.path, ...(etag ? { IfMatch: etag } : {}) }),
       { abortSignal: signal },
     );
-    if (!res.Body) throw new ConfigSyncError('CONFIG_SYNC_INCOMPLETE', `s3 object ${entry.path} has no body`);
+    if (!res.Body) throw new ConfigSyncError('ERR_SIDEKICK_SYNC_INCOMPLETE', `s3 object ${entry.path} has no body`);
     return writeBounded(res.Body as NodeJS.ReadableStream, file, {
       name: entry.path,
       maxBytes,

@@ -15,7 +15,7 @@ export async function writeBounded(
     transform(chunk: Buffer, _enc, done) {
       written += chunk.length;
       if (written > opts.maxBytes) {
-        done(new ConfigSyncError('CONFIG_SYNC_LIMIT', `${opts.name} is larger than limits.maxFileSize (${opts.maxBytes} bytes)`));
+        done(new ConfigSyncError('ERR_SIDEKICK_SYNC_LIMIT', `${opts.name} is larger than limits.maxFileSize (${opts.maxBytes} bytes)`));
         return;
       }
       done(null, chunk);
@@ -24,7 +24,7 @@ export async function writeBounded(
   await pipeline(body as NodeJS.ReadableStream, counter, createWriteStream(file, { mode: 0o644 }), { signal: opts.signal });
   if (opts.expectedBytes !== undefined && written !== opts.expectedBytes) {
     throw new ConfigSyncError(
-      'CONFIG_SYNC_INCOMPLETE',
+      'ERR_SIDEKICK_SYNC_INCOMPLETE',
       `${opts.name}: got ${written} bytes, the source announced ${opts.expectedBytes}`,
     );
   }

@@ -7,6 +7,7 @@ import type { ByteWriter } from '../byte-writer.ts';
 import type { LogEvent, Payload, Sink } from '../event.ts';
 import { type RecordEncoder, ndjsonRecord } from '../record.ts';
 import type { SinkDeps } from './sink.ts';
+import { sidekickError } from '../../../src/plugin-api.ts';
 
 export class FileSink implements Sink {
   private readonly fh: FileHandle;
@@ -30,7 +31,7 @@ export class FileSink implements Sink {
       await dir.sync().finally(() => dir.close());
       return new FileSink(fh, deps.encoder);
     } catch (err) {
-      throw Object.assign(new Error(`sink.path: cannot open ${path}: ${(err as Error).message}`), { code: 'ERR_SINK_OPEN' });
+      throw sidekickError('ERR_SIDEKICK_LOGS_SINK_OPEN', `sink.path: cannot open ${path}: ${(err as Error).message}`);
     }
   }
 

@@ -33,7 +33,7 @@ export class ForwardSink implements Sink {
     this.conn = new TcpConnection(config.address, config.ackTimeout, config.tls, deps.ctx);
     this.labels = Object.entries(deps.labels);
     this.conn.onClose = () =>
-      this.waiting?.reject(new SinkError('forward server closed the connection before acknowledging', { code: 'ERR_FORWARD_CLOSED', retryable: true }));
+      this.waiting?.reject(new SinkError('forward server closed the connection before acknowledging', { code: 'ERR_SIDEKICK_LOGS_FORWARD_CLOSED', retryable: true }));
   }
 
   encode(e: LogEvent, w: ByteWriter): void {
@@ -86,7 +86,7 @@ export class ForwardSink implements Sink {
     acked.catch(() => {});
     const timer = setTimeout(() => {
       this.conn.destroy();
-      this.waiting?.reject(new SinkError(`no ack for chunk ${chunk} within ${this.config.ackTimeout} ms`, { code: 'ERR_FORWARD_ACK_TIMEOUT', retryable: true }));
+      this.waiting?.reject(new SinkError(`no ack for chunk ${chunk} within ${this.config.ackTimeout} ms`, { code: 'ERR_SIDEKICK_LOGS_FORWARD_ACK_TIMEOUT', retryable: true }));
     }, this.config.ackTimeout);
     try {
       this.received = Buffer.alloc(0);

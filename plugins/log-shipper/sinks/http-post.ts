@@ -61,7 +61,7 @@ export class HttpPoster {
     if (res.status >= 200 && res.status < 300) return res;
     const transient = res.status === 408 || res.status === 429 || res.status >= 500;
     throw new SinkError(`HTTP ${res.status} from ${redact(url)}: ${res.body.slice(0, 200)}`, {
-      code: transient ? 'ERR_SINK_TRANSIENT' : 'ERR_SINK_REJECTED',
+      code: transient ? 'ERR_SIDEKICK_LOGS_SINK_TRANSIENT' : 'ERR_SIDEKICK_LOGS_SINK_REJECTED',
       retryable: transient,
       ...(res.retryAfterMs !== undefined ? { retryAfterMs: res.retryAfterMs } : {}),
     });
@@ -77,7 +77,7 @@ export class HttpPoster {
         timeout: this.opts.timeout,
         signal,
       });
-      req.on('timeout', () => req.destroy(new SinkError(`no response from ${redact(url)} within ${this.opts.timeout} ms`, { code: 'ERR_SINK_TIMEOUT', retryable: true })));
+      req.on('timeout', () => req.destroy(new SinkError(`no response from ${redact(url)} within ${this.opts.timeout} ms`, { code: 'ERR_SIDEKICK_LOGS_SINK_TIMEOUT', retryable: true })));
       req.on('error', reject);
       req.on('response', (res) => {
         // Keep at most 1 MiB of the answer (bulk replies); a huge error page must not eat memory.

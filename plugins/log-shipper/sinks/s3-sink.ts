@@ -61,7 +61,7 @@ export class S3Sink implements Sink {
       const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
       const permanent = status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
       throw new SinkError(`S3 PutObject ${key}: ${(err as Error).name}: ${(err as Error).message}`, {
-        code: permanent ? 'ERR_SINK_REJECTED' : 'ERR_SINK_TRANSIENT',
+        code: permanent ? 'ERR_SIDEKICK_LOGS_SINK_REJECTED' : 'ERR_SIDEKICK_LOGS_SINK_TRANSIENT',
         retryable: !permanent,
       });
     }

@@ -42,7 +42,7 @@ export class TcpConnection {
       const s = this.tlsOptions
         ? tls.connect({ host: this.host, port: this.port, ...this.tlsOptions }, () => resolve(s))
         : net.connect({ host: this.host, port: this.port }, () => resolve(s));
-      s.setTimeout(this.timeout, () => s.destroy(new SinkError(`connect to ${this.host}:${this.port} timed out`, { code: 'ERR_SINK_TIMEOUT', retryable: true })));
+      s.setTimeout(this.timeout, () => s.destroy(new SinkError(`connect to ${this.host}:${this.port} timed out`, { code: 'ERR_SIDEKICK_LOGS_SINK_TIMEOUT', retryable: true })));
       s.once('error', reject);
     });
     socket.setTimeout(0);
@@ -68,7 +68,7 @@ export class TcpConnection {
       signal.addEventListener('abort', abort, { once: true });
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new SinkError(`write to ${this.host}:${this.port} timed out`, { code: 'ERR_SINK_TIMEOUT', retryable: true }));
+        reject(new SinkError(`write to ${this.host}:${this.port} timed out`, { code: 'ERR_SIDEKICK_LOGS_SINK_TIMEOUT', retryable: true }));
       }, this.timeout);
       socket.write(data, (err) => {
         clearTimeout(timer);

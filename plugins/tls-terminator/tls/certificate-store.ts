@@ -4,7 +4,7 @@
 import { X509Certificate, constants, createHash, createPrivateKey, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { SecureContext, SecureContextOptions } from 'node:tls';
-import { loadTls, type PluginContext } from '../../../src/plugin-api.ts';
+import { loadTls, type PluginContext, SidekickError } from '../../../src/plugin-api.ts';
 import type { TlsTerminatorConfig } from '../config-schema.ts';
 import type { TerminatorMetrics } from '../metrics.ts';
 import { generateSelfSigned } from './self-signed.ts';
@@ -49,8 +49,10 @@ ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==
 -----END DH PARAMETERS-----
 `;
 
-export class CertificateError extends Error {
-  readonly code = 'ERR_TLS_TERMINATOR_CERT';
+export class CertificateError extends SidekickError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_SIDEKICK_TLS_CERT', message, options);
+  }
 }
 
 export class CertificateStore {

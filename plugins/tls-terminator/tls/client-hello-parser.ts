@@ -3,6 +3,7 @@
 // hello, which showed up in the handshake-rate profile; a test checks both agree field by field.
 import { createRequire } from 'node:module';
 import type { TlsClientHelloMessage, TlsExtension } from 'read-tls-client-hello';
+import { SidekickError } from '../../../src/plugin-api.ts';
 
 // CommonJS, taken through require() (see src/logger.ts for why).
 const { extensionParsers, isGREASE } = createRequire(import.meta.url)('read-tls-client-hello') as typeof import('read-tls-client-hello');
@@ -10,8 +11,10 @@ const { extensionParsers, isGREASE } = createRequire(import.meta.url)('read-tls-
 type Parser = (data: Buffer) => Record<string, unknown> | null;
 const PARSERS = extensionParsers as unknown as Record<number, Parser | undefined>;
 
-export class MalformedHello extends Error {
-  readonly code = 'ERR_TLS_TERMINATOR_CLIENT_HELLO';
+export class MalformedHello extends SidekickError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_SIDEKICK_TLS_CLIENT_HELLO', message, options);
+  }
 }
 
 /** `hs`: one whole handshake message (type 1, 3-byte length, body). */

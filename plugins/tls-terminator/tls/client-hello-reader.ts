@@ -4,16 +4,16 @@
 import type { Socket } from 'node:net';
 import type { TlsClientHelloMessage } from 'read-tls-client-hello';
 import { helloKey, parseClientHello } from './client-hello-parser.ts';
+import { SidekickError } from '../../../src/plugin-api.ts';
 
 const MAX_HELLO = 32 * 1024; // real ClientHellos are < 2 KiB, or ~ 8 KiB with post-quantum key shares
 
 export type HelloFailure = 'not_tls' | 'plain_http' | 'truncated' | 'oversized' | 'malformed' | 'timeout';
 
-export class HelloError extends Error {
-  readonly code = 'ERR_TLS_TERMINATOR_CLIENT_HELLO';
+export class HelloError extends SidekickError {
   readonly reason: HelloFailure;
   constructor(reason: HelloFailure, message: string) {
-    super(message);
+    super('ERR_SIDEKICK_TLS_CLIENT_HELLO', message);
     this.reason = reason;
   }
 }

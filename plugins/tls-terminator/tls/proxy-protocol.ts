@@ -1,6 +1,7 @@
 // PROXY protocol v1 (text) and v2 (binary) header in front of the TLS bytes, sent by a
 // trusted load balancer to tell us the real client address.
 import { type Socket, isIP } from 'node:net';
+import { SidekickError } from '../../../src/plugin-api.ts';
 
 const V2_SIG = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
 const V1_MAX = 107;
@@ -10,8 +11,10 @@ export interface ProxiedAddress {
   port: number;
 }
 
-export class ProxyProtocolError extends Error {
-  readonly code = 'ERR_TLS_TERMINATOR_PROXY_PROTOCOL';
+export class ProxyProtocolError extends SidekickError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_SIDEKICK_TLS_PROXY_PROTOCOL', message, options);
+  }
 }
 
 /** Resolves with the client address (undefined for LOCAL/UNKNOWN); the rest of the bytes are unshifted. */

@@ -16,6 +16,7 @@ import type { Socket } from 'node:net';
 import type { Stage } from '../internal-errors.ts';
 import { ParseError, type ParserEvents, type ResponseHead, ResponseParser } from './response-parser.ts';
 import type { Lease, UpstreamPool, Waiter } from './upstream-pool.ts';
+import { sidekickError } from '../../../src/plugin-api.ts';
 
 /**
  * How the request goes to the app, decided from what Sidekick parsed (never from the client's
@@ -264,7 +265,7 @@ export class Exchange implements Waiter, ParserEvents {
   }
 
   timedOut(): void {
-    if (this.stalled) this.fail('error', Object.assign(new Error('client stopped reading the response'), { code: 'ERR_TLS_TERMINATOR_CLIENT_STALLED' }));
+    if (this.stalled) this.fail('error', sidekickError('ERR_SIDEKICK_TLS_CLIENT_STALLED', 'client stopped reading the response'));
     else this.fail('timeout', Object.assign(new Error('app did not answer in time'), { code: 'ETIMEDOUT' }));
   }
 

@@ -6,6 +6,7 @@
 // where this parser refuses more, the test lists the case and the RFC reason.
 
 import { hasBareLf, trimOws } from '../http1-syntax.ts';
+import { SidekickError } from '../../../src/plugin-api.ts';
 const MAX_HEAD = 64 * 1024;
 const MAX_CHUNK_LINE = 1024;
 const CRLF2 = Buffer.from('\r\n\r\n');
@@ -37,8 +38,10 @@ export interface ParserEvents {
 const Mode = { Head: 0, Length: 1, ChunkSize: 2, ChunkData: 3, ChunkCrlf: 4, Trailers: 5, UntilClose: 6, Done: 7 } as const;
 type Mode = (typeof Mode)[keyof typeof Mode];
 
-export class ParseError extends Error {
-  readonly code = 'ERR_TLS_TERMINATOR_UPSTREAM_RESPONSE';
+export class ParseError extends SidekickError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_SIDEKICK_TLS_UPSTREAM_RESPONSE', message, options);
+  }
 }
 
 /** A field name is a token (RFC 9110 5.1): whitespace before the colon or a control is not. */

@@ -6,6 +6,7 @@
 import type { OnReadOpts, Socket } from 'node:net';
 import { dial } from './dial.ts';
 import type { UpstreamTarget } from './upstream-target.ts';
+import { sidekickError } from '../../../src/plugin-api.ts';
 
 /** Whoever waits for a connection: an object rather than a callback, so a request allocates no closure for it. */
 export interface Waiter {
@@ -55,7 +56,7 @@ export class UpstreamPool {
   }
 
   acquire(w: Waiter, fresh = false): void {
-    if (this.closed) return w.leased(Object.assign(new Error('upstream pool closed'), { code: 'ERR_TLS_TERMINATOR_CLOSED' }));
+    if (this.closed) return w.leased(sidekickError('ERR_SIDEKICK_TLS_UPSTREAM_CLOSED', 'upstream pool closed'));
     if (!fresh) {
       const s = this.idle.pop() as PoolSocket | undefined;
       if (s) {
@@ -113,6 +114,6 @@ export class UpstreamPool {
   close(): void {
     this.closed = true;
     for (const s of this.idle.splice(0)) s.destroy();
-    for (const w of this.waiting.splice(0)) w.leased(Object.assign(new Error('upstream pool closed'), { code: 'ERR_TLS_TERMINATOR_CLOSED' }));
+    for (const w of this.waiting.splice(0)) w.leased(sidekickError('ERR_SIDEKICK_TLS_UPSTREAM_CLOSED', 'upstream pool closed'));
   }
 }

@@ -57,14 +57,14 @@ async function start(plugin: string): Promise<AgentProcess> {
 }
 
 describe('config-sync commands', () => {
-  it('a validate.command whose grandchild hangs times out (CONFIG_SYNC_COMMAND_TIMEOUT), its group is killed, and the plugin goes on', async () => {
+  it('a validate.command whose grandchild hangs times out (ERR_SIDEKICK_SYNC_COMMAND_TIMEOUT), its group is killed, and the plugin goes on', async () => {
     const flag = join(work.path, 'hang');
     const pidFile = join(work.path, 'grandchild.pid');
     await writeFile(flag, '');
     const script = await hangingScript('validate.sh', flag, pidFile);
     await writeConfigMap(join(work.path, 'configmap'), { version: '1' });
     const agent = await start(`    validate: { command: ["${script}", "{dir}"], timeout: 300ms }\n`);
-    await waitFor('command timeout reported', async () => (await agentDetails(agent)).lastError?.code === 'CONFIG_SYNC_COMMAND_TIMEOUT');
+    await waitFor('command timeout reported', async () => (await agentDetails(agent)).lastError?.code === 'ERR_SIDEKICK_SYNC_COMMAND_TIMEOUT');
     const details = await agentDetails(agent);
     expect(details.lastError.message).toMatch(/validate\.command .*timeout/);
     expect(details.lastValidationError).toBeNull(); // too slow is not "refused"
@@ -83,7 +83,7 @@ describe('config-sync commands', () => {
     const script = await hangingScript('reload.sh', flag, pidFile);
     await writeConfigMap(join(work.path, 'configmap'), { version: '1' });
     const agent = await start(`    reload:\n      exec: { command: ["${script}"], timeout: 300ms }\n`);
-    await waitFor('reload timeout reported', async () => (await agentDetails(agent)).lastReload?.code === 'CONFIG_SYNC_COMMAND_TIMEOUT');
+    await waitFor('reload timeout reported', async () => (await agentDetails(agent)).lastReload?.code === 'ERR_SIDEKICK_SYNC_COMMAND_TIMEOUT');
     expect((await agentDetails(agent)).lastReload).toMatchObject({ result: 'error', version: 1 });
     const grandchild = Number(await readFile(pidFile, 'utf8'));
     pids.push(grandchild);
@@ -107,7 +107,7 @@ describe('config-sync commands', () => {
     pids.push(command);
     expect(await agent.stop('SIGTERM')).toBe(0);
     agents.splice(0);
-    expect(agent.logs.filter((l) => l.code === 'CONFIG_SYNC_VALIDATION')).toEqual([]);
+    expect(agent.logs.filter((l) => l.code === 'ERR_SIDEKICK_SYNC_VALIDATION')).toEqual([]);
     expect(await alive(command)).toBe(false);
     expect(await liveVersion(join(work.path, 'shared/config'))).toBeUndefined();
   });

@@ -150,7 +150,7 @@ describe('config-sync killed with SIGKILL', () => {
     expect(await liveVersion(target())).toEqual(versionFiles(1));
     const details = await agentDetails(second);
     expect(details.version.generation).toBe(1);
-    expect(details.lastError?.code).toBe('CONFIG_SYNC_UNHEALTHY');
+    expect(details.lastError?.code).toBe('ERR_SIDEKICK_SYNC_UNHEALTHY');
   }, 60_000);
 
   it('a rollback whose swap happened but whose state save did not is finished by the restart', async () => {

@@ -40,7 +40,7 @@ describe('config-sync dir source and symlinks', () => {
     await symlink('/etc/passwd', join(src, 'b.txt'));
     const agent = await startAgent(work.path, yaml);
     agents.push(agent);
-    await waitFor('unsafe link refused', async () => (await agentDetails(agent)).lastError?.code === 'CONFIG_SYNC_UNSAFE_PATH');
+    await waitFor('unsafe link refused', async () => (await agentDetails(agent)).lastError?.code === 'ERR_SIDEKICK_SYNC_UNSAFE_PATH');
     expect((await agentDetails(agent)).lastError.message).toMatch(/b\.txt.*symlink.*leaves the source/);
     expect(await liveVersion(target)).toBeUndefined();
 

@@ -71,12 +71,12 @@ describe('config-sync on a full disk', () => {
     await fill(filler);
 
     await writeConfigMap(join(work.path, 'configmap'), v(2));
-    const logged = await agent.waitForLog((l) => l.code === 'CONFIG_SYNC_STATE');
+    const logged = await agent.waitForLog((l) => l.code === 'ERR_SIDEKICK_SYNC_STATE');
     expect(logged.err ?? logged.msg).toMatch(/ENOSPC|no space/);
     const details = await agentDetails(agent);
-    expect(details.lastError).toMatchObject({ code: 'CONFIG_SYNC_STATE' });
+    expect(details.lastError).toMatchObject({ code: 'ERR_SIDEKICK_SYNC_STATE' });
     expect(details.lastError.message).toContain(join(data, 'app-config'));
-    expect(await agentMetric(agent.adminUrl, 'sidekick_config_sync_errors_total{instance="app-config",code="CONFIG_SYNC_STATE"}')).toBeGreaterThan(0);
+    expect(await agentMetric(agent.adminUrl, 'sidekick_config_sync_errors_total{instance="app-config",code="ERR_SIDEKICK_SYNC_STATE"}')).toBeGreaterThan(0);
     // Refused, not half done: the app's version stays live.
     expect(await liveVersion(target)).toEqual(v(1));
     expect(await app.loaded()).toEqual(['1']);
@@ -93,7 +93,7 @@ describe('config-sync on a full disk', () => {
     expect((await versionDirs(target)).length).toBe(2); // version 2 and the previous, version 1
   });
 
-  it('a full target refuses the new version with CONFIG_SYNC_TARGET and keeps the last good one', async () => {
+  it('a full target refuses the new version with ERR_SIDEKICK_SYNC_TARGET and keeps the last good one', async () => {
     const shared = join(work.path, 'shared');
     await mountSmallTmpfs(shared);
     const target = join(shared, 'config');
@@ -106,12 +106,12 @@ describe('config-sync on a full disk', () => {
 
     // 2 MiB does not fit on the 1 MiB volume.
     await writeConfigMap(join(work.path, 'configmap'), v(2, { 'big.bin': 'x'.repeat(2 << 20) }));
-    await waitFor('target error', async () => (await agentDetails(agent)).lastError?.code === 'CONFIG_SYNC_TARGET');
+    await waitFor('target error', async () => (await agentDetails(agent)).lastError?.code === 'ERR_SIDEKICK_SYNC_TARGET');
     const details = await agentDetails(agent);
     expect(details.lastError.message).toMatch(new RegExp(`${target}.*(ENOSPC|no space)`));
     expect(details.version.generation).toBe(1);
-    expect(await agentMetric(agent.adminUrl, 'sidekick_config_sync_errors_total{instance="app-config",code="CONFIG_SYNC_TARGET"}')).toBeGreaterThan(0);
-    expect(await agentMetric(agent.adminUrl, 'sidekick_config_sync_errors_total{instance="app-config",code="CONFIG_SYNC_SOURCE"}')).toBe(0);
+    expect(await agentMetric(agent.adminUrl, 'sidekick_config_sync_errors_total{instance="app-config",code="ERR_SIDEKICK_SYNC_TARGET"}')).toBeGreaterThan(0);
+    expect(await agentMetric(agent.adminUrl, 'sidekick_config_sync_errors_total{instance="app-config",code="ERR_SIDEKICK_SYNC_SOURCE"}')).toBe(0);
     // Retries stage afresh each time: look once they have stopped (SIGTERM removes the one in flight).
     expect(await agent.stop()).toBe(0);
     agents.splice(0);

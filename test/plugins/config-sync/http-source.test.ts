@@ -100,7 +100,7 @@ describe('config-sync http source', () => {
     expect(first.ms).toBeGreaterThanOrEqual(50 * 2 ** (first.n - 1));
     expect(later.ms).toBeGreaterThanOrEqual(Math.min(50 * 2 ** (later.n - 1), 5_000));
     expect(later.ms).toBeLessThanOrEqual(Math.min(100 * 2 ** (later.n - 1), 10_000));
-    expect(r.details().lastError).toMatchObject({ code: 'CONFIG_SYNC_SOURCE' });
+    expect(r.details().lastError).toMatchObject({ code: 'ERR_SIDEKICK_SYNC_SOURCE' });
     expect(r.details().lastError.message).toContain('HTTP 503');
     expect(r.instance.health!().ready).toBe(true); // last good version keeps serving
     expect(await readTarget(join(work.path, 'target'))).toEqual({ 'app.json': '{"v":1}' });
@@ -116,7 +116,7 @@ describe('config-sync http source', () => {
     handler = (_req, res) => void hung.push(res);
     const r = await start({ timeout: '100ms', backoff: { initial: '10ms', max: '50ms' } });
     await waitFor('timeouts', () => r.details().consecutiveFailures >= 2);
-    expect(r.details().lastError.code).toBe('CONFIG_SYNC_TIMEOUT');
+    expect(r.details().lastError.code).toBe('ERR_SIDEKICK_SYNC_TIMEOUT');
     expect(r.instance.health!()).toMatchObject({ ready: false });
     serve({ body: '{}', etag: '"x"' });
     await waitFor('publish', () => r.details().version?.generation === 1);
@@ -145,7 +145,7 @@ describe('config-sync http source', () => {
   it('refuses a body over limits.maxFileSize', async () => {
     serve({ body: 'x'.repeat(5000) });
     const r = await start({ limits: { maxFileSize: 1000 } });
-    await waitFor('refusal', () => r.details().lastError?.code === 'CONFIG_SYNC_LIMIT');
+    await waitFor('refusal', () => r.details().lastError?.code === 'ERR_SIDEKICK_SYNC_LIMIT');
     expect(r.details().version).toBe(null);
   });
 });

@@ -128,7 +128,7 @@ describe('config-sync publish', () => {
     await writeFile(join(target(), 'a.conf'), 'hand-made');
     await writeConfigMap(src(), { 'a.conf': 'A' });
     const r = await start({ backoff: { initial: '20ms', max: '50ms' } });
-    await waitFor('refusal', () => r.details().lastError?.code === 'CONFIG_SYNC_PUBLISH');
+    await waitFor('refusal', () => r.details().lastError?.code === 'ERR_SIDEKICK_SYNC_PUBLISH');
     await r.stop(); // retries stage a fresh directory each time: look once they have stopped
     expect(await readTarget(target())).toEqual({ 'a.conf': 'hand-made' });
     expect(await readdir(target())).toEqual(['a.conf']);

@@ -80,7 +80,7 @@ describe('config-sync reload', () => {
     await writeConfigMap(src(), { 'app.conf': 'v1' });
     const r = await start({ signal: { pidFile } });
     await waitFor('reload error', () => r.details().lastReload?.result === 'error');
-    expect(r.details().lastReload.code).toBe('CONFIG_SYNC_RELOAD');
+    expect(r.details().lastReload.code).toBe('ERR_SIDEKICK_SYNC_RELOAD');
     expect(r.details().lastReload.detail).toMatch(/ESRCH.*shareProcessNamespace: true/);
     expect(await r.metric('sidekick_config_sync_reloads_total', { result: 'error' })).toBe(1);
     expect(r.details().version.generation).toBe(1); // the version is published all the same
@@ -136,7 +136,7 @@ describe('config-sync reload', () => {
       const last = JSON.parse(out.trim().split('\n').pop()!);
       expect(last.uid).toBe(65534);
       expect(last.result).toBe('error');
-      expect(last.code).toBe('CONFIG_SYNC_RELOAD');
+      expect(last.code).toBe('ERR_SIDEKICK_SYNC_RELOAD');
       detail = last.detail;
       expect(await app.signals()).toEqual([]); // the kernel really refused it
       expect(detail).toContain(`pid ${app.pid}`);
@@ -158,7 +158,7 @@ describe('config-sync reload', () => {
     await writeConfigMap(src(), { 'app.conf': 'v1' });
     const r = await start({ signal: { name: 'SIGHUP', pidFile } });
     await waitFor('reload skipped', () => r.details().lastReload?.result === 'skipped');
-    expect(r.details().lastReload).toMatchObject({ version: 1, code: 'CONFIG_SYNC_APP_NOT_STARTED' });
+    expect(r.details().lastReload).toMatchObject({ version: 1, code: 'ERR_SIDEKICK_SYNC_APP_NOT_STARTED' });
     expect(await r.metric('sidekick_config_sync_reloads_total', { result: 'skipped' })).toBe(1);
     expect(await r.metric('sidekick_config_sync_reloads_total', { result: 'error' })).toBe(0);
 
@@ -277,7 +277,7 @@ describe('config-sync reload', () => {
     // The app answers 200 "version=1" for 150 ms after the reload: that must not count as healthy.
     await waitFor('rollback', async () => (await r.metric('sidekick_config_sync_rollbacks_total')) === 1, 10_000);
     // lastReload is already the reload back to v1; the failed check is the last error.
-    expect(r.details().lastError).toMatchObject({ code: 'CONFIG_SYNC_UNHEALTHY' });
+    expect(r.details().lastError).toMatchObject({ code: 'ERR_SIDEKICK_SYNC_UNHEALTHY' });
     expect(r.details().lastError.message).toMatch(/last: HTTP 503/);
     await waitFor('app back on v1', () => app.state.reloads.join() === '1,2,1', 10_000);
     expect(r.details().version.generation).toBe(1);

@@ -79,7 +79,7 @@ describe('config-sync s3 source: requests in flight are aborted', () => {
     hold = isList;
     const { target, r } = await start({ timeout: '500ms' }, { 'a.txt': 'a' });
     await waitFor('two timed-out polls', () => r.details().consecutiveFailures >= 2);
-    expect(r.details().lastError.code).toBe('CONFIG_SYNC_TIMEOUT');
+    expect(r.details().lastError.code).toBe('ERR_SIDEKICK_SYNC_TIMEOUT');
     expect(held.length).toBeGreaterThanOrEqual(2);
     await waitFor('the first held listing closed by the client', () => held[0]!.closed, 5_000);
     hold = () => false;
@@ -99,7 +99,7 @@ describe('config-sync s3 source: requests in flight are aborted', () => {
   it('a download the store never answers: the poll times out, nothing is published or left staged, then syncs', async () => {
     hold = isGet;
     const { target, r } = await start({ timeout: '500ms' }, { 'b.txt': 'b' });
-    await waitFor('a timed-out poll', () => r.details().lastError?.code === 'CONFIG_SYNC_TIMEOUT');
+    await waitFor('a timed-out poll', () => r.details().lastError?.code === 'ERR_SIDEKICK_SYNC_TIMEOUT');
     expect(r.details().version).toBe(null);
     await waitFor('the held download closed by the client', () => held[0]?.closed, 5_000);
     expect(held[0]!.url).toContain('b.txt');

@@ -81,7 +81,7 @@ describe('config-sync s3 listings', () => {
     expect((await readTarget(target))['app.conf']).toBe('colour=blu\n');
     // An unsafe key added later fails the poll every time, not only the first (a failed listing is not remembered).
     await s3.put('same/..evil', 'x');
-    await waitFor('two failed polls', async () => (await r.metric('sidekick_config_sync_errors_total', { code: 'CONFIG_SYNC_UNSAFE_PATH' })) >= 2, 15_000);
+    await waitFor('two failed polls', async () => (await r.metric('sidekick_config_sync_errors_total', { code: 'ERR_SIDEKICK_SYNC_UNSAFE_PATH' })) >= 2, 15_000);
     expect(r.details().version.generation).toBe(2);
     await s3.del('same/..evil');
   });

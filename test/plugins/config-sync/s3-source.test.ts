@@ -132,13 +132,13 @@ describe('config-sync s3 source', () => {
     await waitFor('first publish', () => r.details().version?.generation === 1);
     for (const bad of ['..data/evil', 'x/..', '..2026_01_01_00_00_00.1/evil']) {
       await s3.put(`${t.prefix}${bad}`, 'evil');
-      await waitFor(`refusal of ${bad}`, () => r.details().lastError?.code === 'CONFIG_SYNC_UNSAFE_PATH' && r.details().lastError.message.includes(JSON.stringify(bad)));
+      await waitFor(`refusal of ${bad}`, () => r.details().lastError?.code === 'ERR_SIDEKICK_SYNC_UNSAFE_PATH' && r.details().lastError.message.includes(JSON.stringify(bad)));
       await s3.del(`${t.prefix}${bad}`);
       await waitFor('recovery', () => r.details().lastError === null);
     }
     expect(await readTarget(t.target)).toEqual({ 'good.txt': 'good' });
     expect(r.details().version.generation).toBe(1);
-    expect(await r.metric('sidekick_config_sync_errors_total', { code: 'CONFIG_SYNC_UNSAFE_PATH' })).toBeGreaterThanOrEqual(3);
+    expect(await r.metric('sidekick_config_sync_errors_total', { code: 'ERR_SIDEKICK_SYNC_UNSAFE_PATH' })).toBeGreaterThanOrEqual(3);
   });
 
   it('refuses oversize objects and versions over the file-count limit', async () => {
@@ -147,7 +147,7 @@ describe('config-sync s3 source', () => {
     const r = await t.go();
     await waitFor('first publish', () => r.details().version?.generation === 1);
     await s3.put(`${t.prefix}big.bin`, Buffer.alloc(2048, 1));
-    await waitFor('size refusal', () => r.details().lastError?.code === 'CONFIG_SYNC_LIMIT' && r.details().lastError.message.includes('big.bin'));
+    await waitFor('size refusal', () => r.details().lastError?.code === 'ERR_SIDEKICK_SYNC_LIMIT' && r.details().lastError.message.includes('big.bin'));
     // third.txt goes in first, so no state the poller can see is a publishable two-file version.
     await s3.put(`${t.prefix}third.txt`, '3');
     await s3.put(`${t.prefix}big.bin`, 'now small');
@@ -174,7 +174,7 @@ describe('config-sync s3 source', () => {
       await waitFor('three failures', () => down.details().consecutiveFailures >= 3);
       expect(down.instance.health!().ready).toBe(false);
       expect(down.instance.health!().reason).toMatch(/no version published yet: source error/);
-      expect(down.details().lastError.code).toBe('CONFIG_SYNC_SOURCE');
+      expect(down.details().lastError.code).toBe('ERR_SIDEKICK_SYNC_SOURCE');
     } finally {
       await down.stop();
     }

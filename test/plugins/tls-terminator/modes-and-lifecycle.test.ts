@@ -309,7 +309,7 @@ describe('slow-read clients', () => {
       await new Promise((r) => res.once('close', r));
       expect(res.complete).toBe(false);
       expect(app.downloads[before]!.sent).toBeLessThan(1024 ** 3);
-      await term.agent.waitForLog((l) => l.msg === 'request' && l.note === 'ERR_TLS_TERMINATOR_CLIENT_STALLED mid-response');
+      await term.agent.waitForLog((l) => l.msg === 'request' && l.note === 'ERR_SIDEKICK_TLS_CLIENT_STALLED mid-response');
     } finally {
       await term.agent.stop();
       await t.cleanup();
