@@ -56,7 +56,7 @@ export class Agent {
     this.config = config;
     this.env = opts.env ?? process.env;
     this.lastAttemptedHash = config.hash;
-    this.log = createLogger(config.core.log.level, opts.logStream);
+    this.log = createLogger(config.core.log.level, opts.logStream, config.core.log.format);
     this.logger = this.log.logger;
     this.host = new PluginHost({ log: this.log, metrics: this.metrics });
     this.admin = this.createAdmin();

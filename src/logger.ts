@@ -32,6 +32,8 @@ const serializers: Record<string, (value: any) => unknown> = {
 
 export interface RootLogger {
   logger: Logger;
+  /** `log.format`, read at start. */
+  readonly format: LogFormat;
   child(bindings: Record<string, string>): Logger;
   setLevel(level: LevelWithSilent): void;
   forget(child: Logger): void;
@@ -57,7 +59,7 @@ export async function logDestination(format: LogFormat, destination?: NodeJS.Wri
   });
 }
 
-export function createLogger(level: LevelWithSilent, destination?: NodeJS.WritableStream): RootLogger {
+export function createLogger(level: LevelWithSilent, destination?: NodeJS.WritableStream, format: LogFormat = 'json'): RootLogger {
   const logger = pino(
     {
       level,
@@ -71,6 +73,7 @@ export function createLogger(level: LevelWithSilent, destination?: NodeJS.Writab
   const children = new Set<Logger>();
   return {
     logger,
+    format,
     child(bindings) {
       const c = logger.child(bindings);
       children.add(c);

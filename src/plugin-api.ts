@@ -92,6 +92,11 @@ export interface PluginContext {
   readonly type: string;
   /** Child logger already bound to `{ instance, plugin }`. */
   readonly logger: Logger;
+  /**
+   * How the agent's log lines look (`log.format`): a plugin that writes lines of its own to stdout
+   * (an access log) follows it, so a terminal does not get JSON among pretty lines.
+   */
+  readonly logFormat: 'json' | 'pretty';
   /** Metric helpers; every series is labelled with `instance` automatically. */
   readonly metrics: PluginMetrics;
   /** This instance's private, existing, writable directory (`<dataDir>/<instance>`). */

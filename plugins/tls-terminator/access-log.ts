@@ -4,7 +4,9 @@
 // Lines carry no secret-bearing keys, so the agent's redaction is not needed. The buffer goes
 // out in one synchronous write when it holds 16 KiB, 200 ms after its first line, and at stop;
 // synchronous so a line can never interleave with the agent's own (also synchronous) lines.
-// The timer only runs while lines wait: an idle agent is not woken up.
+// The timer only runs while lines wait: an idle agent is not woken up. Under `log.format: pretty`
+// (a person at a terminal) each line goes through the agent's logger instead, to be formatted
+// like every other line; speed does not matter there.
 import { writeSync } from 'node:fs';
 import type { Logger } from 'pino';
 
@@ -24,6 +26,7 @@ export class AccessLog {
   private readonly agentLogger: Logger;
   private readonly fd: number;
   private readonly prefix: string;
+  private readonly pretty: boolean;
   private buf = Buffer.allocUnsafeSlow(64 * 1024);
   private used = 0;
   private readonly timer: NodeJS.Timeout;
@@ -34,8 +37,9 @@ export class AccessLog {
   /** Lines lost because stdout would not take them (a full non-blocking pipe) and the buffer was full. */
   dropped = 0;
 
-  constructor(agentLogger: Logger, instance: string, plugin: string, fd = 1) {
+  constructor(agentLogger: Logger, instance: string, plugin: string, fd = 1, pretty = false) {
     this.agentLogger = agentLogger;
+    this.pretty = pretty;
     this.fd = fd;
     this.prefix = `,"pid":${process.pid},"instance":${jsonString(instance)},"plugin":${jsonString(plugin)}`;
     this.timer = setTimeout(() => {
@@ -108,6 +112,11 @@ export class AccessLog {
   }
 
   private append(line: string): void {
+    if (this.pretty) {
+      const { level, time, pid, instance, plugin, msg, ...fields } = JSON.parse(line) as Record<string, unknown>;
+      this.agentLogger.info(fields, String(msg));
+      return;
+    }
     const worst = line.length * 3; // UTF-8 bytes per UTF-16 unit, at most
     if (this.used + worst > this.buf.length) {
       this.flush();
@@ -134,6 +143,6 @@ export class AccessLog {
   }
 }
 
-export function createAccessLog(agentLogger: Logger, instance: string, plugin: string): AccessLog {
-  return new AccessLog(agentLogger, instance, plugin);
+export function createAccessLog(agentLogger: Logger, instance: string, plugin: string, pretty = false): AccessLog {
+  return new AccessLog(agentLogger, instance, plugin, 1, pretty);
 }

@@ -133,7 +133,7 @@ export class TlsTerminator implements PluginInstance, HelloSink {
       }
       s.destroy();
     });
-    if (this.cfg.accessLog) this.access = createAccessLog(this.ctx.logger, this.ctx.name, this.ctx.type);
+    if (this.cfg.accessLog) this.access = createAccessLog(this.ctx.logger, this.ctx.name, this.ctx.type, this.ctx.logFormat === 'pretty');
     if (this.cfg.mode === 'http') {
       const egressHost = outbound && this.upstreamTls ? authority(this.upstreamTls.serverName, (this.target as { port: number }).port) : undefined;
       this.front = new HttpFront(this.cfg, this.target, this.ctx.logger, this.metrics, this.access, this.errors, this.limiter, egressHost);

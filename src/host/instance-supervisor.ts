@@ -141,6 +141,7 @@ export class InstanceSupervisor {
       name: this.spec.name,
       type: this.spec.type,
       logger: this.logger,
+      logFormat: this.deps.log.format,
       metrics: this.deps.metrics.forInstance(this.spec.name),
       dataDir,
       signal: controller.signal,

@@ -24,6 +24,7 @@ export async function createTestContext(name = 'test', type = 'test', baseDir?: 
     name,
     type,
     logger: log.child({ instance: name, plugin: type }),
+    logFormat: 'json',
     metrics: metricsRegistry.forInstance(name),
     metricsRegistry,
     dataDir,

@@ -46,6 +46,22 @@ describe('access log', () => {
     expect(c).not.toHaveProperty('method');
   });
 
+  it('under log.format: pretty, hands each line to the agent logger instead of writing JSON', async () => {
+    const { path } = await logFile();
+    const fd = openSync(path, 'a');
+    const seen: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => seen.push(JSON.parse(line) as Record<string, unknown>) });
+    const log = new AccessLog(logger.child({ instance: 'https', plugin: 'tls-terminator' }), 'https', 'tls-terminator', fd, true);
+    cleanups.push(() => closeSync(fd), () => log.close());
+    log.request('GET', '/p', 200, 5, 1.5, '127.0.0.1', 'x.example', 'TLSv1.3', 'j', '1.1');
+    log.connection('10.0.0.1', 's', 'TLSv1.3', 'j', 10, 20, 3);
+    log.close();
+    expect(readFileSync(path, 'utf8')).toBe('');
+    expect(seen).toHaveLength(2);
+    expect(seen[0]).toMatchObject({ level: 30, instance: 'https', method: 'GET', path: '/p', status: 200, client: '127.0.0.1', sni: 'x.example', msg: 'request' });
+    expect(seen[1]).toMatchObject({ level: 30, instance: 'https', bytesIn: 10, bytesOut: 20, msg: 'connection' });
+  });
+
   it('agrees with JSON.stringify on every string it quotes', () => {
     for (const s of ['', 'plain', 'q"', 'b\\', 'tab\t', '\u007f', '\u00ff', '\u2028', '\ud800', 'a\nb']) expect(JSON.parse(jsonString(s))).toBe(s);
   });
