@@ -1,11 +1,7 @@
 // Structured JSON logs on stdout. Children are tracked so a reloaded `log.level`
 // reaches loggers that plugins already hold (pino copies the level at child creation).
-import { createRequire } from 'node:module';
 import type { LevelWithSilent, Logger } from 'pino';
-
-// pino is CommonJS: require() spares Node's scan of its source for export names, which runs hot
-// enough at start-up for V8 to optimise it (TurboFan pages in MBs the idle agent keeps).
-const { pino } = createRequire(import.meta.url)('pino') as typeof import('pino');
+import { pino } from './builtin-modules.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const LOG_FORMATS = ['json', 'pretty'] as const;

@@ -2,6 +2,7 @@
 // Series are plain numbers: bound once (labels()), each update a few field writes, formatted
 // only when /metrics is scraped. The agent's own code, not a library's: prom-client's index
 // loads @opentelemetry/api (see docs/decisions/0011-own-prometheus-exposition.md).
+import { loadUtil } from './builtin-modules.ts';
 import type { LabelValues } from './plugin-api.ts';
 
 export type MetricKind = 'counter' | 'gauge' | 'histogram';
@@ -20,8 +21,6 @@ export const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-// node:util on the error paths only: an ES import of it costs the idle agent ~0.3 MB of RSS.
-const util = () => process.getBuiltinModule('node:util');
 
 export class MetricFamily<K extends MetricKind = MetricKind> {
   readonly name: string;
@@ -84,7 +83,7 @@ export class MetricFamily<K extends MetricKind = MetricKind> {
   }
 
   private refuse(label: string): never {
-    throw new Error(`Added label "${label}" is not included in initial labelset: ${util().inspect(this.labelNames)}`);
+    throw new Error(`Added label "${label}" is not included in initial labelset: ${loadUtil().inspect(this.labelNames)}`);
   }
 
   /** Drop a series (its instance was removed): its values go, later updates to it are not shown. */
@@ -156,7 +155,7 @@ abstract class ValueSeries extends Series {
 // so a plugin written against either sees the same errors.
 export class CounterSeries extends ValueSeries {
   inc(value?: number): void {
-    if (value && !Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${util().format(value)}`);
+    if (value && !Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${loadUtil().format(value)}`);
     if ((value as number) < 0) throw new Error('It is not possible to decrease a counter');
     if (value === null || value === undefined) value = 1;
     this.value += value;
@@ -166,7 +165,7 @@ export class CounterSeries extends ValueSeries {
 
 export class GaugeSeries extends ValueSeries {
   set(value: number): void {
-    if (typeof value !== 'number') throw new TypeError(`Value is not a valid number: ${util().format(value)}`);
+    if (typeof value !== 'number') throw new TypeError(`Value is not a valid number: ${loadUtil().format(value)}`);
     this.value = value;
     if (!this.shown) this.show();
   }
@@ -180,7 +179,7 @@ export class GaugeSeries extends ValueSeries {
   }
 
   private add(delta: number): void {
-    if (typeof delta !== 'number') throw new TypeError(`Delta is not a valid number: ${util().format(delta)}`);
+    if (typeof delta !== 'number') throw new TypeError(`Delta is not a valid number: ${loadUtil().format(delta)}`);
     this.value += delta;
     if (!this.shown) this.show();
   }
@@ -201,7 +200,7 @@ export class HistogramSeries extends Series {
   }
 
   observe(value: number): void {
-    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${util().format(value)}`);
+    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${loadUtil().format(value)}`);
     const bounds = this.bounds;
     let i = 0;
     while (i < bounds.length && !(value <= bounds[i]!)) i++;

@@ -20,7 +20,7 @@ export { backoffDelay, sleep } from './host/backoff.ts';
 // Errors: one helper, one pattern (ERR_SIDEKICK_<AREA>_<WHAT>), one catalogue.
 export { ERROR_CODE_PATTERN, ERROR_CODES, type ErrorCode, SidekickError, sidekickError } from './errors.ts';
 // node:http, node:tls and node:http2 without the idle memory an ES import of them costs.
-export { loadHttp, loadHttp2, loadTls } from './builtin-modules.ts';
+export { loadHttp, loadHttp2, loadReadTlsClientHello, loadTls } from './builtin-modules.ts';
 
 /** What a plugin module exports (as `default` or as `plugin`). */
 export interface PluginDescriptor<Config = any> {

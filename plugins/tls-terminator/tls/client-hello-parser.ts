@@ -1,12 +1,10 @@
 // Synchronous ClientHello parsing into read-tls-client-hello's own shape, with its extension
 // parsers. The library's readTlsClientHello does the same through a stream and ~40 awaits per
 // hello, which showed up in the handshake-rate profile; a test checks both agree field by field.
-import { createRequire } from 'node:module';
 import type { TlsClientHelloMessage, TlsExtension } from 'read-tls-client-hello';
-import { SidekickError } from '../../../src/plugin-api.ts';
+import { loadReadTlsClientHello, SidekickError } from '../../../src/plugin-api.ts';
 
-// CommonJS, taken through require() (see src/logger.ts for why).
-const { extensionParsers, isGREASE } = createRequire(import.meta.url)('read-tls-client-hello') as typeof import('read-tls-client-hello');
+const { extensionParsers, isGREASE } = loadReadTlsClientHello();
 
 type Parser = (data: Buffer) => Record<string, unknown> | null;
 const PARSERS = extensionParsers as unknown as Record<number, Parser | undefined>;

@@ -2,11 +2,10 @@
 // computed here because the library's gets the version wrong (always "13" when
 // supported_versions is present; the FoxIO spec takes the highest listed version).
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import type { TlsClientHelloMessage } from 'read-tls-client-hello';
+import { loadReadTlsClientHello } from '../../../src/plugin-api.ts';
 
-// CommonJS, taken through require() (see src/logger.ts for why).
-const { calculateJa3, isGREASE } = createRequire(import.meta.url)('read-tls-client-hello') as typeof import('read-tls-client-hello');
+const { calculateJa3, isGREASE } = loadReadTlsClientHello();
 
 const VERSION: Record<number, string> = {
   0x0304: '13', 0x0303: '12', 0x0302: '11', 0x0301: '10', 0x0300: 's3', 0x0002: 's2', 0xfeff: 'd1', 0xfefd: 'd2', 0xfefc: 'd3',
