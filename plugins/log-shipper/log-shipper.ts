@@ -200,9 +200,19 @@ export class LogShipper implements PluginInstance {
     let offset = 0;
     let acked: number | undefined;
     // Renamed while we read it under its old name (the rotation check may not have run yet).
-    if ([...this.active.values(), ...this.draining].some(same)) {
+    if ([...this.active.values()].some(same)) {
       await fh.close();
       return;
+    }
+    const drainer = [...this.draining].find(same);
+    if (drainer) {
+      if (st.size >= drainer.readOffset && (await drainer.fingerprintHolds(this.fpScratch))) {
+        await fh.close();
+        return;
+      }
+      // Inode reuse: the rotated file still being drained was emptied and renamed back to a live
+      // name (found by the soak). Its old content is gone; the new content is a new file, read from 0.
+      await this.endReused(drainer);
     }
     const retired = [...this.retired].find((t) => same(t) && !this.superseded.has(t));
     const key = `${st.dev}:${st.ino}`;
@@ -259,9 +269,10 @@ export class LogShipper implements PluginInstance {
       for (const t of [...this.active.values(), ...this.draining]) {
         if (!t.dirty || this.stopped) continue;
         if (delivery.buffered + builder.heldBytes >= buffer) break;
-        if (t.atEof && t.state === 'active' && !(await t.fingerprintHolds(this.fpScratch))) {
+        if (t.atEof && !(await t.fingerprintHolds(this.fpScratch))) {
           // Truncated and written again since the last read: reading on would ship the middle of new content.
-          await this.truncated(t);
+          if (t.state === 'active') await this.truncated(t);
+          else await this.endReused(t);
           more = true;
           continue;
         }
@@ -278,7 +289,10 @@ export class LogShipper implements PluginInstance {
       if (this.stopped) break;
       if (delivery.buffered + builder.heldBytes >= buffer) {
         // Full: the files on disk are the buffer until the sink acknowledges something.
-        await Promise.race([delivery.waitForSpace(buffer), this.sleep(pollInterval)]);
+        // Waits for room for what the builder holds too: waiting on the delivery buffer alone
+        // resolved at once when the held batch made it full, a loop of promises only that starved
+        // the timer meant to seal that batch (found by the copytruncate-twice test: a hang).
+        await Promise.race([delivery.waitForSpace(buffer - builder.heldBytes), this.sleep(pollInterval)]);
       } else if (!more) {
         if (this.config.batch.sendWhenCaughtUp && builder.heldBytes === 0) delivery.caughtUp();
         await this.sleep(Math.max(0, nextCheck - Date.now()));
@@ -367,6 +381,15 @@ export class LogShipper implements PluginInstance {
     await t.close();
     const file = await this.open(t.path);
     if (file) await this.track(file, 0, 'active');
+  }
+
+  /** A drained file emptied and written again (its inode reused): its old content is gone, stop reading it. */
+  private async endReused(t: FileTracker): Promise<void> {
+    if (!this.draining.delete(t)) return;
+    this.superseded.add(t);
+    this.retired.add(t);
+    if (t.size > t.readOffset) this.lost(t.path, t.size - t.readOffset);
+    await t.close();
   }
 
   private lost(path: string, bytes: number): void {
