@@ -146,6 +146,23 @@ describe('log-shipper rotation', () => {
     await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c]));
   });
 
+  it('rotated twice between two checks while running: the file in between is read too', async () => {
+    // Found by the soak: app.log renamed, a new app.log written and renamed again before a check
+    // saw it; the middle file sat as app.log.1 with no tracker and was never shipped.
+    shipper = await start({ include: [file], pollInterval: '1500ms' });
+    const a = lines('a', 100);
+    await writeLines(file, a);
+    await eventually(() => expectAllOnce(rx.messages(), a));
+    await rename(file, `${file}.1`);
+    const b = lines('b', 10);
+    await writeLines(file, b);
+    await rename(`${file}.1`, `${file}.2`);
+    await rename(file, `${file}.1`);
+    const c = lines('c', 20);
+    await writeLines(file, c);
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c]));
+  });
+
   it('plain truncation: restarts at 0 without re-shipping', async () => {
     shipper = await start();
     const a = lines('a', 100);
