@@ -16,6 +16,7 @@ import { type OpenFile, fingerprint, openFile } from './file-identity.ts';
 import { FileTracker, type ReadOptions } from './file-tracker.ts';
 import { ShipperMetrics } from './metrics.ts';
 import { RecordEncoder } from './record.ts';
+import { findMissedRotations } from './missed-rotations.ts';
 import { planRestore } from './restore-plan.ts';
 import { findRotated } from './rotated-file-finder.ts';
 import { createSink } from './sinks/create-sink.ts';
@@ -221,9 +222,19 @@ export class LogShipper implements PluginInstance {
     let offset = 0;
     let acked: number | undefined;
     // Renamed while we read it under its old name (the rotation check may not have run yet).
-    if ([...this.active.values(), ...this.draining].some(same)) {
+    if ([...this.active.values()].some(same)) {
       await fh.close();
       return;
+    }
+    const drainer = [...this.draining].find(same);
+    if (drainer) {
+      if (st.size >= drainer.readOffset && (await drainer.fingerprintHolds(this.fpScratch))) {
+        await fh.close();
+        return;
+      }
+      // Inode reuse: the rotated file still being drained was emptied and renamed back to a live
+      // name (found by the soak). Its old content is gone; the new content is a new file, read from 0.
+      await this.endReused(drainer);
     }
     const retired = [...this.retired].find((t) => same(t) && !this.superseded.has(t));
     const key = `${st.dev}:${st.ino}`;
@@ -270,6 +281,7 @@ export class LogShipper implements PluginInstance {
       let now = Date.now();
       if (now >= nextCheck) {
         await this.checkFiles(now);
+        this.lastCheck = now;
         nextCheck = now + pollInterval;
       }
       // Many files at once (a burst of new files) share one checkpoint write, still before any is read.
@@ -280,9 +292,10 @@ export class LogShipper implements PluginInstance {
       for (const t of [...this.active.values(), ...this.draining]) {
         if (!t.dirty || this.stopped) continue;
         if (delivery.buffered + builder.heldBytes >= buffer) break;
-        if (t.atEof && t.state === 'active' && !(await t.fingerprintHolds(this.fpScratch))) {
+        if (t.atEof && !(await t.fingerprintHolds(this.fpScratch))) {
           // Truncated and written again since the last read: reading on would ship the middle of new content.
-          await this.truncated(t);
+          if (t.state === 'active') await this.truncated(t);
+          else await this.endReused(t);
           more = true;
           continue;
         }
@@ -299,7 +312,10 @@ export class LogShipper implements PluginInstance {
       if (this.stopped) break;
       if (delivery.buffered + builder.heldBytes >= buffer) {
         // Full: the files on disk are the buffer until the sink acknowledges something.
-        await Promise.race([delivery.waitForSpace(buffer), this.sleep(pollInterval)]);
+        // Waits for room for what the builder holds too: waiting on the delivery buffer alone
+        // resolved at once when the held batch made it full, a loop of promises only that starved
+        // the timer meant to seal that batch (found by the copytruncate-twice test: a hang).
+        await Promise.race([delivery.waitForSpace(buffer - builder.heldBytes), this.sleep(pollInterval)]);
       } else if (!more) {
         if (this.config.batch.sendWhenCaughtUp && builder.heldBytes === 0) delivery.caughtUp();
         await this.sleep(Math.max(0, nextCheck - Date.now()));
@@ -308,6 +324,9 @@ export class LogShipper implements PluginInstance {
   }
 
   /** Rotation, truncation, deletion and growth checks; also closes drained files. */
+  /** When the previous rotation check ran (ms). */
+  private lastCheck = Date.now();
+
   private async checkFiles(now: number): Promise<void> {
     for (const t of [...this.active.values()]) {
       const st = await stat(t.path).catch(() => undefined);
@@ -319,6 +338,7 @@ export class LogShipper implements PluginInstance {
         this.metrics.rotations.labels({ kind: st ? 'rename' : 'delete' }).inc();
         this.ctx.logger.info({ file: t.path, kind: st ? 'rename' : 'delete' }, 'file rotated; draining the old one');
         if (st?.isFile() && this.discovery.matches(t.path)) await this.openSeen(t.path);
+        if (st) await this.readMissed(t.path);
         continue;
       }
       const fst = await t.fh.stat();
@@ -365,6 +385,28 @@ export class LogShipper implements PluginInstance {
     this.metrics.update(this.active, this.draining);
   }
 
+  /**
+   * Rotated twice between two checks (found by the soak): a file created under the live name and
+   * renamed away before any check saw it sits under a rotated name with no tracker. Written since
+   * the previous check and not known by identity, it is read from 0, as at a restart.
+   */
+  private async readMissed(path: string): Promise<void> {
+    const known = this.checkpoints();
+    const tracked = new Set([...this.active.values(), ...this.draining].map((d) => `${d.dev}:${d.ino}`));
+    const missed = await findMissedRotations(
+      [...known, { path, dev: -1, ino: -1, fpLen: 0, fpHash: '', offset: 0, size: 0 }],
+      { since: this.lastCheck - this.config.pollInterval, skip: (p) => this.active.has(p), scratch: this.fpScratch },
+    );
+    for (const file of missed) {
+      if (tracked.has(`${file.st.dev}:${file.st.ino}`)) {
+        await file.fh.close();
+        continue;
+      }
+      this.ctx.logger.info({ file: file.path }, 'file created and rotated between two checks; reading it');
+      await this.track(file, 0, 'draining');
+    }
+  }
+
   /** copytruncate or plain truncation: read what the copy still holds, then restart at 0. */
   private async truncated(t: FileTracker): Promise<void> {
     this.metrics.rotations.labels({ kind: 'truncate' }).inc();
@@ -388,6 +430,15 @@ export class LogShipper implements PluginInstance {
     await t.close();
     const file = await this.open(t.path);
     if (file) await this.track(file, 0, 'active');
+  }
+
+  /** A drained file emptied and written again (its inode reused): its old content is gone, stop reading it. */
+  private async endReused(t: FileTracker): Promise<void> {
+    if (!this.draining.delete(t)) return;
+    this.superseded.add(t);
+    this.retired.add(t);
+    if (t.size > t.readOffset) this.lost(t.path, t.size - t.readOffset);
+    await t.close();
   }
 
   private lost(path: string, bytes: number): void {

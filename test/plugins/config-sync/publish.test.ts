@@ -134,7 +134,9 @@ describe('config-sync publish', () => {
     expect(await readdir(target())).toEqual(['a.conf']);
   });
 
-  it('readers in another process never see a torn file, nor a mixed set when they resolve ..data once', async () => {
+  // 150 publishes, each now fsyncing its files, the target and the state twice (decision 0043):
+  // a generous bound for a busy disk, not a duration that is asserted.
+  it('readers in another process never see a torn file, nor a mixed set when they resolve ..data once', { timeout: 180_000 }, async () => {
     const names = ['a.conf', 'b.conf', 'c.conf', 'nested/d.conf'];
     const pad = 'x'.repeat(4096);
     const write = (v: number) => writeConfigMap(src(), Object.fromEntries(names.map((n) => [n, `${v}:${pad}`])));

@@ -126,6 +126,43 @@ describe('log-shipper rotation', () => {
     expect(shipper.logs.filter((l) => String(l.msg).startsWith('LOG LINES LOST'))).toEqual([]);
   });
 
+  it('inode reuse while the rotated file is still drained: the emptied file renamed back to the live name is read from 0', async () => {
+    // Found by the soak: the new app.log had the inode of app.log.1, which was still being drained,
+    // so it was taken for that file renamed; its first lines were never shipped.
+    shipper = await start({ rotateWait: '30s' });
+    const a = lines('a', 100);
+    await writeLines(file, a);
+    await eventually(() => expectAllOnce(rx.messages(), a));
+    await rename(file, `${file}.1`);
+    const b = lines('b', 50);
+    await writeLines(file, b);
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b]));
+    // app.log -> app.log.2; app.log.1 (still draining: rotateWait) emptied and renamed to app.log.
+    await rename(file, `${file}.2`);
+    await truncate(`${file}.1`, 0);
+    await rename(`${file}.1`, file);
+    const c = lines('c', 300);
+    await writeLines(file, c);
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c]));
+  });
+
+  it('rotated twice between two checks while running: the file in between is read too', async () => {
+    // Found by the soak: app.log renamed, a new app.log written and renamed again before a check
+    // saw it; the middle file sat as app.log.1 with no tracker and was never shipped.
+    shipper = await start({ include: [file], pollInterval: '1500ms' });
+    const a = lines('a', 100);
+    await writeLines(file, a);
+    await eventually(() => expectAllOnce(rx.messages(), a));
+    await rename(file, `${file}.1`);
+    const b = lines('b', 10);
+    await writeLines(file, b);
+    await rename(`${file}.1`, `${file}.2`);
+    await rename(file, `${file}.1`);
+    const c = lines('c', 20);
+    await writeLines(file, c);
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c]));
+  });
+
   it('plain truncation: restarts at 0 without re-shipping', async () => {
     shipper = await start();
     const a = lines('a', 100);
