@@ -103,7 +103,8 @@ export class AppMonitor implements PluginInstance {
     return p.http ?? `${p.tcp!.host}:${p.tcp!.port}`;
   }
 
-  private runProbe(): Promise<void> {
+  /** One probe now (the timer's work; tests call it to step without waiting). */
+  runProbe(): Promise<void> {
     if (this.probing) return this.probing; // a slow probe is not stacked under the next one
     this.probing = (async () => {
       const outcome = await probeOnce(this.config.probe!);
@@ -119,7 +120,8 @@ export class AppMonitor implements PluginInstance {
     return this.probing;
   }
 
-  private poll(): Promise<void> {
+  /** One poll of /proc and the cgroup now (the timer's work; tests call it to step without waiting). */
+  poll(): Promise<void> {
     if (this.polling) return this.polling;
     this.polling = this.pollOnce()
       .catch((err) => this.ctx.logger.error({ err }, 'app-monitor poll failed'))
@@ -253,7 +255,8 @@ export class AppMonitor implements PluginInstance {
     const m = this.metrics;
     const prev = this.cgroupSeen?.dir === now.dir ? this.cgroupSeen : undefined;
     const grow = (counter: { inc(v?: number): void }, value?: number, before?: number) => {
-      if (value !== undefined && before !== undefined && value > before) counter.inc(value - before);
+      if (value === undefined) return;
+      counter.inc(before !== undefined && value > before ? value - before : 0);
     };
     if (now.memoryBytes !== undefined) m.cgMemory.set(now.memoryBytes);
     m.cgMemoryLimit.set(now.memoryLimitBytes ?? 0);

@@ -5,7 +5,13 @@ import type { PluginMetrics } from '../../src/plugin-api.ts';
 export function createMonitorMetrics(metrics: PluginMetrics, name: string) {
   const by = { name };
   const g = (metric: string, help: string) => metrics.gauge({ name: metric, help, labelNames: ['name'] }).labels(by);
-  const c = (metric: string, help: string) => metrics.counter({ name: metric, help, labelNames: ['name'] }).labels(by);
+  // Counters show 0 from the start, so the first restart or OOM kill is an increase().
+  // (The cgroup ones only once the cgroup is read: a 0 would claim what is not known.)
+  const c = (metric: string, help: string, zero = true) => {
+    const child = metrics.counter({ name: metric, help, labelNames: ['name'] }).labels(by);
+    if (zero) child.inc(0);
+    return child;
+  };
   const probes = metrics.counter({ name: 'sidekick_app_probes_total', help: 'Probes of the app by result', labelNames: ['result'] });
   return {
     up: g('sidekick_app_up', '1 while at least one process of the app is seen, else 0'),
@@ -21,11 +27,11 @@ export function createMonitorMetrics(metrics: PluginMetrics, name: string) {
     restarts: c('sidekick_app_restarts_total', 'Times the app\'s main process came back with a new pid'),
     cgMemory: g('sidekick_app_cgroup_memory_bytes', 'memory.current of the app\'s cgroup'),
     cgMemoryLimit: g('sidekick_app_cgroup_memory_limit_bytes', 'memory.max of the app\'s cgroup (0: no limit)'),
-    cgOomKills: c('sidekick_app_cgroup_oom_kills_total', 'OOM kills in the app\'s cgroup (memory.events oom_kill), seen since the agent started'),
-    cgCpu: c('sidekick_app_cgroup_cpu_seconds_total', 'CPU time of the app\'s cgroup (cpu.stat usage_usec), since the agent started'),
-    cgPeriods: c('sidekick_app_cgroup_cpu_periods_total', 'CFS periods elapsed in the app\'s cgroup (cpu.stat nr_periods), since the agent started'),
-    cgThrottledPeriods: c('sidekick_app_cgroup_cpu_throttled_periods_total', 'CFS periods in which the app\'s cgroup was throttled (cpu.stat nr_throttled)'),
-    cgThrottledSeconds: c('sidekick_app_cgroup_cpu_throttled_seconds_total', 'Time the app\'s cgroup was throttled (cpu.stat throttled_usec)'),
+    cgOomKills: c('sidekick_app_cgroup_oom_kills_total', 'OOM kills in the app\'s cgroup (memory.events oom_kill), seen since the agent started', false),
+    cgCpu: c('sidekick_app_cgroup_cpu_seconds_total', 'CPU time of the app\'s cgroup (cpu.stat usage_usec), since the agent started', false),
+    cgPeriods: c('sidekick_app_cgroup_cpu_periods_total', 'CFS periods elapsed in the app\'s cgroup (cpu.stat nr_periods), since the agent started', false),
+    cgThrottledPeriods: c('sidekick_app_cgroup_cpu_throttled_periods_total', 'CFS periods in which the app\'s cgroup was throttled (cpu.stat nr_throttled)', false),
+    cgThrottledSeconds: c('sidekick_app_cgroup_cpu_throttled_seconds_total', 'Time the app\'s cgroup was throttled (cpu.stat throttled_usec)', false),
     probeUp: metrics.gauge({ name: 'sidekick_app_probe_success', help: '1 when the last probe of the app succeeded, else 0' }),
     probeSeconds: metrics.gauge({ name: 'sidekick_app_probe_duration_seconds', help: 'Duration of the last probe of the app' }),
     probeOk: probes.labels({ result: 'up' }),
