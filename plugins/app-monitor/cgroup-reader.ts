@@ -28,7 +28,7 @@ export async function cgroupOf(pid: number, procDir = '/proc', root = '/sys/fs/c
 export async function readCgroup(dir: string): Promise<CgroupFigures> {
   const read = (file: string) => readFile(`${dir}/${file}`, 'utf8').then((t) => t, () => undefined);
   const [current, max, events, cpu] = await Promise.all([read('memory.current'), read('memory.max'), read('memory.events'), read('cpu.stat')]);
-  if (current === undefined && cpu === undefined) throw new Error(`${dir} has no readable memory.current or cpu.stat (not a cgroup v2 directory, or not readable)`);
+  if (current === undefined && cpu === undefined) throw new Error(`${dir} has no readable memory.current or cpu.stat (a cgroup v1 host, a directory that is not cgroup v2, or not readable)`);
   const figures: CgroupFigures = { dir };
   if (current !== undefined) figures.memoryBytes = Number(current.trim());
   if (max !== undefined && max.trim() !== 'max') figures.memoryLimitBytes = Number(max.trim());
