@@ -1,5 +1,7 @@
 // app-monitor against real processes: a child that allocates memory, opens files, burns CPU and
 // is restarted; a real HTTP app for the probe; names and pid files that lead nowhere.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -128,6 +130,33 @@ describe('app-monitor processes', () => {
     expect(problem!.message).toContain(`no process named "${name}"`);
     expect(await series(ctx, 'sidekick_app_up', { name })).toBe(0);
     expect(ctx.failures).toEqual([]);
+  });
+});
+
+describe('app-monitor permissions', () => {
+  // The test runs as root, which reads every /proc entry: the monitor runs in a child process that
+  // becomes nobody (65534) and watches an app owned by root, as a sidecar with another user would.
+  it.skipIf(process.getuid?.() !== 0)("names another user's unreadable fds, and still reports what it can read", async () => {
+    const name = uniqueName();
+    const a = await app(name, 1024);
+    const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures/poll-as.ts'), name, '65534'], { env: { ...process.env, HOME: '/tmp' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
+    const [code] = await once(child, 'exit');
+    expect(code, err).toBe(0);
+    const r = JSON.parse(out.trim().split('\n').pop()!);
+    expect(r.uid).toBe(65534);
+    expect(r.health.ready).toBe(true);
+    expect(r.health.details.up).toBe(true);
+    expect(r.health.details.processes).toEqual([expect.objectContaining({ pid: a.pid, residentBytes: expect.any(Number) })]);
+    expect(r.health.details.processes[0].residentBytes).toBeGreaterThan(0);
+    expect(r.health.details.processes[0].openFds).toBeUndefined();
+    const [problem] = r.health.details.problems;
+    expect(problem.code).toBe('ERR_SIDEKICK_APP_MONITOR_PERMISSION');
+    expect(problem.message).toContain(`/proc/${a.pid}/fd: EACCES`);
+    expect(problem.message).toContain('CAP_SYS_PTRACE');
   });
 });
 
