@@ -158,7 +158,10 @@ export class AppMonitor implements PluginInstance {
     const seen = new Map<number, number>();
     let cpu = 0, resident = 0, virtual = 0, fds = 0, threads = 0, worst = 0;
     for (const p of found) {
-      cpu += Math.max(0, p.cpuSeconds - (this.cpuSeen.get(p.pid) ?? 0));
+      // The first poll is the baseline: the series outlives this instance (a config reload
+      // replaces it), so counting a running process's past CPU again would count it twice.
+      const before = this.cpuSeen.get(p.pid) ?? (this.lastPoll === undefined ? p.cpuSeconds : 0);
+      cpu += Math.max(0, p.cpuSeconds - before);
       seen.set(p.pid, p.cpuSeconds);
       resident += p.residentBytes;
       virtual += p.virtualBytes;

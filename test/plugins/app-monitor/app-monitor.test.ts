@@ -98,6 +98,31 @@ describe('app-monitor processes', () => {
     expect(await series(ctx, 'sidekick_app_resident_memory_bytes', by)).toBeLessThan(rss0 + 60 * 1024 * 1024);
   });
 
+  it('does not count the CPU of a running app twice when a reload replaces the instance', async () => {
+    const name = uniqueName();
+    const a = await app(name, 1024);
+    await a.send('burn 200');
+    const { m, ctx } = await monitor({ process: { name }, cgroup: 'off', interval: '1h' });
+    await m.start();
+    await a.send('burn 100');
+    await m.poll();
+    const by = { instance: 'watch', name };
+    const counted = (await series(ctx, 'sidekick_app_cpu_seconds_total', by))!;
+    // The burn after the first poll counts; the 200 ms before it does not.
+    const total = (m.health().details!.processes as Array<{ cpuSeconds: number }>)[0]!.cpuSeconds;
+    expect(counted).toBeGreaterThanOrEqual(0.08);
+    expect(counted).toBeLessThanOrEqual(total - 0.18);
+    await m.stop();
+    // The replacement shares the series, as the agent's instances do across a reload.
+    const replacement = (await plugin.create(parseConfig(configSchema, { process: { name }, cgroup: 'off', interval: '1h' }), ctx)) as AppMonitor;
+    cleanups.push(() => replacement.stop());
+    await replacement.start();
+    expect(await series(ctx, 'sidekick_app_cpu_seconds_total', by)).toBe(counted);
+    await a.send('burn 100');
+    await replacement.poll();
+    expect(await series(ctx, 'sidekick_app_cpu_seconds_total', by)).toBeGreaterThanOrEqual(counted + 0.08);
+  });
+
   it('follows the pid in a pid file, and names a missing or stale one', async () => {
     const a = await app(uniqueName(), 1024);
     const { m, ctx } = await monitor({ process: { pidFile: 'app.pid' }, cgroup: 'off', interval: '1h' });
