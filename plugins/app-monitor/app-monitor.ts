@@ -49,7 +49,7 @@ export class AppMonitor implements PluginInstance {
     const p = config.process;
     this.pidFile = p?.pidFile === undefined ? undefined : ctx.resolvePath(p.pidFile);
     this.label = p?.label ?? p?.name ?? (this.pidFile ? basename(this.pidFile, extname(this.pidFile)) : 'app');
-    this.metrics = createMonitorMetrics(ctx.metrics, this.label);
+    this.metrics = createMonitorMetrics(ctx.metrics, this.label, p !== undefined);
   }
 
   async start(): Promise<void> {

@@ -2,12 +2,13 @@
 // them, labelled by instance and the app's stable `name` (never a pid). Bound once.
 import type { PluginMetrics } from '../../src/plugin-api.ts';
 
-export function createMonitorMetrics(metrics: PluginMetrics, name: string) {
+/** `processes`: whether the config watches processes (their counters then show 0 from the start). */
+export function createMonitorMetrics(metrics: PluginMetrics, name: string, processes: boolean) {
   const by = { name };
   const g = (metric: string, help: string) => metrics.gauge({ name: metric, help, labelNames: ['name'] }).labels(by);
   // Counters show 0 from the start, so the first restart or OOM kill is an increase().
   // (The cgroup ones only once the cgroup is read: a 0 would claim what is not known.)
-  const c = (metric: string, help: string, zero = true) => {
+  const c = (metric: string, help: string, zero = processes) => {
     const child = metrics.counter({ name: metric, help, labelNames: ['name'] }).labels(by);
     if (zero) child.inc(0);
     return child;

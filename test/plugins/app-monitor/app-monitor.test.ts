@@ -205,6 +205,9 @@ describe('app-monitor cgroup', () => {
     expect(await series(ctx, 'sidekick_app_cgroup_memory_bytes')).toBe(1000);
     expect(await series(ctx, 'sidekick_app_cgroup_memory_limit_bytes')).toBe(0);
     expect(await series(ctx, 'sidekick_app_cgroup_oom_kills_total')).toBe(0); // the baseline
+    // No process is watched: no process series, not even zeros.
+    expect(await series(ctx, 'sidekick_app_restarts_total')).toBeUndefined();
+    expect(await series(ctx, 'sidekick_app_up')).toBeUndefined();
     await write(7_500_000, 5, 2, 2000);
     await writeFile(join(dir, 'memory.max'), '4096\n');
     await m.poll();
