@@ -126,6 +126,22 @@ function figures(type: string, d: Record<string, unknown>, now: number): { list:
       const eta = num(progress.etaSeconds);
       list.push(['catching up', `${esc(bytes(num(progress.behindBytes)!))} behind at ${esc(bytes(num(progress.rateBytesPerSecond) ?? 0))}/s${eta !== undefined ? `, about ${esc(duration(eta))} left` : ''}`]);
     }
+  } else if (type === 'app-monitor') {
+    if (typeof d.up === 'boolean') list.push(['app', `${esc(d.name)}: ${d.up ? `<span class="ok">${esc(d.processCount)} process(es)</span>` : '<span class="failing">not seen</span>'}`]);
+    const main = rec(Array.isArray(d.processes) ? d.processes[0] : undefined);
+    if (main && num(main.residentBytes) !== undefined) list.push(['memory', esc(bytes(num(main.residentBytes)!))]);
+    if (main && num(main.openFds) !== undefined) list.push(['open files', `${esc(main.openFds)}${num(main.maxFds) ? ` of ${esc(main.maxFds)}` : ''}`]);
+    if (num(d.restarts)) list.push(['restarts', esc(d.restarts)]);
+    const probe = rec(d.probe);
+    if (probe) {
+      warn ||= probe.up !== true;
+      list.push(['probe', `${esc(probe.target)}: <span class="${probe.up ? 'ok' : 'failing'}">${esc(probe.result)}</span>`]);
+    }
+    for (const problem of Array.isArray(d.problems) ? d.problems.map(rec) : []) {
+      if (!problem) continue;
+      warn = true;
+      list.push(['cannot see', `<span class="failing">${esc(problem.message)}</span>`]);
+    }
   } else {
     for (const [k, v] of Object.entries(d)) {
       if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') list.push([k, esc(v)]);

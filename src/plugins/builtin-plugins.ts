@@ -9,4 +9,5 @@ export const BUILTIN_PLUGINS: Record<string, Loader> = {
   'log-shipper': () => import('../../plugins/log-shipper/index.ts'),
   'tls-terminator': () => import('../../plugins/tls-terminator/index.ts'),
   'config-sync': () => import('../../plugins/config-sync/index.ts'),
+  'app-monitor': () => import('../../plugins/app-monitor/index.ts'),
 };

@@ -100,4 +100,30 @@ describe('the status page', () => {
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(html).toContain('https://[redacted]@store.example/cfg');
   });
+
+  it("shows app-monitor's app, probe and what it cannot see", () => {
+    const html = renderStatusPage(
+      {
+        version: '1',
+        state: 'running',
+        instances: {
+          app: {
+            type: 'app-monitor',
+            state: 'running',
+            ready: false,
+            details: {
+              name: 'nginx', up: false, restarts: 2, processCount: 0, processes: [],
+              probe: { target: 'http://127.0.0.1:8080/healthz', up: false, result: 'ECONNREFUSED' },
+              problems: [{ code: 'ERR_SIDEKICK_APP_MONITOR_NOT_FOUND', message: 'no process named "nginx"; <shareProcessNamespace>' }],
+            },
+          },
+        },
+      },
+      {},
+    );
+    expect(html).toContain('nginx: <span class="failing">not seen</span>');
+    expect(html).toContain('<span class="failing">ECONNREFUSED</span>');
+    expect(html).toContain('no process named &quot;nginx&quot;; &lt;shareProcessNamespace&gt;');
+    expect(html).toMatch(/restarts<\/\w+>\s*<\w+>2/);
+  });
 });

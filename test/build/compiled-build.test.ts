@@ -39,6 +39,7 @@ describe('the compiled build', () => {
       'tls-terminator': '  https:\n    type: tls-terminator\n    listen: 127.0.0.1:0\n    upstream: http://127.0.0.1:9\n',
       'config-sync': '  cfg:\n    type: config-sync\n    source:\n      dir:\n        path: /tmp\n    target: /tmp/never-written\n',
       'log-shipper': '  logs:\n    type: log-shipper\n    include: ["/tmp/none/*.log"]\n    sink:\n      type: stdout\n',
+      'app-monitor': '  watch:\n    type: app-monitor\n    process:\n      name: nothing-by-this-name\n',
     };
     const file = join(OUT, 'all.yaml');
     await writeFile(file, `plugins:\n${Object.keys(BUILTIN_PLUGINS).map((t) => blocks[t] ?? '').join('')}`);
