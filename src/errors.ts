@@ -3,8 +3,8 @@
 // it means. Logs, /status, metric labels and tests tell failures apart by it, never by message
 // text. docs/errors.md says, for each code, what to do; a test keeps the two and the code in step.
 
-/** ERR_SIDEKICK_ then an area (CONFIG, PLUGIN, HOST, INJECT, CAPTURE, TLS, SYNC, LOGS), then what. */
-export const ERROR_CODE_PATTERN = /^ERR_SIDEKICK_(CONFIG|PLUGIN|HOST|INJECT|CAPTURE|TLS|SYNC|LOGS)(_[A-Z0-9]+)+$/;
+/** ERR_SIDEKICK_ then an area (CONFIG, PLUGIN, HOST, INJECT, CAPTURE, TLS, SYNC, LOGS, APP), then what. */
+export const ERROR_CODE_PATTERN = /^ERR_SIDEKICK_(CONFIG|PLUGIN|HOST|INJECT|CAPTURE|TLS|SYNC|LOGS|APP)(_[A-Z0-9]+)+$/;
 
 /** Every code the agent and its built-in plugins use, with what it means. */
 export const ERROR_CODES = {
@@ -51,6 +51,11 @@ export const ERROR_CODES = {
   ERR_SIDEKICK_LOGS_FORWARD_CLOSED: 'the Fluentd forward server closed the connection before acknowledging; retried',
   ERR_SIDEKICK_LOGS_FORWARD_ACK_TIMEOUT: 'the Fluentd forward server did not acknowledge a chunk in time; retried',
   ERR_SIDEKICK_LOGS_CHECKPOINTS: 'the checkpoint file was unreadable; it was moved aside and shipping resumed from what was usable',
+  // app-monitor (reported in /status, the instance keeps running)
+  ERR_SIDEKICK_APP_NOT_FOUND: 'no process of the app by that name, or the pid of the pid file is not running',
+  ERR_SIDEKICK_APP_PID_FILE: 'the pid file is missing or does not hold a pid',
+  ERR_SIDEKICK_APP_PERMISSION: "another user's /proc/<pid>/fd or limits is not readable",
+  ERR_SIDEKICK_APP_CGROUP: 'no readable cgroup v2 files for the app',
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -11,7 +11,7 @@ import { createMonitorMetrics, type MonitorMetrics } from './monitor-metrics.ts'
 import { findByName, readProcess, visibleProcesses, type ProcessFigures } from './proc-reader.ts';
 
 export interface Problem {
-  code: 'ERR_SIDEKICK_APP_MONITOR_NOT_FOUND' | 'ERR_SIDEKICK_APP_MONITOR_PID_FILE' | 'ERR_SIDEKICK_APP_MONITOR_PERMISSION' | 'ERR_SIDEKICK_APP_MONITOR_CGROUP';
+  code: 'ERR_SIDEKICK_APP_NOT_FOUND' | 'ERR_SIDEKICK_APP_PID_FILE' | 'ERR_SIDEKICK_APP_PERMISSION' | 'ERR_SIDEKICK_APP_CGROUP';
   message: string;
 }
 
@@ -168,7 +168,7 @@ export class AppMonitor implements PluginInstance {
       threads += p.threads;
       if (p.openFds !== undefined) fds += p.openFds;
       if (p.openFds !== undefined && p.maxFds) worst = Math.max(worst, p.openFds / p.maxFds);
-      if (p.problem) problems.push({ code: 'ERR_SIDEKICK_APP_MONITOR_PERMISSION', message: `${p.problem}: run the agent as the app's user, or give it CAP_SYS_PTRACE` });
+      if (p.problem) problems.push({ code: 'ERR_SIDEKICK_APP_PERMISSION', message: `${p.problem}: run the agent as the app's user, or give it CAP_SYS_PTRACE` });
     }
     this.cpuSeen = seen;
     // The main process: the one whose parent is not the app's, oldest first.
@@ -199,24 +199,24 @@ export class AppMonitor implements PluginInstance {
     const name = this.config.process!.name;
     if (name !== undefined) {
       const pids = await findByName(name, this.procDir);
-      if (pids.length === 0) problems.push({ code: 'ERR_SIDEKICK_APP_MONITOR_NOT_FOUND', message: await this.notFound(`no process named "${name}"`) });
+      if (pids.length === 0) problems.push({ code: 'ERR_SIDEKICK_APP_NOT_FOUND', message: await this.notFound(`no process named "${name}"`) });
       return pids;
     }
     let text: string;
     try {
       text = await readFile(this.pidFile!, 'utf8');
     } catch (err) {
-      problems.push({ code: 'ERR_SIDEKICK_APP_MONITOR_PID_FILE', message: `cannot read the pid file ${this.pidFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (the app has not started, or the volume is not shared)` });
+      problems.push({ code: 'ERR_SIDEKICK_APP_PID_FILE', message: `cannot read the pid file ${this.pidFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (the app has not started, or the volume is not shared)` });
       return [];
     }
     const pid = Number(text.trim());
     if (!Number.isInteger(pid) || pid <= 0) {
-      problems.push({ code: 'ERR_SIDEKICK_APP_MONITOR_PID_FILE', message: `the pid file ${this.pidFile} holds ${JSON.stringify(text.trim().slice(0, 20))}, not a pid` });
+      problems.push({ code: 'ERR_SIDEKICK_APP_PID_FILE', message: `the pid file ${this.pidFile} holds ${JSON.stringify(text.trim().slice(0, 20))}, not a pid` });
       return [];
     }
     const figures = await readProcess(pid, this.procDir);
     if (!figures) {
-      problems.push({ code: 'ERR_SIDEKICK_APP_MONITOR_NOT_FOUND', message: await this.notFound(`pid ${pid} from ${this.pidFile} is not running or not visible`) });
+      problems.push({ code: 'ERR_SIDEKICK_APP_NOT_FOUND', message: await this.notFound(`pid ${pid} from ${this.pidFile} is not running or not visible`) });
       return [];
     }
     return [pid];
@@ -250,7 +250,7 @@ export class AppMonitor implements PluginInstance {
       this.setCgroup(figures);
     } catch (err) {
       this.cgroup = undefined;
-      problems.push({ code: 'ERR_SIDEKICK_APP_MONITOR_CGROUP', message: `cgroup figures not readable: ${(err as Error).message}` });
+      problems.push({ code: 'ERR_SIDEKICK_APP_CGROUP', message: `cgroup figures not readable: ${(err as Error).message}` });
     }
   }
 

@@ -114,7 +114,7 @@ describe('the status page', () => {
             details: {
               name: 'nginx', up: false, restarts: 2, processCount: 0, processes: [],
               probe: { target: 'http://127.0.0.1:8080/healthz', up: false, result: 'ECONNREFUSED' },
-              problems: [{ code: 'ERR_SIDEKICK_APP_MONITOR_NOT_FOUND', message: 'no process named "nginx"; <shareProcessNamespace>' }],
+              problems: [{ code: 'ERR_SIDEKICK_APP_NOT_FOUND', message: 'no process named "nginx"; <shareProcessNamespace>' }],
             },
           },
         },

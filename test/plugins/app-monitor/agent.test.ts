@@ -63,7 +63,7 @@ plugins:
 
       const status = await agent.status();
       expect(status.instances.app).toMatchObject({ state: 'running', ready: true, details: { up: true, processes: [{ pid: app.pid, maxFds: 900 }], probe: { up: true } } });
-      expect(status.instances.ghost).toMatchObject({ state: 'running', ready: true, details: { up: false, problems: expect.arrayContaining([expect.objectContaining({ code: 'ERR_SIDEKICK_APP_MONITOR_NOT_FOUND' })]) } });
+      expect(status.instances.ghost).toMatchObject({ state: 'running', ready: true, details: { up: false, problems: expect.arrayContaining([expect.objectContaining({ code: 'ERR_SIDEKICK_APP_NOT_FOUND' })]) } });
       expect((await fetch(`${agent.adminUrl}/readyz`)).status).toBe(200);
 
       http.closeAllConnections();

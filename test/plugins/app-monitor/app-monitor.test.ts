@@ -84,7 +84,7 @@ describe('app-monitor processes', () => {
     await first.kill();
     await m.poll();
     expect(await series(ctx, 'sidekick_app_up', by)).toBe(0);
-    expect(m.health().details!.problems).toEqual([expect.objectContaining({ code: 'ERR_SIDEKICK_APP_MONITOR_NOT_FOUND' })]);
+    expect(m.health().details!.problems).toEqual([expect.objectContaining({ code: 'ERR_SIDEKICK_APP_NOT_FOUND' })]);
 
     const second = await app(name, 777);
     await m.poll();
@@ -129,7 +129,7 @@ describe('app-monitor processes', () => {
     await m.start();
     const by = { instance: 'watch', name: 'app' }; // the pid file's base name
     expect(await series(ctx, 'sidekick_app_up', by)).toBe(0);
-    expect(m.health()).toMatchObject({ ready: true, details: { problems: [{ code: 'ERR_SIDEKICK_APP_MONITOR_PID_FILE', message: expect.stringContaining('ENOENT') }] } });
+    expect(m.health()).toMatchObject({ ready: true, details: { problems: [{ code: 'ERR_SIDEKICK_APP_PID_FILE', message: expect.stringContaining('ENOENT') }] } });
 
     await writeFile(join(ctx.dataDir, 'app.pid'), `${a.pid}\n`);
     await m.poll();
@@ -140,7 +140,7 @@ describe('app-monitor processes', () => {
     await m.poll();
     expect(await series(ctx, 'sidekick_app_up', by)).toBe(0);
     const [problem] = m.health().details!.problems as Array<{ code: string; message: string }>;
-    expect(problem!.code).toBe('ERR_SIDEKICK_APP_MONITOR_NOT_FOUND');
+    expect(problem!.code).toBe('ERR_SIDEKICK_APP_NOT_FOUND');
     expect(problem!.message).toContain(`pid ${a.pid}`);
   });
 
@@ -152,7 +152,7 @@ describe('app-monitor processes', () => {
     expect(h.ready).toBe(true);
     expect(h.details).toMatchObject({ up: false, processes: [] });
     const [problem] = h.details!.problems as Array<{ code: string; message: string }>;
-    expect(problem!.code).toBe('ERR_SIDEKICK_APP_MONITOR_NOT_FOUND');
+    expect(problem!.code).toBe('ERR_SIDEKICK_APP_NOT_FOUND');
     expect(problem!.message).toContain(`no process named "${name}"`);
     expect(await series(ctx, 'sidekick_app_up', { name })).toBe(0);
     expect(ctx.failures).toEqual([]);
@@ -180,7 +180,7 @@ describe('app-monitor permissions', () => {
     expect(r.health.details.processes[0].residentBytes).toBeGreaterThan(0);
     expect(r.health.details.processes[0].openFds).toBeUndefined();
     const [problem] = r.health.details.problems;
-    expect(problem.code).toBe('ERR_SIDEKICK_APP_MONITOR_PERMISSION');
+    expect(problem.code).toBe('ERR_SIDEKICK_APP_PERMISSION');
     expect(problem.message).toContain(`/proc/${a.pid}/fd: EACCES`);
     expect(problem.message).toContain('CAP_SYS_PTRACE');
   });
@@ -227,7 +227,7 @@ describe('app-monitor cgroup', () => {
       expect(await series(ctx, 'sidekick_app_cgroup_memory_bytes')).toBeGreaterThan(0);
     } else {
       const [problem] = m.health().details!.problems as Array<{ code: string; message: string }>;
-      expect(problem).toMatchObject({ code: 'ERR_SIDEKICK_APP_MONITOR_CGROUP', message: expect.stringContaining('cgroup figures not readable') });
+      expect(problem).toMatchObject({ code: 'ERR_SIDEKICK_APP_CGROUP', message: expect.stringContaining('cgroup figures not readable') });
       expect(await series(ctx, 'sidekick_app_cgroup_oom_kills_total')).toBeUndefined(); // not a claimed 0
     }
   });
