@@ -316,6 +316,10 @@ export class ConfigSync implements PluginInstance {
     this.metrics.modified.inc(diff.modified);
     this.metrics.deleted.inc(diff.deleted);
     this.updateVersionMetrics();
+    // In the same tick too: the reload. A reload loop that ends while the save below waits on
+    // the disk would otherwise tell the app about this version (it reads the current one) and
+    // then be asked again for the same version: a third reload for a burst that owes one.
+    this.reloads?.request();
     // Live already: a failed save is shown, retried by the next poll, and the reload still goes out.
     const saveError = await this.persist().then(() => undefined, (err: unknown) => err);
     this.log.info(
@@ -324,7 +328,6 @@ export class ConfigSync implements PluginInstance {
     );
     this.pollDone('changed');
     if (saveError) this.recordError(saveError, 'published, but saving the state failed; the next poll saves it again');
-    this.reloads?.request();
   }
 
   /** Health check failed after reloading `version`: go back to the previous version. */
@@ -352,10 +355,10 @@ export class ConfigSync implements PluginInstance {
     };
     this.metrics.rollbacks.inc();
     this.updateVersionMetrics();
+    this.reloads?.request(); // with the state change, as for a publish
     const saveError = await this.persist().then(() => undefined, (err: unknown) => err);
     if (saveError) this.recordError(saveError, 'rolled back, but saving the state failed; the next poll saves it again');
     this.log.warn({ from: bad.generation, to: previous.generation, badId: bad.id }, 'rolled back to the previous version');
-    this.reloads?.request();
   }
 
   /** The app was told about `version`: a restart no longer owes it a reload. */
