@@ -70,7 +70,8 @@ export class LogShipper implements PluginInstance {
     this.ctx = ctx;
     const resolve = (g: string) => ctx.resolvePath(g);
     this.discovery = new FileDiscovery(config.include.map(resolve), config.exclude.map(resolve));
-    this.store = new CheckpointStore(ctx.dataDir, () => this.checkpoints());
+    // What the next rotation check would look for (readMissed), a restart looks for instead.
+    this.store = new CheckpointStore(ctx.dataDir, () => this.checkpoints(), () => this.lastCheck - this.config.pollInterval);
     this.metrics = new ShipperMetrics(ctx.metrics, config.buffer);
     this.encoder = new RecordEncoder(config.labels);
     this.readOpts = { maxLineSize: config.maxLineSize, partialLineTimeout: config.partialLineTimeout, fingerprintSize: config.fingerprintSize };
@@ -188,7 +189,7 @@ export class LogShipper implements PluginInstance {
 
   /** Resume every checkpointed file, and find where files rotated while we were down went. */
   private async restore(checkpoints: Checkpoint[]): Promise<void> {
-    const opts = { readFrom: this.config.readFrom, savedAt: this.store.savedAt, excluded: (p: string) => this.discovery.excluded(p) };
+    const opts = { readFrom: this.config.readFrom, savedAt: this.store.savedAt, unseenSince: this.store.unseenSince, excluded: (p: string) => this.discovery.excluded(p) };
     const plan = await planRestore(this.takeSeen(), checkpoints, opts, this.fpScratch);
     for (const r of plan.rotated) this.ctx.logger.info(r, 'file rotated while stopped; reading the rest');
     for (const file of plan.missed) this.ctx.logger.info({ file }, 'file created and rotated while stopped; reading it');

@@ -19,6 +19,8 @@ export interface RestoreOptions {
   readFrom: 'beginning' | 'end';
   /** When the checkpoints were saved (ms since the epoch), if there were any. */
   savedAt: number | undefined;
+  /** Files changed since then may never have been seen by the stopped agent (default: savedAt). */
+  unseenSince?: number;
   /** Paths the agent would never tail (the exclude globs). */
   excluded: (path: string) => boolean;
 }
@@ -72,7 +74,7 @@ export async function planRestore(paths: string[], checkpoints: Checkpoint[], op
   if (opts.savedAt !== undefined) {
     const matched = new Set(paths);
     const accounted = (p: string) => skip.has(p) || matched.has(p) || opts.excluded(p);
-    for (const file of await findMissedRotations(checkpoints, { since: opts.savedAt, skip: accounted, scratch, matched: paths })) {
+    for (const file of await findMissedRotations(checkpoints, { since: opts.unseenSince ?? opts.savedAt, skip: accounted, scratch, matched: paths })) {
       plan.missed.push(file.path);
       plan.open.push({ file, offset: 0, state: 'draining' });
     }

@@ -1,7 +1,7 @@
 // Rotation the way logrotate does it (the real logrotate binary), truncation, deletion,
 // inode reuse and rotation while the shipper was stopped. Every line checked by content.
 import { execFile } from 'node:child_process';
-import { copyFile, open, readFile, rename, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, open, readFile, rename, stat, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -9,6 +9,12 @@ import { isRotatedName } from '../../../plugins/log-shipper/missed-rotations.ts'
 import { Receiver, type Shipper, eventually, expectAllOnce, lines, startShipper, tempDir, writeLines } from './helpers.ts';
 
 const run = promisify(execFile);
+
+/** Last written an hour ago: a rotation from before the shipper ran, not one it might have missed. */
+async function ageFile(path: string): Promise<void> {
+  const then = new Date(Date.now() - 3_600_000);
+  await utimes(path, then, then);
+}
 
 async function logrotate(dir: string, file: string, mode: 'create' | 'copytruncate'): Promise<void> {
   const conf = join(dir, 'logrotate.conf');
@@ -163,6 +169,37 @@ describe('log-shipper rotation', () => {
     await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c]));
   });
 
+  it('rotated twice, then a checkpoint save, then a kill before the next check: the file in between is read after the restart', async () => {
+    // Found by the soak (seed 543497421, 6 lines lost): the middle file was written before the last
+    // checkpoint save, so a restart took it for an old rotation (older than the save) and skipped it.
+    const other = join(dir.path, 'other.log');
+    const at = lines('a', 100);
+    await writeLines(file, at);
+    // No rotation check after the first one: the state a kill right after the rotations leaves.
+    shipper = await start({ pollInterval: '1h' });
+    await eventually(() => expectAllOnce(rx.messages(), at));
+    await rename(file, `${file}.1`);
+    const b = lines('b', 6);
+    await writeLines(file, b);
+    await rename(`${file}.1`, `${file}.2`);
+    await rename(file, `${file}.1`);
+    const bWritten = (await stat(`${file}.1`)).mtimeMs;
+    const c = lines('c', 20);
+    await writeLines(file, c);
+    // Another file acknowledged: a checkpoint save that knows nothing of the middle file.
+    const o = lines('o', 10);
+    await writeLines(other, o);
+    await eventually(() => expectAllOnce(rx.messages(), [...at, ...o]));
+    const saved = join(dataDir.path, 'checkpoints.json');
+    await eventually(async () => {
+      expect((await stat(saved)).mtimeMs).toBeGreaterThan(bWritten);
+      expect(JSON.parse(await readFile(saved, 'utf8')).files.some((f: { path: string }) => f.path === other)).toBe(true);
+    });
+    await shipper.stop();
+    shipper = await start();
+    await eventually(() => expectAllOnce(rx.messages(), [...at, ...o, ...b, ...c]));
+  });
+
   it('plain truncation: restarts at 0 without re-shipping', async () => {
     shipper = await start();
     const a = lines('a', 100);
@@ -240,6 +277,7 @@ describe('log-shipper rotation', () => {
   it('a file created and rotated away entirely while stopped (logrotate twice) is read too; older rotations are not', async () => {
     const old = lines('old', 20);
     await writeLines(`${file}.3`, old); // rotated before the shipper ever ran: not to be shipped
+    await ageFile(`${file}.3`);
     const a = lines('a', 50);
     await writeLines(file, a);
     shipper = await start();
@@ -267,6 +305,7 @@ describe('log-shipper rotation', () => {
     // The shipper ran (a checkpoint was saved) but had no file yet, as when it is killed before the
     // app's first file is discovered: the rotated sibling of the file matched now is found by its mtime.
     await writeLines(`${file}.3`, lines('old', 20)); // rotated before the shipper ever ran: not to be shipped
+    await ageFile(`${file}.3`);
     shipper = await start();
     await shipper.stop();
     const a = lines('a', 50);
