@@ -240,7 +240,7 @@ export class LogShipper implements PluginInstance {
     const retired = [...this.retired].find((t) => same(t) && !this.superseded.has(t));
     const key = `${st.dev}:${st.ino}`;
     const known = retired ?? this.finished.get(key);
-    if (known && (await fingerprint(fh, known.fpLen, this.fpScratch)) === known.fpHash) {
+    if (known && (retired !== undefined || verifiable(known as Checkpoint)) && (await fingerprint(fh, known.fpLen, this.fpScratch)) === known.fpHash) {
       // Read before under another name: go on from where that left off, never from 0.
       if (retired) {
         offset = retired.readOffset;
@@ -305,6 +305,10 @@ export class LogShipper implements PluginInstance {
         const before = t.readOffset;
         const lines = builder.lines;
         t.dirty = await t.readChunk(this.readBuf, this.readOpts, builder, now);
+        // The identity must cover what is read before any of it can be acknowledged: an entry
+        // with an offset past its fingerprint (an empty file's, say) matches any content that
+        // reuses the inode, which a restart then resumed mid-file (found by the soak).
+        if (t.fpLen < t.readOffset) await t.updateFingerprint(this.config.fingerprintSize, this.fpScratch);
         this.metrics.readBytes.inc(t.readOffset - before);
         this.metrics.readLines.inc(builder.lines - lines);
         more ||= t.dirty;
@@ -371,6 +375,7 @@ export class LogShipper implements PluginInstance {
       t.dirty = true;
       if (t.readOffset < size || now - t.lastGrowth < this.config.rotateWait) continue;
       await t.readChunk(this.readBuf, { ...this.readOpts, partialLineTimeout: 0 }, this.builder!, now);
+      if (t.fpLen < t.readOffset) await t.updateFingerprint(this.config.fingerprintSize, this.fpScratch);
       this.builder!.flushIdle(now, t);
       this.draining.delete(t);
       this.retired.add(t);
@@ -483,6 +488,11 @@ export class LogShipper implements PluginInstance {
     this.lastError = { message, at: new Date().toISOString() };
     this.ctx.logger.error({ err }, what);
   }
+}
+
+/** An empty fingerprint with an offset past 0 says nothing of the content: the inode may be reused. */
+function verifiable(c: { fpLen: number; offset: number }): boolean {
+  return c.fpLen > 0 || c.offset === 0;
 }
 
 function checkpointOf(t: FileTracker): Checkpoint {

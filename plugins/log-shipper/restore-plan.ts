@@ -40,7 +40,8 @@ export async function planRestore(paths: string[], checkpoints: Checkpoint[], op
     let cp: Checkpoint | undefined;
     // Several entries for one file (renamed while its first reader was unacknowledged): the lowest offset is the safe one.
     for (const c of sameInode) {
-      if (st.size >= c.offset && (!cp || c.offset < cp.offset) && (await fingerprint(fh, c.fpLen, scratch)) === c.fpHash) cp = c;
+      // An entry with no fingerprint but an offset (an older agent's) cannot tell a reused inode: not resumed.
+      if ((c.fpLen > 0 || c.offset === 0) && st.size >= c.offset && (!cp || c.offset < cp.offset) && (await fingerprint(fh, c.fpLen, scratch)) === c.fpHash) cp = c;
     }
     if (cp) {
       for (const c of sameInode) if (c.fpHash === cp.fpHash) used.add(c);

@@ -200,6 +200,23 @@ describe('log-shipper rotation', () => {
     await eventually(() => expectAllOnce(rx.messages(), [...at, ...o, ...b, ...c]));
   });
 
+  it('a file tracked while empty, read, then emptied and rewritten while stopped (same inode): read from 0', async () => {
+    // Found by the soak (6 lines lost, the last one cut): a file tracked while empty kept an empty
+    // fingerprint while its lines were read and acknowledged, so its checkpoint matched any content
+    // of that inode; logrotate-style inode reuse while stopped then resumed the new content mid-file.
+    await writeFile(file, '');
+    shipper = await start({ pollInterval: '1h' }); // no rotation check after the first: reads only
+    const a = lines('a', 5);
+    await writeLines(file, a);
+    await eventually(() => expectAllOnce(rx.messages(), a));
+    await shipper.stop();
+    await truncate(file, 0);
+    const b = lines('b', 40);
+    await writeLines(file, b);
+    shipper = await start();
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b]));
+  });
+
   it('plain truncation: restarts at 0 without re-shipping', async () => {
     shipper = await start();
     const a = lines('a', 100);
