@@ -1,6 +1,7 @@
 // Rotation the way logrotate does it (the real logrotate binary), truncation, deletion,
 // inode reuse and rotation while the shipper was stopped. Every line checked by content.
 import { execFile } from 'node:child_process';
+import { appendFileSync, copyFileSync, renameSync, truncateSync } from 'node:fs';
 import { copyFile, open, readFile, rename, stat, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -215,6 +216,26 @@ describe('log-shipper rotation', () => {
     await writeLines(file, b);
     shipper = await start();
     await eventually(() => expectAllOnce(rx.messages(), [...a, ...b]));
+  });
+
+  it('copytruncate twice between two checks while running: the second copy is read too', async () => {
+    // Found by the soak (23 lines lost): lines written between two copytruncates 17 ms apart lived
+    // only in the second copy, which no tracker had seen; the search found the first copy only.
+    shipper = await start({ include: [file], pollInterval: '1500ms' });
+    const a = lines('a', 100);
+    await writeLines(file, a);
+    await eventually(() => expectAllOnce(rx.messages(), a));
+    const b = lines('b', 23);
+    // Synchronous: the shipper (same process) cannot look in between.
+    copyFileSync(file, `${file}.1`);
+    truncateSync(file, 0);
+    appendFileSync(file, b.map((l) => l + '\n').join(''));
+    renameSync(`${file}.1`, `${file}.2`);
+    copyFileSync(file, `${file}.1`);
+    truncateSync(file, 0);
+    const c = lines('c', 20);
+    appendFileSync(file, c.map((l) => l + '\n').join(''));
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c]));
   });
 
   it('plain truncation: restarts at 0 without re-shipping', async () => {
