@@ -26,12 +26,21 @@ export class CheckpointStore {
   private writing: Promise<void> | undefined;
   private again = false;
   private readonly collect: () => Checkpoint[];
+  private readonly lookedSince: () => number;
   /** When the loaded checkpoints were written (the file's mtime, ms), if there was a file. */
   savedAt: number | undefined;
+  /**
+   * From the loaded file: a file changed since then may be one the agent never saw (ms; at
+   * most savedAt). A save comes between two rotation checks, so it can postdate a file created
+   * and renamed away before the next check would have found it.
+   */
+  unseenSince: number | undefined;
 
-  constructor(dataDir: string, collect: () => Checkpoint[]) {
+  /** `lookedSince`: when the files not in `collect()` were last looked for (ms since the epoch). */
+  constructor(dataDir: string, collect: () => Checkpoint[], lookedSince: () => number) {
     this.file = join(dataDir, 'checkpoints.json');
     this.collect = collect;
+    this.lookedSince = lookedSince;
   }
 
   /**
@@ -56,6 +65,9 @@ export class CheckpointStore {
       data = undefined;
     }
     if (data?.version !== VERSION || !Array.isArray(data.files)) return this.setAside();
+    // Files older than the checkpoint files (no unseenSince) could hide such a file: bounded by the save.
+    const since = (data as { unseenSince?: unknown }).unseenSince;
+    this.unseenSince = typeof since === 'number' && Number.isFinite(since) ? Math.min(since, this.savedAt!) : this.savedAt;
     const files = data.files.filter(isCheckpoint);
     if (files.length === data.files.length) return files;
     const copy = `${this.file}.unreadable-${Date.now()}`;
@@ -87,12 +99,14 @@ export class CheckpointStore {
   private async writeLoop(): Promise<void> {
     do {
       this.again = false;
-      await this.write(this.collect());
+      // Taken before the entries: a look that ends while they are collected is not counted.
+      const unseenSince = this.lookedSince();
+      await this.write(this.collect(), unseenSince);
     } while (this.again);
   }
 
-  private async write(files: Checkpoint[]): Promise<void> {
-    await writeFileDurably(this.file, JSON.stringify({ version: VERSION, savedAt: new Date().toISOString(), files }));
+  private async write(files: Checkpoint[], unseenSince: number): Promise<void> {
+    await writeFileDurably(this.file, JSON.stringify({ version: VERSION, savedAt: new Date().toISOString(), unseenSince, files }));
   }
 }
 

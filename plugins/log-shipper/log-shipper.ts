@@ -70,7 +70,8 @@ export class LogShipper implements PluginInstance {
     this.ctx = ctx;
     const resolve = (g: string) => ctx.resolvePath(g);
     this.discovery = new FileDiscovery(config.include.map(resolve), config.exclude.map(resolve));
-    this.store = new CheckpointStore(ctx.dataDir, () => this.checkpoints());
+    // What the next rotation check would look for (readMissed), a restart looks for instead.
+    this.store = new CheckpointStore(ctx.dataDir, () => this.checkpoints(), () => this.lastCheck - this.config.pollInterval);
     this.metrics = new ShipperMetrics(ctx.metrics, config.buffer);
     this.encoder = new RecordEncoder(config.labels);
     this.readOpts = { maxLineSize: config.maxLineSize, partialLineTimeout: config.partialLineTimeout, fingerprintSize: config.fingerprintSize };
@@ -188,7 +189,7 @@ export class LogShipper implements PluginInstance {
 
   /** Resume every checkpointed file, and find where files rotated while we were down went. */
   private async restore(checkpoints: Checkpoint[]): Promise<void> {
-    const opts = { readFrom: this.config.readFrom, savedAt: this.store.savedAt, excluded: (p: string) => this.discovery.excluded(p) };
+    const opts = { readFrom: this.config.readFrom, savedAt: this.store.savedAt, unseenSince: this.store.unseenSince, excluded: (p: string) => this.discovery.excluded(p) };
     const plan = await planRestore(this.takeSeen(), checkpoints, opts, this.fpScratch);
     for (const r of plan.rotated) this.ctx.logger.info(r, 'file rotated while stopped; reading the rest');
     for (const file of plan.missed) this.ctx.logger.info({ file }, 'file created and rotated while stopped; reading it');
@@ -239,7 +240,7 @@ export class LogShipper implements PluginInstance {
     const retired = [...this.retired].find((t) => same(t) && !this.superseded.has(t));
     const key = `${st.dev}:${st.ino}`;
     const known = retired ?? this.finished.get(key);
-    if (known && (await fingerprint(fh, known.fpLen, this.fpScratch)) === known.fpHash) {
+    if (known && (retired !== undefined || verifiable(known as Checkpoint)) && (await fingerprint(fh, known.fpLen, this.fpScratch)) === known.fpHash) {
       // Read before under another name: go on from where that left off, never from 0.
       if (retired) {
         offset = retired.readOffset;
@@ -304,6 +305,10 @@ export class LogShipper implements PluginInstance {
         const before = t.readOffset;
         const lines = builder.lines;
         t.dirty = await t.readChunk(this.readBuf, this.readOpts, builder, now);
+        // The identity must cover what is read before any of it can be acknowledged: an entry
+        // with an offset past its fingerprint (an empty file's, say) matches any content that
+        // reuses the inode, which a restart then resumed mid-file (found by the soak).
+        if (t.fpLen < t.readOffset) await t.updateFingerprint(this.config.fingerprintSize, this.fpScratch);
         this.metrics.readBytes.inc(t.readOffset - before);
         this.metrics.readLines.inc(builder.lines - lines);
         more ||= t.dirty;
@@ -370,6 +375,7 @@ export class LogShipper implements PluginInstance {
       t.dirty = true;
       if (t.readOffset < size || now - t.lastGrowth < this.config.rotateWait) continue;
       await t.readChunk(this.readBuf, { ...this.readOpts, partialLineTimeout: 0 }, this.builder!, now);
+      if (t.fpLen < t.readOffset) await t.updateFingerprint(this.config.fingerprintSize, this.fpScratch);
       this.builder!.flushIdle(now, t);
       this.draining.delete(t);
       this.retired.add(t);
@@ -390,7 +396,7 @@ export class LogShipper implements PluginInstance {
    * renamed away before any check saw it sits under a rotated name with no tracker. Written since
    * the previous check and not known by identity, it is read from 0, as at a restart.
    */
-  private async readMissed(path: string): Promise<void> {
+  private async readMissed(path: string, copiedFrom?: FileTracker): Promise<void> {
     const known = this.checkpoints();
     const tracked = new Set([...this.active.values(), ...this.draining].map((d) => `${d.dev}:${d.ino}`));
     const missed = await findMissedRotations(
@@ -398,13 +404,18 @@ export class LogShipper implements PluginInstance {
       { since: this.lastCheck - this.config.pollInterval, skip: (p) => this.active.has(p), scratch: this.fpScratch },
     );
     for (const file of missed) {
-      if (tracked.has(`${file.st.dev}:${file.st.ino}`)) {
+      if (tracked.has(`${file.st.dev}:${file.st.ino}`) || (copiedFrom && (await this.copyOfRead(file, copiedFrom)))) {
         await file.fh.close();
         continue;
       }
       this.ctx.logger.info({ file: file.path }, 'file created and rotated between two checks; reading it');
       await this.track(file, 0, 'draining');
     }
+  }
+
+  /** A copy of what `t` already read (its first bytes, no longer than that): nothing in it to read. */
+  private async copyOfRead(file: OpenFile, t: FileTracker): Promise<boolean> {
+    return t.fpLen > 0 && file.st.size <= t.readOffset && (await fingerprint(file.fh, t.fpLen, this.fpScratch)) === t.fpHash;
   }
 
   /** copytruncate or plain truncation: read what the copy still holds, then restart at 0. */
@@ -430,6 +441,9 @@ export class LogShipper implements PluginInstance {
     await t.close();
     const file = await this.open(t.path);
     if (file) await this.track(file, 0, 'active');
+    // copytruncate twice between two checks (found by the soak): the second copy holds lines
+    // written after the first truncation, which no tracker saw; found as a rename's are.
+    await this.readMissed(t.path, t);
   }
 
   /** A drained file emptied and written again (its inode reused): its old content is gone, stop reading it. */
@@ -482,6 +496,11 @@ export class LogShipper implements PluginInstance {
     this.lastError = { message, at: new Date().toISOString() };
     this.ctx.logger.error({ err }, what);
   }
+}
+
+/** An empty fingerprint with an offset past 0 says nothing of the content: the inode may be reused. */
+function verifiable(c: { fpLen: number; offset: number }): boolean {
+  return c.fpLen > 0 || c.offset === 0;
 }
 
 function checkpointOf(t: FileTracker): Checkpoint {

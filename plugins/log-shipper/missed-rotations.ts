@@ -60,6 +60,9 @@ export async function findMissedRotations(checkpoints: Checkpoint[], opts: Misse
 /** A checkpointed file under another name (same inode and first bytes): not a missed one. */
 async function known(file: OpenFile, checkpoints: Checkpoint[], scratch: Buffer): Promise<boolean> {
   for (const c of checkpoints) {
+    // An entry of a file that was empty (no fingerprint) tells nothing of content: its inode, freed
+    // (an empty live file deleted), is handed to the next new file, which is not that file.
+    if (c.fpLen === 0) continue;
     if (c.dev === file.st.dev && c.ino === file.st.ino && (await fingerprint(file.fh, c.fpLen, scratch)) === c.fpHash) return true;
   }
   return false;

@@ -19,6 +19,8 @@ export interface RestoreOptions {
   readFrom: 'beginning' | 'end';
   /** When the checkpoints were saved (ms since the epoch), if there were any. */
   savedAt: number | undefined;
+  /** Files changed since then may never have been seen by the stopped agent (default: savedAt). */
+  unseenSince?: number;
   /** Paths the agent would never tail (the exclude globs). */
   excluded: (path: string) => boolean;
 }
@@ -38,7 +40,8 @@ export async function planRestore(paths: string[], checkpoints: Checkpoint[], op
     let cp: Checkpoint | undefined;
     // Several entries for one file (renamed while its first reader was unacknowledged): the lowest offset is the safe one.
     for (const c of sameInode) {
-      if (st.size >= c.offset && (!cp || c.offset < cp.offset) && (await fingerprint(fh, c.fpLen, scratch)) === c.fpHash) cp = c;
+      // An entry with no fingerprint but an offset (an older agent's) cannot tell a reused inode: not resumed.
+      if ((c.fpLen > 0 || c.offset === 0) && st.size >= c.offset && (!cp || c.offset < cp.offset) && (await fingerprint(fh, c.fpLen, scratch)) === c.fpHash) cp = c;
     }
     if (cp) {
       for (const c of sameInode) if (c.fpHash === cp.fpHash) used.add(c);
@@ -72,7 +75,7 @@ export async function planRestore(paths: string[], checkpoints: Checkpoint[], op
   if (opts.savedAt !== undefined) {
     const matched = new Set(paths);
     const accounted = (p: string) => skip.has(p) || matched.has(p) || opts.excluded(p);
-    for (const file of await findMissedRotations(checkpoints, { since: opts.savedAt, skip: accounted, scratch, matched: paths })) {
+    for (const file of await findMissedRotations(checkpoints, { since: opts.unseenSince ?? opts.savedAt, skip: accounted, scratch, matched: paths })) {
       plan.missed.push(file.path);
       plan.open.push({ file, offset: 0, state: 'draining' });
     }

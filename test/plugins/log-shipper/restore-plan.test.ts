@@ -95,4 +95,21 @@ describe('log-shipper restore while the app keeps rotating', () => {
       for (const o of plan.open) await o.file.fh.close();
     }
   });
+
+  it('a rotated file whose inode an empty, finished file had is read as a missed rotation', async () => {
+    // The soak: an empty live file checkpointed (no fingerprint), deleted, its inode given to a file
+    // created and rotated away while the agent was down: it passed for the empty file and was skipped.
+    const file = join(dir.path, 'app.log');
+    await writeLines(file, lines('a', 10));
+    await rename(file, `${file}.1`);
+    const st = await stat(`${file}.1`);
+    const empty: Checkpoint = { path: file, dev: st.dev, ino: st.ino, fpLen: 0, fpHash: '', offset: 0, size: 0, done: true };
+    const plan = await planRestore([], [empty], { readFrom: 'beginning', savedAt: st.mtimeMs - 1000, excluded: () => false }, Buffer.alloc(1024));
+    try {
+      expect(plan.missed).toEqual([`${file}.1`]);
+      expect(plan.open.map((o) => [o.file.path, o.offset])).toEqual([[`${file}.1`, 0]]);
+    } finally {
+      for (const o of plan.open) await o.file.fh.close();
+    }
+  });
 });

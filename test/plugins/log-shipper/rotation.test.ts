@@ -1,7 +1,8 @@
 // Rotation the way logrotate does it (the real logrotate binary), truncation, deletion,
 // inode reuse and rotation while the shipper was stopped. Every line checked by content.
 import { execFile } from 'node:child_process';
-import { copyFile, open, readFile, rename, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import { appendFileSync, copyFileSync, renameSync, truncateSync } from 'node:fs';
+import { copyFile, open, readFile, rename, stat, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -9,6 +10,12 @@ import { isRotatedName } from '../../../plugins/log-shipper/missed-rotations.ts'
 import { Receiver, type Shipper, eventually, expectAllOnce, lines, startShipper, tempDir, writeLines } from './helpers.ts';
 
 const run = promisify(execFile);
+
+/** Last written an hour ago: a rotation from before the shipper ran, not one it might have missed. */
+async function ageFile(path: string): Promise<void> {
+  const then = new Date(Date.now() - 3_600_000);
+  await utimes(path, then, then);
+}
 
 async function logrotate(dir: string, file: string, mode: 'create' | 'copytruncate'): Promise<void> {
   const conf = join(dir, 'logrotate.conf');
@@ -101,7 +108,7 @@ describe('log-shipper rotation', () => {
     await eventually(() => expectAllOnce(rx.messages(), [...a, ...c]), 400);
   });
 
-  it('copytruncate twice while the first copy is still read: the second copy takes the first copy\'s old name and is found', { timeout: 90_000 }, async () => {
+  it('copytruncate twice while the first copy is still read: the second copy takes the first copy\'s old name and is found', async () => {
     // Found by the soak: the draining tracker was named app.log.1 after the first copy; logrotate then
     // shifted it to app.log.2 and put the second copy at app.log.1, which the search skipped by name.
     const release = holdReceiver();
@@ -160,6 +167,74 @@ describe('log-shipper rotation', () => {
     await rename(file, `${file}.1`);
     const c = lines('c', 20);
     await writeLines(file, c);
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c]));
+  });
+
+  it('rotated twice, then a checkpoint save, then a kill before the next check: the file in between is read after the restart', async () => {
+    // Found by the soak (seed 543497421, 6 lines lost): the middle file was written before the last
+    // checkpoint save, so a restart took it for an old rotation (older than the save) and skipped it.
+    const other = join(dir.path, 'other.log');
+    const at = lines('a', 100);
+    await writeLines(file, at);
+    // No rotation check after the first one: the state a kill right after the rotations leaves.
+    shipper = await start({ pollInterval: '1h' });
+    await eventually(() => expectAllOnce(rx.messages(), at));
+    await rename(file, `${file}.1`);
+    const b = lines('b', 6);
+    await writeLines(file, b);
+    await rename(`${file}.1`, `${file}.2`);
+    await rename(file, `${file}.1`);
+    const bWritten = (await stat(`${file}.1`)).mtimeMs;
+    const c = lines('c', 20);
+    await writeLines(file, c);
+    // Another file acknowledged: a checkpoint save that knows nothing of the middle file.
+    const o = lines('o', 10);
+    await writeLines(other, o);
+    await eventually(() => expectAllOnce(rx.messages(), [...at, ...o]));
+    const saved = join(dataDir.path, 'checkpoints.json');
+    await eventually(async () => {
+      expect((await stat(saved)).mtimeMs).toBeGreaterThan(bWritten);
+      expect(JSON.parse(await readFile(saved, 'utf8')).files.some((f: { path: string }) => f.path === other)).toBe(true);
+    });
+    await shipper.stop();
+    shipper = await start();
+    await eventually(() => expectAllOnce(rx.messages(), [...at, ...o, ...b, ...c]));
+  });
+
+  it('a file tracked while empty, read, then emptied and rewritten while stopped (same inode): read from 0', async () => {
+    // Found by the soak (6 lines lost, the last one cut): a file tracked while empty kept an empty
+    // fingerprint while its lines were read and acknowledged, so its checkpoint matched any content
+    // of that inode; logrotate-style inode reuse while stopped then resumed the new content mid-file.
+    await writeFile(file, '');
+    shipper = await start({ pollInterval: '1h' }); // no rotation check after the first: reads only
+    const a = lines('a', 5);
+    await writeLines(file, a);
+    await eventually(() => expectAllOnce(rx.messages(), a));
+    await shipper.stop();
+    await truncate(file, 0);
+    const b = lines('b', 40);
+    await writeLines(file, b);
+    shipper = await start();
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b]));
+  });
+
+  it('copytruncate twice between two checks while running: the second copy is read too', async () => {
+    // Found by the soak (23 lines lost): lines written between two copytruncates 17 ms apart lived
+    // only in the second copy, which no tracker had seen; the search found the first copy only.
+    shipper = await start({ include: [file], pollInterval: '1500ms' });
+    const a = lines('a', 100);
+    await writeLines(file, a);
+    await eventually(() => expectAllOnce(rx.messages(), a));
+    const b = lines('b', 23);
+    // Synchronous: the shipper (same process) cannot look in between.
+    copyFileSync(file, `${file}.1`);
+    truncateSync(file, 0);
+    appendFileSync(file, b.map((l) => l + '\n').join(''));
+    renameSync(`${file}.1`, `${file}.2`);
+    copyFileSync(file, `${file}.1`);
+    truncateSync(file, 0);
+    const c = lines('c', 20);
+    appendFileSync(file, c.map((l) => l + '\n').join(''));
     await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c]));
   });
 
@@ -240,6 +315,7 @@ describe('log-shipper rotation', () => {
   it('a file created and rotated away entirely while stopped (logrotate twice) is read too; older rotations are not', async () => {
     const old = lines('old', 20);
     await writeLines(`${file}.3`, old); // rotated before the shipper ever ran: not to be shipped
+    await ageFile(`${file}.3`);
     const a = lines('a', 50);
     await writeLines(file, a);
     shipper = await start();
@@ -267,6 +343,7 @@ describe('log-shipper rotation', () => {
     // The shipper ran (a checkpoint was saved) but had no file yet, as when it is killed before the
     // app's first file is discovered: the rotated sibling of the file matched now is found by its mtime.
     await writeLines(`${file}.3`, lines('old', 20)); // rotated before the shipper ever ran: not to be shipped
+    await ageFile(`${file}.3`);
     shipper = await start();
     await shipper.stop();
     const a = lines('a', 50);
