@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { freePort } from '../test/helpers/free-port.ts';
 import { imageAgent, sourceAgent } from './image-agent.ts';
 import { bin, cpuSeconds, has, launcher, selfSignedCert, stop, waitPort } from './peer-processes.ts';
+import { parseWrk, type WrkRun } from './wrk-output.ts';
 
 const agent = process.argv.includes('--sources') ? sourceAgent() : imageAgent();
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -20,20 +21,11 @@ const dir = mkdtempSync(join(tmpdir(), 'sidekick-egress-bench-'));
 const { start, children } = launcher(dir);
 const run = promisify(execFile);
 
-interface Run { rps: number; p50: number; p99: number; requests: number; errors: number }
+type Run = WrkRun;
 
 async function wrk(port: number, seconds = SECONDS): Promise<Run> {
   const { stdout: out } = await run('taskset', ['-c', '1', 'wrk', '-t1', '-c32', `-d${seconds}s`, '--latency', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
-  const ms = (s: string) => (s.endsWith('us') ? parseFloat(s) / 1000 : s.endsWith('ms') ? parseFloat(s) : parseFloat(s) * 1000);
-  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]),
-    p50: ms(/^\s+50%\s+(\S+)$/m.exec(out)![1]!),
-    p99: ms(/^\s+99%\s+(\S+)$/m.exec(out)![1]!),
-    requests: Number(/(\d+) requests in/.exec(out)![1]),
-    errors: (errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + (non2xx ? Number(non2xx[1]) : 0),
-  };
+  return parseWrk(out);
 }
 
 async function measure(name: string, port: number, child: ReturnType<typeof start>): Promise<{ name: string; run: Run; cpuPer1k: number }> {

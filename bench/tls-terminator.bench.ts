@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { freePort } from '../test/helpers/free-port.ts';
 import { imageAgent, sourceAgent } from './image-agent.ts';
 import { bin, cpuSeconds, has, launcher, rssMb, selfSignedCert, stop, waitPort } from './peer-processes.ts';
+import { parseWrk, type WrkRun } from './wrk-output.ts';
 
 // Built on first use, so that the `--steady` load generator (a child of this same file) does not
 // rebuild the image, on the load generator's core, before it starts.
@@ -32,24 +33,14 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const dir = mkdtempSync(join(tmpdir(), 'sidekick-tls-bench-'));
 const { start, children } = launcher(dir);
 
-interface Run { rps: number; p50: number; p99: number; requests: number; errors: number }
+type Run = WrkRun;
 
 const run = promisify(execFile);
 
 async function wrk(port: number, close: boolean, seconds = SECONDS): Promise<Run> {
   const args = ['-c', '1', 'wrk', '-t1', '-c32', `-d${seconds}s`, '--latency', ...(close ? ['-H', 'Connection: close'] : []), `https://127.0.0.1:${port}/`];
   const { stdout: out } = await run('taskset', args, { encoding: 'utf8' });
-  const ms = (s: string) => (s.endsWith('us') ? parseFloat(s) / 1000 : s.endsWith('ms') ? parseFloat(s) : parseFloat(s) * 1000);
-  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]),
-    // Anchored to wrk's "Latency Distribution" lines: a Thread Stats "+/- Stdev" such as 89.99% would match too.
-    p50: ms(/^\s+50%\s+(\S+)$/m.exec(out)![1]!),
-    p99: ms(/^\s+99%\s+(\S+)$/m.exec(out)![1]!),
-    requests: Number(/(\d+) requests in/.exec(out)![1]),
-    errors: (errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + (non2xx ? Number(non2xx[1]) : 0),
-  };
+  return parseWrk(out);
 }
 
 interface Row { name: string; ka: Run; nc: Run; rss: number; cpuPer1k: number }

@@ -22,6 +22,9 @@ export { ERROR_CODE_PATTERN, ERROR_CODES, type ErrorCode, SidekickError, sidekic
 // node:http, node:tls and node:http2 without the idle memory an ES import of them costs.
 export { loadHttp, loadHttp2, loadReadTlsClientHello, loadTls } from './builtin-modules.ts';
 
+// The app's processes by name, for plugins that signal or watch it.
+export { processesByName } from './processes-by-name.ts';
+
 /** What a plugin module exports (as `default` or as `plugin`). */
 export interface PluginDescriptor<Config = any> {
   /** Built-in type name, e.g. `tls-terminator`. Third-party plugins are addressed by path or package instead. */

@@ -3,12 +3,12 @@
 // throws out of a timer: what cannot be seen is named in health().details.problems.
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
-import type { HealthReport, PluginContext, PluginInstance } from '../../src/plugin-api.ts';
+import { type HealthReport, type PluginContext, type PluginInstance, processesByName } from '../../src/plugin-api.ts';
 import { probeOnce, type ProbeOutcome } from './app-probe.ts';
 import { cgroupOf, readCgroup, type CgroupFigures } from './cgroup-reader.ts';
 import type { AppMonitorConfig } from './config-schema.ts';
 import { createMonitorMetrics, type MonitorMetrics } from './monitor-metrics.ts';
-import { findByName, readProcess, visibleProcesses, type ProcessFigures } from './proc-reader.ts';
+import { readProcess, visibleProcesses, type ProcessFigures } from './proc-reader.ts';
 
 export interface Problem {
   code: 'ERR_SIDEKICK_APP_NOT_FOUND' | 'ERR_SIDEKICK_APP_PID_FILE' | 'ERR_SIDEKICK_APP_PERMISSION' | 'ERR_SIDEKICK_APP_CGROUP';
@@ -198,7 +198,7 @@ export class AppMonitor implements PluginInstance {
   private async findPids(problems: Problem[]): Promise<number[]> {
     const name = this.config.process!.name;
     if (name !== undefined) {
-      const pids = await findByName(name, this.procDir);
+      const pids = await processesByName(name, this.procDir);
       if (pids.length === 0) problems.push({ code: 'ERR_SIDEKICK_APP_NOT_FOUND', message: await this.notFound(`no process named "${name}"`) });
       return pids;
     }

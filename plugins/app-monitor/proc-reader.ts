@@ -35,27 +35,6 @@ export async function readBootTime(procDir = '/proc'): Promise<number> {
   return value;
 }
 
-/** Every pid whose comm, or the base name of argv[0], is `name` (comm is cut at 15 characters). */
-export async function findByName(name: string, procDir = '/proc'): Promise<number[]> {
-  const found: number[] = [];
-  for (const entry of await readdir(procDir)) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
-    try {
-      const comm = (await readFile(`${procDir}/${entry}/comm`, 'utf8')).trimEnd();
-      let hit = comm === name;
-      if (!hit) {
-        const argv0 = (await readFile(`${procDir}/${entry}/cmdline`, 'utf8')).split('\0', 1)[0] ?? '';
-        hit = argv0 === name || argv0.slice(argv0.lastIndexOf('/') + 1) === name;
-      }
-      if (hit) found.push(pid);
-    } catch {
-      // Exited while we looked: not a match.
-    }
-  }
-  return found.sort((a, b) => a - b);
-}
-
 /** How many processes this agent sees: 1-2 means no shared process namespace. */
 export async function visibleProcesses(procDir = '/proc'): Promise<number> {
   let n = 0;

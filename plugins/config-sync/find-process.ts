@@ -1,26 +1,19 @@
 // Finds the app by name in a shared process namespace: /proc/<pid>/comm, or the basename of
 // argv[0] (comm is cut at 15 characters). When a master and its workers match, only the
 // top-most ones are returned, so nginx-style apps get one signal, not one per worker.
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { processesByName } from '../../src/plugin-api.ts';
 
 export async function findProcesses(name: string, procDir = '/proc'): Promise<number[]> {
   const matches = new Map<number, number>(); // pid -> ppid
-  for (const entry of await readdir(procDir)) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
+  for (const pid of await processesByName(name, procDir)) {
     try {
-      const comm = (await readFile(`${procDir}/${entry}/comm`, 'utf8')).trim();
-      let hit = comm === name;
-      if (!hit) {
-        const argv0 = (await readFile(`${procDir}/${entry}/cmdline`, 'utf8')).split('\0', 1)[0] ?? '';
-        hit = argv0 === name || argv0.slice(argv0.lastIndexOf('/') + 1) === name;
-      }
-      if (hit) matches.set(pid, await parentOf(procDir, entry));
+      matches.set(pid, await parentOf(procDir, String(pid)));
     } catch {
-      // The process exited while we looked, or is not ours to read: not a match.
+      // Exited since it was found: not a match.
     }
   }
-  return [...matches.keys()].filter((pid) => !matches.has(matches.get(pid)!)).sort((a, b) => a - b);
+  return [...matches.keys()].filter((pid) => !matches.has(matches.get(pid)!));
 }
 
 async function parentOf(procDir: string, pid: string): Promise<number> {
