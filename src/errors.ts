@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   ERR_SIDEKICK_TLS_UPSTREAM_RESPONSE: 'the app sent a malformed HTTP response',
   ERR_SIDEKICK_TLS_UPSTREAM_CLOSED: 'a request waited for an app connection while the instance stopped',
   ERR_SIDEKICK_TLS_CLIENT_STALLED: 'a client stopped reading its response for longer than timeouts.idle',
+  ERR_SIDEKICK_TLS_OVERLOADED: 'a request found the queue to the app full (concurrency.maxPending) or waited in it past concurrency.pendingTimeout: 503',
   // config-sync
   ERR_SIDEKICK_SYNC_SOURCE: 'the source (S3, HTTP, directory) failed to list or fetch',
   ERR_SIDEKICK_SYNC_SOURCE_CHANGED: 'the source changed while it was read (a ConfigMap swap); polled again at once',

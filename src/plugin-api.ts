@@ -109,6 +109,15 @@ export interface PluginContext {
   /** Aborted when this instance is being stopped or replaced. */
   readonly signal: AbortSignal;
   /**
+   * State that outlives the instance across a reload (as Caddy's UsagePool): the value a
+   * previous instance of this name kept under `key`, else `make()`'s, kept for the next one.
+   * What the replacing instance does not ask for while it is created or started is dropped. In
+   * memory only (a restart of the agent starts afresh); the value must not hold the old
+   * instance's sockets or timers. Key it by everything the value depends on (a rate-limit rule's
+   * settings), so a changed setting starts afresh.
+   */
+  keep<T>(key: string, make: () => T): T;
+  /**
    * Report a run-time failure the plugin cannot recover from. The host stops this
    * instance and starts a fresh one with exponential backoff; other instances are untouched.
    */

@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import * as v from 'valibot';
 import { listenAddress, crossCheck, field, integer, nonEmpty, optionalField, duration, size, loadTls } from '../../src/plugin-api.ts';
+import { circuitBreaker, concurrency, rateLimits } from './protect/protect-schema.ts';
 
 const nodeTls = loadTls();
 
@@ -135,7 +136,7 @@ const limits = field(
     maxConnections: field(integer(1), 'Client connections beyond this are refused', 10_000),
     maxHeaderSize: field(size(), 'Largest request head accepted (431 beyond it)', '16KiB'),
     maxHeaders: field(integer(1, 10_000), "Most header fields in a request head (431 beyond it), as Envoy's max_headers_count", 100),
-    upstreamConnections: field(integer(1), 'Most concurrent connections to the app', 256),
+    upstreamConnections: field(integer(1), 'Most concurrent connections to the app, each carrying one request at a time (concurrency.maxRequests replaces it when set)', 256),
     upstreamIdleConnections: field(integer(0), 'Idle keep-alive connections kept open to the app', 64),
   }),
   'Limits',
@@ -202,6 +203,9 @@ const keys = v.strictObject({
     true,
   ),
   accessLog: field(v.boolean(), 'Log one line per request (per connection in tcp mode)', true),
+  rateLimits,
+  concurrency,
+  circuitBreaker,
 });
 
 export const configSchema = v.pipe(
@@ -240,6 +244,20 @@ export const configSchema = v.pipe(
       if (c.redirectHttp) problem(['redirectHttp'], 'is for inbound TLS');
       if (c.hsts) problem(['hsts'], 'is for inbound TLS');
       if (c.proxyProtocol) problem(['proxyProtocol'], 'is for inbound TLS');
+    }
+    if (c.mode === 'tcp') {
+      for (const k of ['concurrency', 'circuitBreaker'] as const) if (c[k]) problem([k], 'is for http mode (requests); tcp mode has limits.maxConnections');
+      if (c.rateLimits.length) problem(['rateLimits'], 'is for http mode (requests); tcp mode has limits.maxConnections');
+    }
+    const names = new Set<string>();
+    c.rateLimits.forEach((r, i) => {
+      const name = r.name ?? `rule-${i}`;
+      if (names.has(name)) problem(['rateLimits', String(i), 'name'], `"${name}" names two rules; metrics and /status tell rules apart by name`);
+      names.add(name);
+      if (r.key === 'forwarded' && !c.trustedProxies.length) problem(['rateLimits', String(i), 'key'], 'forwarded reads X-Forwarded-For from trustedProxies only, and none are set (behind the PROXY protocol, address is already the client)');
+    });
+    if (c.circuitBreaker && c.circuitBreaker.maxEjectionTime < c.circuitBreaker.baseEjectionTime) {
+      problem(['circuitBreaker', 'maxEjectionTime'], 'must not be less than baseEjectionTime');
     }
     if (c.upstreamTls?.insecureSkipVerify && c.upstreamTls.ca) problem(['upstreamTls', 'ca'], 'is unused with insecureSkipVerify: true; set one or the other');
   }),

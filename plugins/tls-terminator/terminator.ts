@@ -15,6 +15,7 @@ import { type ConnectionInfo, attachInfo, infoOf, rawSocketOf } from './connecti
 import type { Stage } from './internal-errors.ts';
 import { ConnectionLimiter } from './connection-limiter.ts';
 import { FingerprintCounts } from './tls/fingerprint-counts.ts';
+import { Protection } from './protect/protection.ts';
 import { FingerprintCache } from './tls/fingerprint.ts';
 import { HttpFront } from './http/http-front.ts';
 import { InternalErrors } from './internal-errors.ts';
@@ -69,6 +70,7 @@ export class TlsTerminator implements PluginInstance, HelloSink {
   private readonly handshakeFailures = new Map<string, { inc(): void }>();
   private readonly errors: InternalErrors;
   private readonly limiter: ConnectionLimiter;
+  private readonly protection: Protection;
   private net?: Server;
   private tls?: TlsServer;
   private front?: HttpFront;
@@ -96,6 +98,11 @@ export class TlsTerminator implements PluginInstance, HelloSink {
     this.allow = cfg.fingerprint.allow.length ? new Set(cfg.fingerprint.allow) : undefined;
     const evicted = this.metrics.evicted;
     this.limiter = new ConnectionLimiter(cfg.limits.maxConnections, { evicted: (reason) => evicted.labels({ reason }).inc() });
+    const trusted = this.trusted;
+    this.protection = new Protection(cfg, {
+      metrics: ctx.metrics, log: ctx.logger, clock: () => performance.now(), keep: ctx.keep,
+      trusted: (address) => isIP(address) !== 0 && inList(trusted, address),
+    });
   }
 
   async start(): Promise<void> {
@@ -136,7 +143,7 @@ export class TlsTerminator implements PluginInstance, HelloSink {
     if (this.cfg.accessLog) this.access = createAccessLog(this.ctx.logger, this.ctx.name, this.ctx.type, this.ctx.logFormat === 'pretty');
     if (this.cfg.mode === 'http') {
       const egressHost = outbound && this.upstreamTls ? authority(this.upstreamTls.serverName, (this.target as { port: number }).port) : undefined;
-      this.front = new HttpFront(this.cfg, this.target, this.ctx.logger, this.metrics, this.access, this.errors, this.limiter, egressHost);
+      this.front = new HttpFront(this.cfg, this.target, this.ctx.logger, this.metrics, this.access, this.errors, this.limiter, egressHost, this.protection);
     }
     else {
       const upstreamErrors = this.metrics.upstreamErrors;
@@ -322,10 +329,13 @@ export class TlsTerminator implements PluginInstance, HelloSink {
   }
 
   health(): HealthReport {
-    const ready = !!this.address && !this.stopping;
+    const ejected = this.protection.notReady();
+    const ready = !!this.address && !this.stopping && !ejected;
+    const pool = this.front?.pool.size;
+    const protect = this.protection.status();
     return {
       ready,
-      ...(ready ? {} : { reason: this.stopping ? 'stopping' : 'not listening' }),
+      ...(ready ? {} : { reason: this.stopping ? 'stopping' : !this.address ? 'not listening' : ejected }),
       details: {
         listen: this.address ? `${this.address.host}:${this.address.port}` : undefined,
         port: this.address?.port,
@@ -334,6 +344,8 @@ export class TlsTerminator implements PluginInstance, HelloSink {
         mode: this.cfg.mode,
         activeConnections: this.sockets.size,
         inFlightRequests: this.front?.inFlight ?? 0,
+        ...(pool ? { app: { connections: pool.open, idle: pool.idle, queued: pool.waiting } } : {}),
+        ...(Object.keys(protect).length ? { protection: protect } : {}),
         direction: this.cfg.direction,
         ...(this.cfg.direction === 'outbound' ? {} : { certificates: this.store.summary(), lastCertReload: this.store.lastReload }),
         ...(this.upstreamTls?.clientCert ? { upstreamClientCert: this.upstreamTls.clientCert } : {}),

@@ -9,12 +9,15 @@ import type { MetricsRegistry } from '../metrics.ts';
 import type { PluginContext, PluginInstance } from '../plugin-api.ts';
 import { backoffDelay, sleep } from './backoff.ts';
 import { sidekickError } from '../errors.ts';
+import type { InstanceMemory } from './instance-memory.ts';
 
 export type InstanceState = 'new' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
 
 export interface SupervisorDeps extends SupervisorSettings {
   log: RootLogger;
   metrics: MetricsRegistry;
+  /** State handed from an instance to its replacement (PluginContext.keep). */
+  memory: InstanceMemory;
   dataDir: string;
   configDir: string;
 }
@@ -146,6 +149,7 @@ export class InstanceSupervisor {
       dataDir,
       signal: controller.signal,
       resolvePath: (p) => resolve(this.deps.configDir, p),
+      keep: this.deps.memory.forLaunch(this.spec.name),
       fail: (error) => {
         // A stale instance (already replaced or stopping) cannot fail the current one.
         if (this.controller !== controller || controller.signal.aborted) return;

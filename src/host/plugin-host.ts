@@ -3,6 +3,7 @@
 import type { InstanceSpec, LoadedConfig } from '../config/load-config.ts';
 import { InstanceSupervisor, type InstanceStatus, type SupervisorDeps, type SupervisorSettings } from './instance-supervisor.ts';
 import { SidekickError, sidekickError } from '../errors.ts';
+import { InstanceMemory } from './instance-memory.ts';
 
 export class PluginStartError extends SidekickError {
   readonly instance: string;
@@ -18,7 +19,7 @@ export interface ApplyResult {
   kept: string[];
 }
 
-type Deps = Omit<SupervisorDeps, 'dataDir' | 'configDir' | keyof SupervisorSettings>;
+type Deps = Omit<SupervisorDeps, 'dataDir' | 'configDir' | 'memory' | keyof SupervisorSettings>;
 
 export class PluginHost {
   private supervisors: InstanceSupervisor[] = [];
@@ -26,6 +27,7 @@ export class PluginHost {
   private readonly pending = new Set<InstanceSupervisor>();
   private closed = false;
   private readonly deps: Deps;
+  private readonly memory = new InstanceMemory();
   private config?: LoadedConfig;
 
   constructor(deps: Deps) {
@@ -73,7 +75,12 @@ export class PluginHost {
     this.pending.clear();
     const startedByName = new Map(started.map((s) => [s.name, s]));
     this.supervisors = config.instances.map((spec) => keep.get(spec.name) ?? startedByName.get(spec.name)!);
-    for (const s of toStop) if (!config.instances.some((i) => i.name === s.name)) this.deps.metrics.forget(s.name);
+    for (const s of toStop) {
+      if (config.instances.some((i) => i.name === s.name)) continue;
+      this.deps.metrics.forget(s.name);
+      this.memory.forget(s.name);
+    }
+    for (const s of started) this.memory.prune(s.name);
     // Kept instances take the new restart settings too: they are core settings, not the plugin's.
     for (const s of keep.values()) s.retune(settingsOf(config));
     this.config = config;
@@ -95,6 +102,7 @@ export class PluginHost {
   private supervise(spec: InstanceSpec, config: LoadedConfig): InstanceSupervisor {
     return new InstanceSupervisor(spec, {
       ...this.deps,
+      memory: this.memory,
       dataDir: config.core.dataDir,
       configDir: config.dir,
       ...settingsOf(config),

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { createLogger } from '../../src/logger.ts';
 import { MetricsRegistry } from '../../src/metrics.ts';
 import type { PluginContext } from '../../src/plugin-api.ts';
+import { InstanceMemory } from '../../src/host/instance-memory.ts';
 
 export interface TestContext extends PluginContext {
   metricsRegistry: MetricsRegistry;
@@ -30,6 +31,7 @@ export async function createTestContext(name = 'test', type = 'test', baseDir?: 
     dataDir,
     resolvePath: (p) => resolve(baseDir ?? dataDir, p),
     signal: controller.signal,
+    keep: new InstanceMemory().forLaunch(name),
     fail: (e) => failures.push(e),
     failures,
     abort: () => controller.abort(),

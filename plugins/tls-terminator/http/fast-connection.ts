@@ -21,6 +21,7 @@ import { type Exchange, type ExchangeLimits, type ExchangeSink, type FailureKind
 import { type PlainRequest, scanHead } from './request-head.ts';
 import type { ResponseHead } from '../upstream/response-parser.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
+import { Admit, type Refusal } from '../protect/protection.ts';
 
 /** What every fast connection of one front shares. */
 export interface FastFront {
@@ -44,6 +45,8 @@ export interface FastFront {
   readonly extraHeadText: string;
   readonly draining: boolean;
   requestStarted(): void;
+  /** Rate limits and the circuit breaker (protection.ts). */
+  admit(method: string, path: string, raw: string[], lower: string[] | undefined, info: ConnectionInfo): Refusal | Admit;
   /** A slow or bad client is being answered 408/400: the metric and log line Node's path emits. */
   clientRejected(socket: TLSSocket, code: string): void;
   /** Give the connection to Node's http server (bytes already read are unshifted first). */
@@ -56,7 +59,9 @@ type Phase = (typeof Phase)[keyof typeof Phase];
 
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 const SMALL_BODY = 4096; // copied into the head's string below this; larger bodies are written as they are
-const REASONS: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 408: 'Request Timeout', 500: 'Internal Server Error', 502: 'Bad Gateway', 504: 'Gateway Timeout' };
+const REASONS: Record<number, string> = {
+  400: 'Bad Request', 403: 'Forbidden', 408: 'Request Timeout', 429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+};
 const CONN = Symbol('sidekick.tls-terminator.fast');
 type Tagged = TLSSocket & { [CONN]?: FastConnection };
 
@@ -68,6 +73,13 @@ function onData(this: Tagged, buf: Buffer): void {
     c?.data(buf);
   } catch (e) {
     c!.internalError('fast_data', e);
+  }
+}
+function finishRefused(c: FastConnection, note: string): void {
+  try {
+    c.refused(note);
+  } catch (e) {
+    c.internalError('fast_data', e);
   }
 }
 function onClose(this: Tagged): void {
@@ -167,16 +179,18 @@ export class FastConnection implements ExchangeSink {
     this.status = this.bytes = 0;
     this.respHead = undefined;
     this.headWritten = this.chunked = false;
-    const headers = upstreamHeaders(req.raw, req.host ?? fallbackHost(info), info, front.forwardOptions, req.lower);
-    let head = `${req.method} ${req.target} HTTP/1.1\r\n`;
-    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
     this.bodyLeft = req.contentLength;
     this.bodyReady = false;
     this.phase = this.bodyLeft > 0 ? Phase.Body : Phase.Busy;
+    const admitted = front.admit(req.method, req.target, req.raw, req.lower, info);
+    if (typeof admitted === 'object') return this.refuse(admitted);
+    const headers = upstreamHeaders(req.raw, req.host ?? fallbackHost(info), info, front.forwardOptions, req.lower);
+    let head = `${req.method} ${req.target} HTTP/1.1\r\n`;
+    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
     // The exchange writes `content-length` from the parsed length (the client's line is never
     // copied); a request that sent `Content-Length: 0` keeps saying so.
     const framed = this.bodyLeft > 0 || req.lower.includes('content-length');
-    this.exchange = forward(front.pool, this, head, framed ? 'length' : 'none', front.limits, this.bodyLeft);
+    this.exchange = forward(front.pool, this, head, framed ? 'length' : 'none', front.limits, this.bodyLeft, admitted === Admit.Probe);
   }
 
   /** The exchange has its app connection: body bytes may flow. */
@@ -300,8 +314,34 @@ export class FastConnection implements ExchangeSink {
       this.socket.destroy();
       return this.finish(`${err.code ?? 'error'} mid-response`);
     }
+    if (kind === 'overloaded') return this.refuse(this.front.context.overloaded(err));
     const answer = upstreamFailure(this.front.context, kind, err, this.method, this.target);
     this.reply(answer.code, answer.body, answer.note);
+  }
+
+  /**
+   * 429 or 503 from protection, with Retry-After. The connection stays open when the client
+   * keeps it alive and no request body is left to read (nginx's limit_req does the same).
+   * The request is finished on the next tick: many refused requests pipelined in one read
+   * must not recurse through parseHead.
+   */
+  private refuse(r: Refusal): void {
+    this.status = r.status;
+    this.bytes = r.body.length;
+    this.exchange = undefined;
+    if (this.bodyLeft > 0 || this.front.draining) this.keepAlive = false;
+    const conn = !this.keepAlive ? 'connection: close\r\n' : this.version === '1.0' ? 'connection: keep-alive\r\n' : '';
+    this.socket.write(
+      `HTTP/1.1 ${r.status} ${REASONS[r.status]}\r\ncontent-type: text/plain; charset=utf-8\r\nretry-after: ${r.retryAfter}\r\ncontent-length: ${r.body.length}\r\n${conn}\r\n${r.body}`,
+      'latin1',
+    );
+    this.headWritten = true;
+    if (this.phase === Phase.Body) this.phase = Phase.Busy; // body bytes are not read: the connection closes after this answer
+    process.nextTick(finishRefused, this, r.rule ? `${r.reason} ${r.rule}` : r.reason);
+  }
+
+  refused(note: string): void {
+    this.finish(note);
   }
 
   /** An exception at one of our boundaries: 500 if this response has not started, else a cut; then close. */

@@ -22,6 +22,8 @@ import type { TerminatorMetrics } from '../metrics.ts';
 import { type FrontContext, ProxiedRequest, proxiedRequestOf, responding } from './proxied-request.ts';
 import type { UpstreamTarget } from '../upstream/upstream-target.ts';
 import { proxyUpgrade } from './upgrade-proxy.ts';
+import { Admit, type Protection, type Refusal } from '../protect/protection.ts';
+import type { RequestView } from '../protect/rate-limits.ts';
 
 const http = loadHttp();
 
@@ -79,12 +81,17 @@ export class HttpFront implements FastFront {
   readonly closeLimits: CloseLimits;
   readonly limiter: ConnectionLimiter;
   readonly extraHeadText: string;
+  readonly protection?: Protection;
+  /** The request as protection sees it: one object, refilled per request (admit() is synchronous). */
+  private readonly view: RequestView = { method: '', path: '', raw: [], lower: undefined, info: NO_INFO };
 
   constructor(
     cfg: TlsTerminatorConfig, target: UpstreamTarget, log: Logger, metrics: TerminatorMetrics, access: AccessLog | undefined, errors: InternalErrors,
     limiter = new ConnectionLimiter(Infinity, { evicted: () => {} }),
     egressHost?: string,
+    protection?: Protection,
   ) {
+    if (protection && (protection.rules.length || protection.breaker)) this.protection = protection;
     this.target = target;
     this.errors = errors;
     this.limiter = limiter;
@@ -97,9 +104,13 @@ export class HttpFront implements FastFront {
       metrics, access, log, errors, upstreamLabel: target.label, upstreamTimeoutMs: cfg.timeouts.upstream,
       ...(hsts ? { extraResponseHeaders: ['strict-transport-security', hsts] } : {}),
       requestDone: () => void this.inFlight--,
+      overloaded: (err) => this.overloaded(err),
     };
-    this.limits = { timeoutMs: cfg.timeouts.upstream, stallTimeoutMs: cfg.timeouts.idle };
-    this.pool = new UpstreamPool(target, cfg.limits.upstreamConnections, cfg.limits.upstreamIdleConnections, onUpstreamRead);
+    this.limits = { timeoutMs: cfg.timeouts.upstream, stallTimeoutMs: cfg.timeouts.idle, ...(protection?.breaker ? { outcomes: protection.breaker } : {}) };
+    const c = cfg.concurrency;
+    this.pool = c
+      ? new UpstreamPool(target, c.maxRequests, Math.min(c.maxRequests, cfg.limits.upstreamIdleConnections), onUpstreamRead, { maxWaiting: c.maxPending, timeoutMs: c.pendingTimeout })
+      : new UpstreamPool(target, cfg.limits.upstreamConnections, cfg.limits.upstreamIdleConnections, onUpstreamRead);
     const t = cfg.timeouts;
     this.fastPath = cfg.http1FastPath;
     this.maxHeaderSize = cfg.limits.maxHeaderSize;
@@ -216,6 +227,33 @@ export class HttpFront implements FastFront {
     this.inFlight++;
   }
 
+  /**
+   * Rate limits, then the circuit breaker: a Refusal to answer with, or whether the request
+   * goes as a normal one or as the half-open breaker's probe.
+   */
+  admit(method: string, path: string, raw: string[], lower: string[] | undefined, info: ConnectionInfo): Refusal | Admit {
+    const p = this.protection;
+    if (!p) return Admit.Normal;
+    const v = this.view;
+    v.method = method;
+    v.path = path;
+    v.raw = raw;
+    v.lower = lower;
+    v.info = info;
+    const a = p.admit(v);
+    v.raw = v.lower = undefined as never; // hold no request past the call
+    v.info = NO_INFO;
+    if (typeof a === 'object') this.metrics.rejected.labels({ reason: a.reason }).inc();
+    return a;
+  }
+
+  /** The pool's queue was full or too slow: 503, counted by why. */
+  overloaded(err: Error & { reason?: string }): Refusal {
+    this.metrics.rejected.labels({ reason: err.reason ?? 'queue_full' }).inc();
+    this.log.warn({ err: err.message }, 'app overloaded: 503');
+    return { status: 503, retryAfter: 1, body: 'app overloaded\n', reason: err.reason === 'queue_timeout' ? 'queue_timeout' : 'queue_full' };
+  }
+
   clientRejected(socket: Duplex, code: string): void {
     const reason = code === 'HPE_HEADER_OVERFLOW' ? 'header_too_large' : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'timeout' : 'bad_request';
     this.metrics.rejected.labels({ reason }).inc();
@@ -301,6 +339,11 @@ export class HttpFront implements FastFront {
       req.resume();
       return p.reply(400, 'bad request\n', where);
     }
+    const admitted = this.admit(req.method ?? '', where.path, req.rawHeaders, undefined, info);
+    if (typeof admitted === 'object') {
+      req.resume();
+      return p.refuse(admitted);
+    }
     const headers = upstreamHeaders(req.rawHeaders, where.host ?? fallbackHost(info), info, this.forwardOptions);
     let head = `${req.method} ${where.path} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
@@ -323,7 +366,7 @@ export class HttpFront implements FastFront {
       length = Number(cl);
     } else if (h2 ? !(req as Http2ServerRequest).stream.endAfterHeaders : req.headers['transfer-encoding'] !== undefined) body = 'chunked';
     if (h2 && this.requestTimeoutMs > 0 && !(req as Http2ServerRequest).stream.endAfterHeaders) p.limitRequestTime(this.requestTimeoutMs);
-    p.exchange = forward(this.pool, p, head, body, this.limits, length);
+    p.exchange = forward(this.pool, p, head, body, this.limits, length, admitted === Admit.Probe);
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {

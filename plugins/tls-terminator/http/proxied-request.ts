@@ -13,6 +13,7 @@ import { responseHeadersH2 } from './forwarding-headers.ts';
 import type { Exchange, ExchangeSink, FailureKind } from '../upstream/proxy-exchange.ts';
 import type { ResponseHead } from '../upstream/response-parser.ts';
 import { type TerminatorMetrics, statusClass } from '../metrics.ts';
+import type { Refusal } from '../protect/protection.ts';
 
 /** What every request of one front shares. */
 export interface FrontContext {
@@ -24,6 +25,8 @@ export interface FrontContext {
   readonly extraResponseHeaders?: string[];
   readonly errors: InternalErrors;
   requestDone(): void;
+  /** No slot at the app within concurrency's queue limits: the 503 to send. */
+  overloaded(err: Error & { reason?: string }): Refusal;
 }
 
 /**
@@ -155,6 +158,7 @@ export class ProxiedRequest implements ExchangeSink {
       this.res.destroy();
       return this.finish(`${err.code ?? 'error'} mid-response`);
     }
+    if (kind === 'overloaded') return this.refuse(front.overloaded(err));
     const answer = upstreamFailure(front, kind, err, req.method ?? '', req.url ?? '');
     this.reply(answer.code, answer.body, answer.note);
   }
@@ -173,6 +177,19 @@ export class ProxiedRequest implements ExchangeSink {
         // the stream is gone already
       }
     }
+  }
+
+  /** 429 or 503 from protection, with Retry-After; the connection stays open for the next request. */
+  refuse(r: Refusal): void {
+    const { res } = this;
+    this.status = r.status;
+    this.responding();
+    if (!res.headersSent) {
+      (res as ServerResponse).writeHead(r.status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': r.body.length, 'retry-after': String(r.retryAfter) });
+      res.end(r.body);
+    } else res.destroy();
+    this.bytes = r.body.length;
+    this.finish(r.rule ? `${r.reason} ${r.rule}` : r.reason);
   }
 
   /** A short answer of our own (400, 403, 500, 502, 504, 505). */

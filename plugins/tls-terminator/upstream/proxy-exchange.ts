@@ -24,7 +24,8 @@ import { sidekickError } from '../../../src/plugin-api.ts';
  * parsed length, 0 included) or 'chunked' (an unknown length re-chunked).
  */
 export type BodyFraming = 'none' | 'length' | 'chunked';
-export type FailureKind = 'timeout' | 'refused' | 'error';
+/** overloaded: no slot at the app within the queue's limits (503), never the app's fault. */
+export type FailureKind = 'timeout' | 'refused' | 'error' | 'overloaded';
 
 /** What the exchange needs of the client's request: Node's messages, or the fast path's connection. */
 export interface ClientRequestSide {
@@ -65,6 +66,16 @@ export interface ExchangeLimits {
   timeoutMs: number;
   /** How long a client may hold the response back (not reading) before both sides are closed. */
   stallTimeoutMs: number;
+  /** Told how each request fared at the app (the circuit breaker). */
+  outcomes?: Outcomes;
+}
+
+/** Each exchange reports exactly one of these; `probe` marks the one request a half-open breaker let through. */
+export interface Outcomes {
+  response(status: number, probe: boolean): void;
+  noResponse(kind: 'connect' | 'timeout', probe: boolean): void;
+  /** Ended with nothing learnt about the app (the client left, the queue was full). */
+  abandoned(probe: boolean): void;
 }
 
 const CRLF = '\r\n';
@@ -138,8 +149,8 @@ function adopt(s: PooledSocket, timeoutMs: number): void {
 }
 
 /** Starts the exchange; the returned handle is told when the client goes away. */
-export function forward(pool: UpstreamPool, sink: ExchangeSink, head: string, body: BodyFraming, limits: ExchangeLimits, length = 0): Exchange {
-  const x = new Exchange(pool, sink, head, body, limits, length);
+export function forward(pool: UpstreamPool, sink: ExchangeSink, head: string, body: BodyFraming, limits: ExchangeLimits, length = 0, probe = false): Exchange {
+  const x = new Exchange(pool, sink, head, body, limits, length, probe);
   pool.acquire(x);
   return x;
 }
@@ -164,8 +175,11 @@ export class Exchange implements Waiter, ParserEvents {
   private finished = false;
   private stalled = false;
   private resumeAfterStall?: () => void;
+  private readonly probe: boolean;
+  private reported = false;
 
-  constructor(pool: UpstreamPool, sink: ExchangeSink, head: string, body: BodyFraming, limits: ExchangeLimits, length: number) {
+  constructor(pool: UpstreamPool, sink: ExchangeSink, head: string, body: BodyFraming, limits: ExchangeLimits, length: number, probe: boolean) {
+    this.probe = probe;
     this.pool = pool;
     this.sink = sink;
     this.req = sink.req;
@@ -189,7 +203,11 @@ export class Exchange implements Waiter, ParserEvents {
   }
 
   private start(lease: Lease | Error): void {
-    if (lease instanceof Error) return this.sink.onError('error', lease, false);
+    if (lease instanceof Error) {
+      this.finished = true;
+      this.abandon();
+      return this.sink.onError((lease as { code?: string }).code === 'ERR_SIDEKICK_TLS_OVERLOADED' ? 'overloaded' : 'error', lease, false);
+    }
     const s = lease.socket as PooledSocket;
     if (this.finished) return this.pool.release(s); // the client left while we queued: unused
     this.socket = s;
@@ -212,6 +230,10 @@ export class Exchange implements Waiter, ParserEvents {
   // ParserEvents
   head(h: ResponseHead): void {
     this.responded = true;
+    if (this.limits.outcomes && !this.reported) {
+      this.reported = true;
+      this.limits.outcomes.response(h.status, this.probe);
+    }
     this.sink.onHead(h);
   }
 
@@ -282,11 +304,18 @@ export class Exchange implements Waiter, ParserEvents {
       this.reused = false;
       return this.pool.acquire(this, true);
     }
+    if (this.limits.outcomes && !this.reported) {
+      this.reported = true;
+      // A client that stopped reading says nothing about the app.
+      if (err.code === 'ERR_SIDEKICK_TLS_CLIENT_STALLED') this.limits.outcomes.abandoned(this.probe);
+      else this.limits.outcomes.noResponse(kind === 'timeout' ? 'timeout' : 'connect', this.probe);
+    }
     this.sink.onError(kind, err, this.responded);
   }
 
   /** An exception at one of our boundaries: the app connection is dropped, the client told. */
   crashed(err: unknown): void {
+    this.abandon();
     const s = this.socket;
     try {
       this.detach();
@@ -305,9 +334,17 @@ export class Exchange implements Waiter, ParserEvents {
   /** The client went away mid-exchange: the connection is mid-message and cannot be reused. */
   clientClosed(): void {
     if (this.finished) return;
+    this.abandon();
     const s = this.socket;
     this.detach();
     if (s) this.pool.discard(s);
+    else this.pool.cancel(this); // still queued: its place goes to the next request
+  }
+
+  private abandon(): void {
+    if (this.reported || !this.limits.outcomes) return;
+    this.reported = true;
+    this.limits.outcomes.abandoned(this.probe);
   }
 
   private detach(): void {

@@ -111,7 +111,7 @@ describe('an exception inside a handler', () => {
       maxHeaderSize: 16384, maxHeaders: 100, headersTimeoutMs: 1000,
       closeLimits: { sendTimeoutMs: 1000, lingeringTimeMs: 1000, lingeringTimeoutMs: 1000 },
       limiter: new ConnectionLimiter(Infinity, { evicted: () => {} }), requestTimeoutMs: 1000, idleTimeoutMs: 1000, extraHeadText: '', draining: false,
-      requestStarted() {}, clientRejected() {}, handOff() {}, forget() {},
+      requestStarted() {}, admit() { return 1; }, clientRejected() {}, handOff() {}, forget() {},
     } as unknown as FastFront;
     const info: ConnectionInfo = {
       clientAddress: '192.0.2.7', clientPort: 51234, peerAddress: '192.0.2.7', trusted: false, ja3: '', ja4: '', sni: 'app.example', tlsVersion: 'TLSv1.3', forbidden: false,
