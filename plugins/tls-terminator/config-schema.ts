@@ -252,9 +252,9 @@ export const configSchema = v.pipe(
     const names = new Set<string>();
     c.rateLimits.forEach((r, i) => {
       const name = r.name ?? `rule-${i}`;
-      if (names.has(name)) problem(['rateLimits', String(i), 'name'], `"${name}" names two rules; metrics and /status tell rules apart by name`);
+      if (names.has(name)) problem(['rateLimits', i, 'name'], `"${name}" names two rules; metrics and /status tell rules apart by name`);
       names.add(name);
-      if (r.key === 'forwarded' && !c.trustedProxies.length) problem(['rateLimits', String(i), 'key'], 'forwarded reads X-Forwarded-For from trustedProxies only, and none are set (behind the PROXY protocol, address is already the client)');
+      if (r.key === 'forwarded' && !c.trustedProxies.length) problem(['rateLimits', i, 'key'], 'forwarded reads X-Forwarded-For from trustedProxies only, and none are set (behind the PROXY protocol, address is already the client)');
     });
     if (c.circuitBreaker && c.circuitBreaker.maxEjectionTime < c.circuitBreaker.baseEjectionTime) {
       problem(['circuitBreaker', 'maxEjectionTime'], 'must not be less than baseEjectionTime');

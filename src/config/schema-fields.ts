@@ -26,7 +26,7 @@ export function optionalField<const S extends Schema>(schema: S, description: st
  * Checks across keys, run once the object itself is valid. `problem(path, message)` reports
  * at a key below the object, so the error names that key.
  */
-export function crossCheck<T>(check: (value: T, problem: (path: readonly string[], message: string) => void) => void) {
+export function crossCheck<T>(check: (value: T, problem: (path: readonly (string | number)[], message: string) => void) => void) {
   return v.rawCheck<T>(({ dataset, addIssue }) => {
     if (!dataset.typed) return;
     check(dataset.value, (path, message) =>

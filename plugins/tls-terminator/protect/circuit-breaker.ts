@@ -70,7 +70,9 @@ export class CircuitBreaker {
   /** No answer from the app: it refused or reset the connection, or was too slow. */
   noResponse(kind: 'connect' | 'timeout', probe: boolean): void {
     const counted = kind === 'connect' ? this.connect : this.timeout;
-    this.outcome(!counted, probe, kind === 'connect' ? 'connection to the app failed' : 'app timed out');
+    // Not counted is not a success either: the count of failures in a row stands.
+    if (!counted) return this.abandoned(probe);
+    this.outcome(false, probe, kind === 'connect' ? 'connection to the app failed' : 'app timed out');
   }
 
   /** The probe ended without an outcome (its client left first): the next request probes. */

@@ -8,7 +8,7 @@ import { duration, field, integer, nonEmpty, optionalField } from '../../../src/
 const rate = v.pipe(
   v.string(),
   v.regex(/^\d+(\.\d+)?r\/[sm]$/, (i) => `expected a rate like "10r/s" or "600r/m", got "${i.input}"`),
-  v.transform((s) => Number(s.slice(0, -4)) / (s.endsWith('m') ? 60 : 1)),
+  v.transform((s) => Number(s.slice(0, -3)) / (s.endsWith('m') ? 60 : 1)),
   v.check((n) => n > 0, 'must be more than 0'),
 );
 

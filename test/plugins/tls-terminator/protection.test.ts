@@ -1,0 +1,308 @@
+// Protection in front of the app, end to end through the real agent and real TLS clients:
+// rate limits (429 + Retry-After, keyed by address, header, JA4 and X-Forwarded-For, bounded
+// memory, state kept across a reload), the concurrency limit with its queue (503), and the
+// circuit breaker (503 while the app is ejected, one probe, readiness).
+import { writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import http2 from 'node:http2';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AgentProcess, freePort, startAgent } from '../../helpers/agent-process.ts';
+import { type Terminator, eventually, request, startApp, startFront, startTerminator, tempDir } from './helpers.ts';
+
+type Reply = { status: number; headers: http.IncomingHttpHeaders; body: Buffer; reused: boolean };
+
+/** One request on `agent` (keep-alive) or on a new connection. */
+function get(port: number, path: string, opts: https.RequestOptions & { body?: string } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port, path, rejectUnauthorized: false, agent: false, ...opts }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), reused: req.reusedSocket }));
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+const statuses = async (n: number, fn: () => Promise<{ status: number }>): Promise<number[]> => {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push((await fn()).status);
+  return out;
+};
+
+const metric = (text: string, series: string): number => {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+};
+
+describe('rate limits', () => {
+  let term: Terminator;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    ({ term, close } = await startFront((app) => `    upstream: ${app.url}
+    trustedProxies: [127.0.0.1/32]
+    rateLimits:
+      - { name: per-client, key: address, rate: 1r/m, burst: 3, pathPrefix: /limited }
+      - { name: per-key, key: "header:X-Api-Key", rate: 1r/m, burst: 2, pathPrefix: /keyed }
+      - { name: per-fingerprint, key: ja4, rate: 1r/m, burst: 2, pathPrefix: /fp }
+      - { name: per-forwarded, key: forwarded, rate: 1r/m, burst: 1, pathPrefix: /fwd }
+      - { name: posts, key: global, rate: 1r/m, burst: 1, methods: [POST], pathPrefix: /posts }
+      - { name: flood, key: "header:X-Flood", rate: 1r/m, burst: 1, maxKeys: 500, pathPrefix: /flood }
+`));
+  });
+  afterAll(() => close?.());
+
+  it('answers 429 with Retry-After past the burst, keeps the connection open, and counts by rule', async () => {
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
+    try {
+      const replies: Reply[] = [];
+      for (let i = 0; i < 5; i++) replies.push(await get(term.port, '/limited/a', { agent }));
+      expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 429, 429]);
+      const refused = replies[3]!;
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(50); // 1r/m: the next token is ~60 s away
+      expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(60);
+      expect(refused.body.toString()).toBe('too many requests\n');
+      expect(refused.headers.connection).not.toBe('close');
+      expect(replies[4]!.reused).toBe(true); // nginx's limit_req keeps the connection too
+      // Other paths are not under this rule.
+      expect((await get(term.port, '/echo', { agent })).status).toBe(200);
+    } finally {
+      agent.destroy();
+    }
+    // Node's HTTP/1.1 path (a chunked body) and HTTP/2 are limited alike.
+    expect((await get(term.port, '/limited/b', { method: 'POST', headers: { 'transfer-encoding': 'chunked' }, body: 'x' })).status).toBe(429);
+    const h2 = http2.connect(`https://127.0.0.1:${term.port}`, { rejectUnauthorized: false });
+    try {
+      const h2status = await new Promise<{ status: number; retry: unknown }>((resolve, reject) => {
+        const s = h2.request({ ':path': '/limited/c' });
+        s.on('response', (h) => resolve({ status: h[':status'] as number, retry: h['retry-after'] }));
+        s.on('error', reject);
+        s.resume();
+        s.end();
+      });
+      expect(h2status.status).toBe(429);
+      expect(Number(h2status.retry)).toBeGreaterThan(0);
+    } finally {
+      h2.close();
+    }
+    const m = await term.metrics();
+    expect(metric(m, 'sidekick_tls_terminator_rate_limited_total{instance="https",rule="per-client"}')).toBe(4);
+    expect(metric(m, 'sidekick_tls_terminator_rejected_total{instance="https",reason="rate_limited"}')).toBeGreaterThanOrEqual(4);
+    const s = await term.status();
+    expect(s.instances.https.details.protection.rateLimits).toContainEqual({ name: 'per-client', keys: 1 });
+  });
+
+  it('keys by a request header; a request without the header is not counted', async () => {
+    const k = (key?: string) => () => get(term.port, '/keyed', key ? { headers: { 'x-api-key': key } } : {});
+    expect(await statuses(3, k('alpha'))).toEqual([200, 200, 429]);
+    expect(await statuses(2, k('beta'))).toEqual([200, 200]);
+    expect(await statuses(4, k())).toEqual([200, 200, 200, 200]);
+  });
+
+  it('keys by JA4: two TLS clients with different ClientHellos get a bucket each, whatever their connections', async () => {
+    const a = () => get(term.port, '/fp');
+    const b = () => get(term.port, '/fp', { ciphers: 'TLS_AES_128_GCM_SHA256:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256' });
+    expect(await statuses(3, a)).toEqual([200, 200, 429]); // three connections, one fingerprint
+    expect(await statuses(2, b)).toEqual([200, 200]);
+    expect((await b()).status).toBe(429);
+  });
+
+  it('keys by the client a trusted proxy names in X-Forwarded-For', async () => {
+    const f = (chain: string) => () => get(term.port, '/fwd', { headers: { 'x-forwarded-for': chain } });
+    expect(await statuses(2, f('203.0.113.1'))).toEqual([200, 429]);
+    expect((await f('203.0.113.2')()).status).toBe(200);
+    // The client may prepend anything; the proxy (trusted, 127.0.0.1) appended the real address last.
+    expect((await f('203.0.113.99, 203.0.113.1')()).status).toBe(429);
+    expect((await f('203.0.113.1, 203.0.113.3, 127.0.0.1')()).status).toBe(200);
+  });
+
+  it('applies a rule to its methods only', async () => {
+    expect(await statuses(2, () => get(term.port, '/posts', { method: 'POST', headers: { 'content-length': '0' } }))).toEqual([200, 429]);
+    expect((await get(term.port, '/posts')).status).toBe(200);
+  });
+
+  it('remembers at most maxKeys keys however many distinct ones arrive', async () => {
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: false });
+    try {
+      const seen: number[] = [];
+      for (let i = 0; i < 2000; i += 50) {
+        const batch = await Promise.all(Array.from({ length: 50 }, (_, j) => get(term.port, '/flood', { agent, headers: { 'x-flood': `key-${i + j}` } })));
+        seen.push(...batch.map((r) => r.status));
+      }
+      expect(seen.every((s) => s === 200)).toBe(true);
+    } finally {
+      agent.destroy();
+    }
+    const s = await term.status();
+    expect(s.instances.https.details.protection.rateLimits).toContainEqual({ name: 'flood', keys: 500 });
+    const m = await term.metrics();
+    expect(metric(m, 'sidekick_tls_terminator_rate_limit_evictions_total{instance="https",rule="flood"}')).toBe(1500);
+    expect(metric(m, 'sidekick_tls_terminator_rate_limit_keys{instance="https",rule="flood"}')).toBe(500);
+  });
+});
+
+describe('rate limits across a reload', () => {
+  it('keep the buckets of an unchanged rule when the instance is replaced, and start afresh for a changed one', async () => {
+    const app = await startApp();
+    const t = await tempDir();
+    const port = await freePort();
+    const yaml = (idle: string, rate: string) => `admin: { listen: 127.0.0.1:0 }\ndataDir: ${join(t.path, 'data')}\nwatchConfig: false\nplugins:\n  https:\n    type: tls-terminator\n    listen: 127.0.0.1:${port}\n    upstream: ${app.url}\n    timeouts: { idle: ${idle} }\n    rateLimits:\n      - { key: address, rate: ${rate}, burst: 2 }\n`;
+    const agent = await startAgent(t.path, yaml('60s', '1r/m'));
+    try {
+      expect(await statuses(3, () => get(port, '/echo'))).toEqual([200, 200, 429]);
+      await writeFile(join(t.path, 'sidekick.yaml'), yaml('30s', '1r/m')); // the instance changes, the rule does not
+      await reload(agent, ['https']);
+      expect((await get(port, '/echo')).status).toBe(429);
+      await writeFile(join(t.path, 'sidekick.yaml'), yaml('30s', '2r/m')); // a changed rule: new buckets
+      await reload(agent, ['https']);
+      expect(await statuses(3, () => get(port, '/echo'))).toEqual([200, 200, 429]);
+    } finally {
+      await agent.stop();
+      await app.close();
+      await t.cleanup();
+    }
+  });
+});
+
+async function reload(agent: AgentProcess, started: string[]): Promise<void> {
+  const before = agent.logs.length;
+  agent.child.kill('SIGHUP');
+  const line = await agent.waitForLog((l) => agent.logs.indexOf(l) >= before && typeof l.msg === 'string' && l.msg.startsWith('config reload'));
+  expect(line.msg).toBe('config reloaded');
+  expect(line.started).toEqual(started);
+}
+
+/** An app whose /slow requests are counted while at the app, and which fails on demand. */
+async function startCountingApp(): Promise<{ url: string; port: number; peak: () => number; hits: () => number; mode: { fail: boolean }; close(): Promise<void>; server: http.Server }> {
+  let now = 0;
+  let peak = 0;
+  let hits = 0;
+  const mode = { fail: false };
+  const server = http.createServer((req, res) => {
+    hits++;
+    if (mode.fail) {
+      res.writeHead(500).end('app broken\n');
+      return;
+    }
+    const ms = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('ms') ?? 0);
+    now++;
+    peak = Math.max(peak, now);
+    const t = setTimeout(() => res.end('done\n'), ms);
+    res.on('close', () => {
+      clearTimeout(t);
+      now--;
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`, port, server, mode, peak: () => peak, hits: () => hits,
+    close: () => new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+}
+
+describe('concurrency limit', () => {
+  let app: Awaited<ReturnType<typeof startCountingApp>>;
+  let term: Terminator;
+  let t: { path: string; cleanup(): Promise<void> };
+  beforeAll(async () => {
+    app = await startCountingApp();
+    t = await tempDir();
+    term = await startTerminator(t.path, `    upstream: ${app.url}\n    concurrency: { maxRequests: 2, maxPending: 1, pendingTimeout: 500ms }\n`);
+  });
+  afterAll(async () => {
+    await term?.agent.stop();
+    await app?.close();
+    await t?.cleanup();
+  });
+
+  it('sends at most maxRequests at once; one more waits; beyond the queue or its timeout, 503 with Retry-After', async () => {
+    const replies = await Promise.all(Array.from({ length: 4 }, () => get(term.port, '/slow?ms=2000')));
+    const codes = replies.map((r) => r.status).sort();
+    expect(codes).toEqual([200, 200, 503, 503]);
+    for (const r of replies.filter((x) => x.status === 503)) {
+      expect(r.headers['retry-after']).toBe('1');
+      expect(r.body.toString()).toBe('app overloaded\n');
+    }
+    expect(app.peak()).toBe(2);
+    const m = await term.metrics();
+    expect(metric(m, 'sidekick_tls_terminator_rejected_total{instance="https",reason="queue_full"}')).toBe(1);
+    expect(metric(m, 'sidekick_tls_terminator_rejected_total{instance="https",reason="queue_timeout"}')).toBe(1);
+  });
+
+  it('serves a queued request when a slot frees within the timeout', async () => {
+    const replies = await Promise.all(Array.from({ length: 3 }, () => get(term.port, '/slow?ms=100')));
+    expect(replies.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(app.peak()).toBe(2);
+  });
+
+  it('frees the place of a queued request whose client left', async () => {
+    const busy = Promise.all([get(term.port, '/slow?ms=1500'), get(term.port, '/slow?ms=1500')]);
+    await eventually(async () => expect((await term.status()).instances.https.details.app.connections).toBe(2));
+    const leaving = https.request({ host: '127.0.0.1', port: term.port, path: '/slow?ms=10', rejectUnauthorized: false, agent: false });
+    leaving.on('error', () => {});
+    leaving.end();
+    await eventually(async () => expect((await term.status()).instances.https.details.app.queued).toBe(1));
+    leaving.destroy();
+    await eventually(async () => expect((await term.status()).instances.https.details.app.queued).toBe(0));
+    expect((await busy).map((r) => r.status)).toEqual([200, 200]);
+  });
+});
+
+describe('circuit breaker', () => {
+  let app: Awaited<ReturnType<typeof startCountingApp>>;
+  let term: Terminator;
+  let t: { path: string; cleanup(): Promise<void> };
+  beforeAll(async () => {
+    app = await startCountingApp();
+    t = await tempDir();
+    term = await startTerminator(t.path, `    upstream: ${app.url}\n    circuitBreaker: { consecutiveFailures: 3, baseEjectionTime: 1s, readiness: true }\n`);
+  });
+  afterAll(async () => {
+    await term?.agent.stop();
+    await app?.close();
+    await t?.cleanup();
+  });
+
+  const breaker = async () => (await term.status()).instances.https.details.protection.circuitBreaker;
+  const readyz = async () => (await fetch(`${term.agent.adminUrl}/readyz`)).status;
+
+  it('opens on an app that answers 5xx, answers 503 without reaching it, and closes after one good probe', async () => {
+    app.mode.fail = true;
+    expect(await statuses(3, () => request(term.port, { path: '/' }))).toEqual([500, 500, 500]);
+    expect(app.hits()).toBe(3);
+    const refused = await get(term.port, '/');
+    expect(refused.status).toBe(503);
+    expect(Number(refused.headers['retry-after'])).toBe(1);
+    expect(app.hits()).toBe(3); // never reached the app
+    expect(await breaker()).toMatchObject({ state: 'open', ejections: 1 });
+    expect(await readyz()).toBe(503);
+    const m = await term.metrics();
+    expect(metric(m, 'sidekick_tls_terminator_circuit_state{instance="https",state="open"}')).toBe(1);
+    expect(metric(m, 'sidekick_tls_terminator_circuit_ejections_total{instance="https"}')).toBe(1);
+    app.mode.fail = false;
+    await eventually(async () => expect((await breaker()).state).toBe('half_open'), 10_000);
+    expect(await readyz()).toBe(200); // half-open takes traffic again, so the probe can come
+    expect((await get(term.port, '/')).status).toBe(200);
+    expect((await breaker()).state).toBe('closed');
+    expect(app.hits()).toBe(4);
+  });
+
+  it('opens on an app that is down (connection refused) and closes when it is back', async () => {
+    await app.close();
+    expect(await statuses(3, () => get(term.port, '/'))).toEqual([502, 502, 502]);
+    expect((await get(term.port, '/')).status).toBe(503);
+    expect((await breaker()).state).toBe('open');
+    await new Promise<void>((r) => app.server.listen(app.port, '127.0.0.1', r));
+    await eventually(async () => expect((await breaker()).state).toBe('half_open'), 10_000);
+    expect((await get(term.port, '/')).status).toBe(200);
+    expect((await breaker()).state).toBe('closed');
+    expect(await readyz()).toBe(200);
+  });
+});
