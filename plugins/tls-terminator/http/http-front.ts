@@ -231,7 +231,7 @@ export class HttpFront implements FastFront {
    * Rate limits, then the circuit breaker: a Refusal to answer with, or whether the request
    * goes as a normal one or as the half-open breaker's probe.
    */
-  admit(method: string, path: string, raw: string[], lower: string[] | undefined, info: ConnectionInfo): Refusal | Admit {
+  admit(method: string, path: string, raw: string[], lower: string[] | undefined, info: ConnectionInfo, upgrade = false): Refusal | Admit {
     const p = this.protection;
     if (!p) return Admit.Normal;
     const v = this.view;
@@ -240,7 +240,7 @@ export class HttpFront implements FastFront {
     v.raw = raw;
     v.lower = lower;
     v.info = info;
-    const a = p.admit(v);
+    const a = p.admit(v, upgrade);
     v.raw = v.lower = undefined as never; // hold no request past the call
     v.info = NO_INFO;
     if (typeof a === 'object') this.metrics.rejected.labels({ reason: a.reason }).inc();
@@ -380,6 +380,11 @@ export class HttpFront implements FastFront {
       this.metrics.rejected.labels({ reason: 'bad_request' }).inc();
       this.log.info({ err: typeof where === 'string' ? where : 'body on upgrade', client: info.clientAddress }, 'bad or slow client request rejected');
       return endWithin(socket, this.closeLimits, where === 'version' ? simpleResponse('505 HTTP Version Not Supported', 'HTTP version not supported\n') : simpleResponse('400 Bad Request', 'bad request\n'));
+    }
+    const admitted = this.admit(req.method ?? '', where.path, req.rawHeaders, undefined, info, true);
+    if (typeof admitted === 'object') {
+      const r = admitted;
+      return endWithin(socket, this.closeLimits, `HTTP/1.1 429 Too Many Requests\r\ncontent-type: text/plain; charset=utf-8\r\nretry-after: ${r.retryAfter}\r\ncontent-length: ${r.body.length}\r\nconnection: close\r\n\r\n${r.body}`);
     }
     proxyUpgrade(req, where.path, where.host ?? fallbackHost(info), socket, head, info, this.target, this.forwardOptions, this.log, this.errors);
   }

@@ -77,8 +77,11 @@ export class Protection {
     }
   }
 
-  /** Refused (an object, made only then), or Admit.Normal / Admit.Probe. */
-  admit(r: RequestView): Refusal | Admit {
+  /**
+   * Refused (an object, made only then), or Admit.Normal / Admit.Probe. An upgrade (WebSocket)
+   * is rate-limited only: the breaker judges requests, and a long-lived tunnel is not one.
+   */
+  admit(r: RequestView, upgrade = false): Refusal | Admit {
     for (let i = 0; i < this.rules.length; i++) {
       const rule = this.rules[i]!;
       if (!rule.applies(r)) continue;
@@ -92,7 +95,7 @@ export class Protection {
         return { status: 429, retryAfter: wait, body: 'too many requests\n', reason: 'rate_limited', rule: rule.name };
       }
     }
-    if (!this.breaker) return Admit.Normal;
+    if (!this.breaker || upgrade) return Admit.Normal;
     const a = this.breaker.admit();
     if (a !== Admit.Refused) return a;
     return { status: 503, retryAfter: this.breaker.retryAfter(), body: 'app unavailable (circuit breaker open)\n', reason: 'circuit_open' };

@@ -51,6 +51,7 @@ describe('rate limits', () => {
       - { name: per-forwarded, key: forwarded, rate: 1r/m, burst: 1, pathPrefix: /fwd }
       - { name: posts, key: global, rate: 1r/m, burst: 1, methods: [POST], pathPrefix: /posts }
       - { name: flood, key: "header:X-Flood", rate: 1r/m, burst: 1, maxKeys: 500, pathPrefix: /flood }
+      - { name: ws, key: address, rate: 1r/m, burst: 1, pathPrefix: /ws }
 `));
   });
   afterAll(() => close?.());
@@ -122,6 +123,26 @@ describe('rate limits', () => {
   it('applies a rule to its methods only', async () => {
     expect(await statuses(2, () => get(term.port, '/posts', { method: 'POST', headers: { 'content-length': '0' } }))).toEqual([200, 429]);
     expect((await get(term.port, '/posts')).status).toBe(200);
+  });
+
+  it('limits upgrade requests (WebSocket) too', async () => {
+    const upgrade = () => new Promise<number>((resolve) => {
+      const req = https.request({ host: '127.0.0.1', port: term.port, path: '/ws', rejectUnauthorized: false, agent: false, headers: { connection: 'upgrade', upgrade: 'websocket' } });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('upgrade', (_res, socket) => {
+        socket.destroy();
+        resolve(101);
+      });
+      req.on('error', () => resolve(0)); // this app does not speak WebSocket: it drops the connection
+      req.end();
+    });
+    expect(await upgrade()).not.toBe(429);
+    expect(await upgrade()).toBe(429);
+    const m = await term.metrics();
+    expect(metric(m, 'sidekick_tls_terminator_rate_limited_total{instance="https",rule="ws"}')).toBe(1);
   });
 
   it('remembers at most maxKeys keys however many distinct ones arrive', async () => {
