@@ -243,36 +243,68 @@ describe('concurrency limit', () => {
     await t?.cleanup();
   });
 
-  it('sends at most maxRequests at once; one more waits; beyond the queue or its timeout, 503 with Retry-After', async () => {
-    const replies = await Promise.all(Array.from({ length: 4 }, () => get(term.port, '/slow?ms=2000')));
-    const codes = replies.map((r) => r.status).sort();
-    expect(codes).toEqual([200, 200, 503, 503]);
-    for (const r of replies.filter((x) => x.status === 503)) {
-      expect(r.headers['retry-after']).toBe('1');
-      expect(r.body.toString()).toBe('app overloaded\n');
-    }
+  it('sends at most maxRequests at once; a request that waits past pendingTimeout gets 503 with Retry-After', async () => {
+    const busy = Promise.all([get(term.port, '/slow?ms=3000'), get(term.port, '/slow?ms=3000')]);
+    await eventually(async () => expect((await term.status()).instances.https.details.app.connections).toBe(2));
+    const waited = await get(term.port, '/slow?ms=10');
+    expect(waited.status).toBe(503);
+    expect(waited.headers['retry-after']).toBe('1');
+    expect(waited.body.toString()).toBe('app overloaded\n');
+    expect((await busy).map((r) => r.status)).toEqual([200, 200]);
     expect(app.peak()).toBe(2);
     const m = await term.metrics();
-    expect(metric(m, 'sidekick_tls_terminator_rejected_total{instance="https",reason="queue_full"}')).toBe(1);
     expect(metric(m, 'sidekick_tls_terminator_rejected_total{instance="https",reason="queue_timeout"}')).toBe(1);
   });
+});
 
-  it('serves a queued request when a slot frees within the timeout', async () => {
-    const replies = await Promise.all(Array.from({ length: 3 }, () => get(term.port, '/slow?ms=100')));
-    expect(replies.map((r) => r.status)).toEqual([200, 200, 200]);
-    expect(app.peak()).toBe(2);
+describe('concurrency queue with a long wait', () => {
+  let app: Awaited<ReturnType<typeof startCountingApp>>;
+  let term: Terminator;
+  let t: { path: string; cleanup(): Promise<void> };
+  beforeAll(async () => {
+    app = await startCountingApp();
+    t = await tempDir();
+    term = await startTerminator(t.path, `    upstream: ${app.url}\n    concurrency: { maxRequests: 1, maxPending: 1, pendingTimeout: 60s }\n`);
+  });
+  afterAll(async () => {
+    await term?.agent.stop();
+    await app?.close();
+    await t?.cleanup();
+  });
+
+  const details = async () => (await term.status()).instances.https.details.app;
+
+  it('refuses at once what does not fit in the queue, and serves the queued request when the slot frees', async () => {
+    const busy = get(term.port, '/slow?ms=1500');
+    await eventually(async () => expect((await details()).connections).toBe(1));
+    const queued = get(term.port, '/slow?ms=10');
+    await eventually(async () => expect((await details()).queued).toBe(1));
+    const refused = await get(term.port, '/slow?ms=10');
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('1');
+    expect((await Promise.all([busy, queued])).map((r) => r.status)).toEqual([200, 200]);
+    expect(app.peak()).toBe(1);
+    const m = await term.metrics();
+    expect(metric(m, 'sidekick_tls_terminator_rejected_total{instance="https",reason="queue_full"}')).toBe(1);
   });
 
   it('frees the place of a queued request whose client left', async () => {
-    const busy = Promise.all([get(term.port, '/slow?ms=1500'), get(term.port, '/slow?ms=1500')]);
-    await eventually(async () => expect((await term.status()).instances.https.details.app.connections).toBe(2));
+    const hitsBefore = app.hits();
+    const busy = get(term.port, '/slow?ms=3000');
+    await eventually(async () => expect((await details()).connections).toBe(1));
     const leaving = https.request({ host: '127.0.0.1', port: term.port, path: '/slow?ms=10', rejectUnauthorized: false, agent: false });
     leaving.on('error', () => {});
     leaving.end();
-    await eventually(async () => expect((await term.status()).instances.https.details.app.queued).toBe(1));
+    await eventually(async () => expect((await details()).queued).toBe(1));
     leaving.destroy();
-    await eventually(async () => expect((await term.status()).instances.https.details.app.queued).toBe(0));
-    expect((await busy).map((r) => r.status)).toEqual([200, 200]);
+    await eventually(async () => expect((await details()).queued).toBe(0));
+    // The queue (maxPending 1) has room again: this one waits and is served, not refused.
+    const next = get(term.port, '/slow?ms=10');
+    expect((await Promise.all([busy, next])).map((r) => r.status)).toEqual([200, 200]);
+    const m = await term.metrics();
+    expect(metric(m, 'sidekick_tls_terminator_rejected_total{instance="https",reason="queue_full"}')).toBe(1); // the one above
+    expect(metric(m, 'sidekick_tls_terminator_rejected_total{instance="https",reason="queue_timeout"}')).toBe(0);
+    expect(app.hits() - hitsBefore).toBe(2); // the request whose client left never reached the app
   });
 });
 
