@@ -1,7 +1,6 @@
 // What we learn about a client connection before and during the handshake, carried on the
 // socket itself under a symbol so both the raw socket and its TLSSocket (and the h2 compat
 // layer's socket proxy, which forwards property reads) reach it without a map lookup.
-import type { TLSSocket } from 'node:tls';
 
 export const INFO = Symbol('sidekick.tls-terminator.connection');
 
@@ -37,7 +36,11 @@ export function attachInfo(socket: object, info: ConnectionInfo): void {
   (socket as { [INFO]?: ConnectionInfo })[INFO] = info;
 }
 
-/** The raw socket under a server-side TLSSocket (the only handle the tls.Server gives back). */
-export function rawSocketOf(tlsSocket: TLSSocket): object | undefined {
-  return (tlsSocket as unknown as { _parent?: object })._parent;
+/**
+ * The key that finds a server-side TLSSocket's raw socket: Node gives no public handle from one
+ * to the other, but a TLSSocket's remoteAddress and remotePort are its raw socket's (public
+ * getters), and no two open connections to one listener share them.
+ */
+export function peerKey(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {
+  return `${socket.remoteAddress}|${socket.remotePort}`;
 }

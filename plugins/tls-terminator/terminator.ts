@@ -11,7 +11,7 @@ import { CertificateStore } from './tls/certificate-store.ts';
 import { type ClientHello, type HelloError, type HelloSink, readHello } from './tls/client-hello-reader.ts';
 import { identityOf, isAllowed } from './tls/client-identity.ts';
 import type { TlsTerminatorConfig } from './config-schema.ts';
-import { type ConnectionInfo, attachInfo, infoOf, rawSocketOf } from './connection-info.ts';
+import { type ConnectionInfo, attachInfo, infoOf, peerKey } from './connection-info.ts';
 import type { Stage } from './internal-errors.ts';
 import { ConnectionLimiter } from './connection-limiter.ts';
 import { FingerprintCounts } from './tls/fingerprint-counts.ts';
@@ -71,6 +71,7 @@ export class TlsTerminator implements PluginInstance, HelloSink {
   private readonly errors: InternalErrors;
   private readonly limiter: ConnectionLimiter;
   private readonly protection: Protection;
+  private readonly byPeer = new Map<string, Socket>();
   private net?: Server;
   private tls?: TlsServer;
   private front?: HttpFront;
@@ -129,14 +130,14 @@ export class TlsTerminator implements PluginInstance, HelloSink {
       try {
         this.secured(s);
       } catch (e) {
-        this.crashed('secured', e, s, infoOf(s) ?? infoOf(rawSocketOf(s)));
+        this.crashed('secured', e, s, infoOf(s) ?? infoOf(this.rawOf(s)));
       }
     });
     this.tls?.on('tlsClientError', (err: Error & { code?: string }, s: TLSSocket) => {
       try {
-        this.failHandshake(handshakeReason(err), err.code ?? err.message, infoOf(rawSocketOf(s))?.clientAddress);
+        this.failHandshake(handshakeReason(err), err.code ?? err.message, infoOf(this.rawOf(s))?.clientAddress);
       } catch (e) {
-        this.errors.report('handshake', e, infoOf(rawSocketOf(s)));
+        this.errors.report('handshake', e, infoOf(this.rawOf(s)));
       }
       s.destroy();
     });
@@ -216,6 +217,7 @@ export class TlsTerminator implements PluginInstance, HelloSink {
     this.metrics.connections.inc();
     this.activeConnections.inc();
     this.sockets.add(socket);
+    this.byPeer.set(peerKey(socket), socket); // reads remoteAddress now: Node keeps it for after the close
     (socket as Owned)[OWNER] = this;
     socket.on('close', onRawClose);
     socket.on('error', noop); // resets from clients are routine; the close handler cleans up
@@ -288,11 +290,17 @@ export class TlsTerminator implements PluginInstance, HelloSink {
   socketClosed(socket: Socket): void {
     this.activeConnections.dec();
     this.sockets.delete(socket);
+    const key = peerKey(socket);
+    if (this.byPeer.get(key) === socket) this.byPeer.delete(key);
+  }
+
+  /** The raw socket under a server-side TLSSocket (the tls.Server hands out only the latter). */
+  private rawOf(s: TLSSocket): Socket | undefined {
+    return this.byPeer.get(peerKey(s));
   }
 
   private secured(s: TLSSocket): void {
-    const raw = rawSocketOf(s);
-    const info = infoOf(raw);
+    const info = infoOf(this.rawOf(s));
     if (!info) return void s.destroy();
     info.sni = (s as TLSSocket & { servername?: string | false }).servername || '';
     info.tlsVersion = s.getProtocol() ?? '';

@@ -12,7 +12,7 @@ import type { OnReadOpts, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AccessLog } from '../access-log.ts';
-import { infoOf, rawSocketOf } from '../connection-info.ts';
+import { infoOf } from '../connection-info.ts';
 import { proxyHeader } from '../tls/proxy-protocol.ts';
 import { dial } from '../upstream/dial.ts';
 import { isTlsFailure } from '../upstream/tls-failure.ts';
@@ -154,8 +154,7 @@ export function pipeToApp(client: TLSSocket, p: TcpPipe): void {
   if (p.sendProxyProtocol !== 'off') {
     // net queues it until the connection is up, ahead of anything the client sends.
     const info = infoOf(client);
-    const raw = rawSocketOf(client) as Socket | undefined;
-    app.write(proxyHeader(p.sendProxyProtocol, info?.clientAddress ?? '', info?.clientPort ?? 0, raw?.localAddress ?? '', raw?.localPort ?? 0));
+    app.write(proxyHeader(p.sendProxyProtocol, info?.clientAddress ?? '', info?.clientPort ?? 0, client.localAddress ?? '', client.localPort ?? 0));
   }
   if (p.connectTimeoutMs) {
     app.setTimeout(p.connectTimeoutMs);

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, type Pki, type Terminator, createPki, request, startApp, startTerminator, tempDir } from './helpers.ts';
+import { startAgent } from '../../helpers/agent-process.ts';
 
 let app: App;
 let pki: Pki;
@@ -114,6 +115,22 @@ describe('client CA rotation', () => {
       expect((await request(term.port, { path: '/echo', ...client(billing) })).status).toBe(200);
     } finally {
       await term.agent.stop();
+    }
+  });
+});
+
+describe('a refused handshake', () => {
+  it('is logged (debug) with the address of the client it came from', async () => {
+    const t = await tempDir();
+    const agent = await startAgent(t.path, `admin: { listen: 127.0.0.1:0 }\nlog: { level: debug }\ndataDir: ${join(t.path, 'data')}\nplugins:\n  https:\n    type: tls-terminator\n    listen: 127.0.0.1:0\n    upstream: ${app.url}\n    tls: { cert: ${server.cert}, key: ${server.key}, clientCa: ${pki.ca} }\n`);
+    try {
+      const port = (await agent.status()).instances.https.details.port;
+      await request(port, { path: '/' }).catch(() => {}); // no client certificate: refused
+      const line = await agent.waitForLog((l) => l.msg === 'connection closed before the TLS handshake finished');
+      expect(line).toMatchObject({ client: '127.0.0.1', reason: 'no_client_cert' });
+    } finally {
+      await agent.stop();
+      await t.cleanup();
     }
   });
 });
