@@ -91,6 +91,14 @@ function figures(type: string, d: Record<string, unknown>, now: number): { list:
   if (type === 'tls-terminator') {
     if (str(d.listen)) list.push(['listen', `${esc(d.listen)} → ${esc(d.upstream)}`]);
     if (num(d.activeConnections) !== undefined) list.push(['connections', esc(d.activeConnections)]);
+    const app = rec(d.app);
+    if (app && num(app.queued)) list.push(['queued for the app', esc(app.queued)]);
+    const breaker = rec(rec(d.protection)?.circuitBreaker);
+    if (breaker && breaker.state !== 'closed') {
+      warn = true;
+      const retry = num(breaker.retryInMs);
+      list.push(['circuit breaker', `<span class="failing">${esc(breaker.state)}</span>${retry !== undefined ? `: app ejected, retried in ${esc(Math.ceil(retry / 1000))} s` : ': next request probes the app'}`]);
+    }
     for (const cert of Array.isArray(d.certificates) ? d.certificates : []) {
       const c = rec(cert);
       const notAfter = str(c?.notAfter);

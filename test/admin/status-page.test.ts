@@ -126,4 +126,15 @@ describe('the status page', () => {
     expect(html).toContain('no process named &quot;nginx&quot;; &lt;shareProcessNamespace&gt;');
     expect(html).toMatch(/restarts<\/\w+>\s*<\w+>2/);
   });
+
+  it("shows the tls-terminator's ejected app and its queue", () => {
+    const page = (details: Record<string, unknown>) => renderStatusPage(
+      { version: '1', state: 'running', instances: { https: { type: 'tls-terminator', state: 'running', ready: false, details } } },
+      {},
+    );
+    const open = page({ listen: '0.0.0.0:8443', upstream: 'http://127.0.0.1:8080', app: { connections: 2, idle: 0, queued: 5 }, protection: { circuitBreaker: { state: 'open', retryInMs: 12_400 } } });
+    expect(open).toContain('<span class="failing">open</span>: app ejected, retried in 13 s');
+    expect(open).toMatch(/queued for the app<\/\w+>\s*<\w+>5/);
+    expect(page({ protection: { circuitBreaker: { state: 'closed' } } })).not.toContain('circuit breaker');
+  });
 });
