@@ -1,7 +1,8 @@
 // `upstream: https://` and `tls://`: an app that serves TLS itself, with its certificate verified
 // against upstreamTls.ca (or, said loudly, not verified at all). Real TLS app servers: Node's
 // https server for http mode, a TLS echo server for tcp mode.
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
@@ -50,6 +51,28 @@ describe('upstream: https:// (http mode)', () => {
       }
       expect(app.seen.map((s) => s.split(' ')[2])).toEqual(['TLSv1.3', 'TLSv1.3', 'TLSv1.3']);
       expect(term.agent.logs.some((l) => /insecureSkipVerify/.test(l.msg ?? ''))).toBe(false);
+    } finally {
+      await term.agent.stop();
+      await app.close();
+    }
+  });
+
+  it('takes a new CA bundle without a restart (the app re-issued by a new CA, as cert-manager rotates one)', async () => {
+    const newCaDir = join(dir.path, 'new-ca');
+    mkdirSync(newCaDir);
+    const newPki = createPki(newCaDir);
+    const reissued = newPki.issue('app2', { cn: 'app.internal', san: 'DNS:app.internal,IP:127.0.0.1' });
+    const bundle = join(dir.path, 'bundle.crt');
+    copyFileSync(pki.ca, bundle);
+    const app = await httpsApp(reissued);
+    const term = await startTerminator(dir.path, `    upstream: https://127.0.0.1:${app.port}\n    upstreamTls: { ca: ${bundle} }\n`);
+    try {
+      expect((await request(term.port, { path: '/before' })).status).toBe(502); // the old CA does not know it
+      copyFileSync(newPki.ca, bundle);
+      await term.agent.waitForLog((l) => l.msg === 'upstream TLS files reloaded');
+      const r = await request(term.port, { path: '/after' });
+      expect(r.status).toBe(200);
+      expect(app.seen).toEqual(['GET /after TLSv1.3']);
     } finally {
       await term.agent.stop();
       await app.close();

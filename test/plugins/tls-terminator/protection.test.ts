@@ -172,7 +172,7 @@ describe('rate limits', () => {
     const m = await term.metrics();
     expect(metric(m, 'sidekick_tls_terminator_rate_limit_evictions_total{instance="https",rule="flood"}')).toBe(KEYS - 500);
     expect(metric(m, 'sidekick_tls_terminator_rate_limit_keys{instance="https",rule="flood"}')).toBe(500);
-  });
+  }, Math.max(30_000, KEYS * 5));
 });
 
 describe('rate limits across a reload', () => {
