@@ -63,7 +63,7 @@ describe('the local demo (npm start)', () => {
       const res = await fetch(`http://127.0.0.1:${ports.admin}/readyz`);
       expect(res.status, output).toBe(200);
       return (await fetch(`http://127.0.0.1:${ports.admin}/status`)).json();
-    }, 300, 50);
+    }, 1200, 50); // up to a minute: on a loaded machine the demo builds and starts two processes
     for (const name of ['https', 'app-config', 'app-logs', 'app-health']) {
       expect(status.instances[name], name).toMatchObject({ state: 'running', ready: true });
     }
