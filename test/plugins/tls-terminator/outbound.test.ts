@@ -175,6 +175,23 @@ describe('direction: outbound, http mode', () => {
     }
   });
 
+  it("protects the destination from the app: a rate limit and a breaker on the egress listener", async () => {
+    const d = await nodeDestination(dest);
+    const t = await egress(`https://127.0.0.1:${d.port}`, `ca: ${pki.ca}, serverName: dest.internal`, `    rateLimits: [{ key: global, rate: 1r/m, burst: 2, pathPrefix: /limited }]
+    circuitBreaker: { consecutiveFailures: 2, baseEjectionTime: 1m }
+`);
+    try {
+      expect([(await call(t.port, '/limited')).status, (await call(t.port, '/limited')).status, (await call(t.port, '/limited')).status]).toEqual([200, 200, 429]);
+      expect(d.requests).toBe(2);
+      await d.close(); // the destination goes away: two failures eject it
+      expect([(await call(t.port, '/a')).status, (await call(t.port, '/b')).status]).toEqual([502, 502]);
+      expect((await call(t.port, '/c')).status).toBe(503);
+      expect((await t.status()).instances.https.details.protection.circuitBreaker.state).toBe('open');
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   it('presents a rotated client certificate without a restart', async () => {
     const d = await nodeDestination(dest, { mtls: true });
     const live = { cert: `${dir.path}/live-client.crt`, key: `${dir.path}/live-client.key` };
