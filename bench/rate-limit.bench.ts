@@ -45,7 +45,11 @@ const RULE = 'per-client';
 
 async function wrk(port: number): Promise<WrkRun> {
   const { stdout } = await run('taskset', ['-c', '1', 'wrk', '-t1', '-c32', `-d${SECONDS}s`, '--latency', `https://127.0.0.1:${port}/`], { encoding: 'utf8' });
-  return parseWrk(stdout);
+  try {
+    return parseWrk(stdout);
+  } catch (e) {
+    throw new Error(`unreadable wrk output (${(e as Error).message}):\n${stdout}`);
+  }
 }
 
 interface Front { name: string; port: number; child: ChildProcess; admin?: number; runs: Array<WrkRun & { cpuPer1k: number; busy: number }> }
