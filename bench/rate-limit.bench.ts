@@ -34,11 +34,7 @@ const dir = mkdtempSync(join(tmpdir(), 'sidekick-ratelimit-bench-'));
 const { start, children } = launcher(dir);
 const run = promisify(execFile);
 
-/**
- * Never reached: far above what one core serves (~15,000 req/s here). Sidekick's schema as of
- * 5e6d474 drops the rate's last digit ("1000000r/s" is read as 100,000 r/s: slice(0, -4) for a
- * 3-character unit), still never reached; the bench's metrics check would catch a refusal.
- */
+/** Never reached: far above what one core serves (~15,000 req/s here); the metrics check would catch a refusal. */
 const RATE = 1_000_000;
 const BURST = 1_000_000;
 const RULE = 'per-client';
