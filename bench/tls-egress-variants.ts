@@ -40,6 +40,7 @@ const all: Variant[] = [
   img('image, semi 4 + hgp 20', ['--max-semi-space-size=4', '--heap-growing-percent=20']),
   img('image, no flags, no image env', [], plainEnv),
   { name: 'sources (no flags)', args: sources.args, env: sources.env },
+  img('image + --single-threaded-gc', ['--max-semi-space-size=1', '--heap-growing-percent=20', '--single-threaded-gc']),
 ];
 const pick = process.argv[3]?.split(',');
 const variants = pick ? pick.map((i) => all[Number(i)]!) : all;
@@ -52,11 +53,18 @@ async function wrk(port: number): Promise<WrkRun> {
 /** GC lines of --trace-gc: count and summed pause ms per kind. */
 function gcStats(log: string): Record<string, { n: number; ms: number; max: number }> {
   const out: Record<string, { n: number; ms: number; max: number }> = {};
-  for (const m of log.matchAll(/\] (Scavenge|Mark-Compact|Mark-Compact \(reduce\)|Minor Mark-Compact)[^,]*, ([\d.]+) \/ ([\d.]+) ms/g)) {
+  for (const m of log.matchAll(/ ms: (Scavenge|Minor Mark-Compact|Mark-Compact)\b.*? MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ ([\d.]+) ms/g)) {
     const s = (out[m[1]!] ??= { n: 0, ms: 0, max: 0 });
     s.n++;
     s.ms += Number(m[2]);
     s.max = Math.max(s.max, Number(m[2]));
+  }
+  // Incremental marking's steps before a Mark-Compact run on the main thread too, between JS.
+  for (const m of log.matchAll(/Mark-Compact .*?\(\+ ([\d.]+) ms in (\d+) steps, biggest step ([\d.]+) ms/g)) {
+    const s = (out['marking steps'] ??= { n: 0, ms: 0, max: 0 });
+    s.n += Number(m[2]);
+    s.ms += Number(m[1]);
+    s.max = Math.max(s.max, Number(m[3]));
   }
   return out;
 }
