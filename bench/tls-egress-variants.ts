@@ -7,9 +7,10 @@
 //   BENCH_SECONDS (5), BENCH_WRK_C (32): wrk connections. PROBE_TRACE_GC=1 adds --trace-gc and
 //   counts GCs and their pause time per measured run (from the agent's log). PROBE_ELD=1 preloads a
 //   probe (--import) that reports the event loop's delay over the measured run (SIGUSR2 marks its
-//   start and end).
+//   start and end). PROBE_CPU_PROF=1 runs the agent with --cpu-prof (warm-up and measured run) and
+//   prints the functions with the most self time.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,6 +23,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNS = Number(process.env.BENCH_WRK_C ?? 32);
 const TRACE = process.env.PROBE_TRACE_GC === '1';
 const ELD = process.env.PROBE_ELD === '1';
+const PROF = process.env.PROBE_CPU_PROF === '1';
 const rounds = Number(process.argv[2] ?? 3);
 const dir = mkdtempSync(join(tmpdir(), 'sidekick-egress-variants-'));
 const { start, children } = launcher(dir);
@@ -127,7 +129,7 @@ const h = monitorEventLoopDelay({ resolution: 1 }); h.enable(); let on = false;
 process.on('SIGUSR2', () => { if (on) process.stderr.write('ELD p50 ' + (h.percentile(50) / 1e6).toFixed(2) + ' p99 ' + (h.percentile(99) / 1e6).toFixed(2) + ' p99.9 ' + (h.percentile(99.9) / 1e6).toFixed(2) + ' max ' + (h.max / 1e6).toFixed(2) + ' ms\\n'); on = !on; h.reset(); });
 `);
       }
-      const args = [...(TRACE ? ['--trace-gc'] : []), ...(ELD ? ['--import', eld] : []), ...v.args];
+      const args = [...(TRACE ? ['--trace-gc'] : []), ...(ELD ? ['--import', eld] : []), ...(PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'prof')}`] : []), ...v.args];
       const child = start('0', process.execPath, [...args, 'run', '--config', file], v.env);
       await waitPort(p2, child);
       await wrk(p2);
@@ -135,7 +137,9 @@ process.on('SIGUSR2', () => { if (on) process.stderr.write('ELD p50 ' + (h.perce
       const before = TRACE || ELD ? readFileSync(log, 'utf8').length : 0;
       if (ELD) process.kill(child.pid!, 'SIGUSR2');
       const cpu0 = cpuSeconds(child.pid!);
+      const t0 = threadTicks(child.pid!);
       const s = await wrk(p2);
+      const t1 = threadTicks(child.pid!);
       if (ELD) {
         process.kill(child.pid!, 'SIGUSR2');
         await new Promise((r) => setTimeout(r, 200));
@@ -146,13 +150,51 @@ process.on('SIGUSR2', () => { if (on) process.stderr.write('ELD p50 ' + (h.perce
         const st = gcStats(readFileSync(log, 'utf8').slice(before));
         gc = Object.entries(st).map(([k, x]) => `${k} ${x.n}x ${x.ms.toFixed(0)}ms (max ${x.max.toFixed(1)})`).join('; ');
       }
+      // CPU of the agent's threads other than the main one (V8 workers, libuv): on one pinned core they take turns with it.
+      const main = t1.get(child.pid!)?.ticks ?? 0;
+      const others = [...t1].filter(([tid]) => tid !== child.pid).map(([tid, t]) => [t.comm, t.ticks - (t0.get(tid)?.ticks ?? 0)] as const).filter(([, d]) => d > 0);
+      const threads = `main ${main - (t0.get(child.pid!)?.ticks ?? 0)} ticks, others ${others.map(([c, d]) => `${c} ${d}`).join(', ') || 'none'}`;
+      gc = [gc, threads].filter(Boolean).join('; ');
       if (ELD) gc = [gc, /ELD .*/.exec(readFileSync(log, 'utf8').slice(before))?.[0]].filter(Boolean).join('; ');
       await stop(child);
+      if (PROF) topSelf(join(dir, 'prof'));
       const row = { ratio: s.rps / ref.rps, p99x: s.p99 / ref.p99, rps: s.rps, p99: s.p99, cpu, cpux: ncpu / cpu, ...(gc ? { gc } : {}) };
       (results.get(v.name) ?? results.set(v.name, []).get(v.name)!).push(row);
       console.error(`r${r} ${v.name}: nginx ${Math.round(ref.rps)} p99 ${ref.p99.toFixed(2)} | agent ${Math.round(s.rps)} (${row.ratio.toFixed(2)}x) p99 ${s.p99.toFixed(2)} (${row.p99x.toFixed(2)}x) cpu/req ${cpu.toFixed(0)} us (nginx ${ncpu.toFixed(0)}: ${row.cpux.toFixed(2)}x capacity) err ${s.errors}${gc ? ` | ${gc}` : ''}`);
     }
   }
+}
+
+/** utime+stime clock ticks of each thread of `pid`, with its name. */
+function threadTicks(pid: number): Map<number, { comm: string; ticks: number }> {
+  const out = new Map<number, { comm: string; ticks: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ticks: Number(f[11]) + Number(f[12]) });
+    } catch {
+      // exited
+    }
+  }
+  return out;
+}
+
+/** The profile(s) in `prof` (then removed): the 15 functions with the most self time, in % of samples. */
+function topSelf(prof: string): void {
+  for (const f of readdirSync(prof)) {
+    const p = JSON.parse(readFileSync(join(prof, f), 'utf8')) as { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]; samples: number[] };
+    const byId = new Map(p.nodes.map((n) => [n.id, n]));
+    const self = new Map<string, number>();
+    for (const id of p.samples) {
+      const c = byId.get(id)!.callFrame;
+      const k = `${c.functionName || '(anonymous)'} ${c.url.split('/').slice(-2).join('/')}:${c.lineNumber + 1}`;
+      self.set(k, (self.get(k) ?? 0) + 1);
+    }
+    const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 15);
+    console.error(top.map(([k, n]) => `  ${((n / p.samples.length) * 100).toFixed(1)}% ${k}`).join('\n'));
+  }
+  rmSync(prof, { recursive: true, force: true });
 }
 
 function report(): void {
