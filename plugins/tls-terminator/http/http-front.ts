@@ -250,7 +250,8 @@ export class HttpFront implements FastFront {
   /** The pool's queue was full or too slow: 503, counted by why. */
   overloaded(err: Error & { reason?: string }): Refusal {
     this.metrics.rejected.labels({ reason: err.reason ?? 'queue_full' }).inc();
-    this.log.warn({ err: err.message }, 'app overloaded: 503');
+    // Debug only: under overload this runs for every request; the metric and the access log's note count them.
+    this.log.debug({ err: err.message }, 'app overloaded: 503');
     return { status: 503, retryAfter: 1, body: 'app overloaded\n', reason: err.reason === 'queue_timeout' ? 'queue_timeout' : 'queue_full' };
   }
 
