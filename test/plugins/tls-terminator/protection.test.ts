@@ -7,7 +7,8 @@ import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect as netConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentProcess, freePort, startAgent } from '../../helpers/agent-process.ts';
@@ -173,6 +174,37 @@ describe('rate limits', () => {
     expect(metric(m, 'sidekick_tls_terminator_rate_limit_evictions_total{instance="https",rule="flood"}')).toBe(KEYS - 500);
     expect(metric(m, 'sidekick_tls_terminator_rate_limit_keys{instance="https",rule="flood"}')).toBe(500);
   }, Math.max(30_000, KEYS * 5));
+});
+
+/** One request over TLS after a PROXY v1 line naming `client`; resolves with the status code. */
+function viaBalancer(port: number, client: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const tcp = netConnect(port, '127.0.0.1', () => {
+      tcp.write(`PROXY TCP4 ${client} 10.0.0.1 51234 8443\r\n`);
+      const s = tlsConnect({ socket: tcp, rejectUnauthorized: false, servername: 'localhost' }, () => s.write('GET /echo HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n'));
+      let out = '';
+      s.setEncoding('latin1').on('data', (c) => (out += c));
+      s.on('end', () => resolve(Number(out.slice(9, 12))));
+      s.on('error', reject);
+    });
+    tcp.on('error', reject);
+  });
+}
+
+describe('rate limits behind a load balancer (PROXY protocol)', () => {
+  it('key by the client address the PROXY header names, not the balancer', async () => {
+    const { term, close } = await startFront((app) => `    upstream: ${app.url}
+    proxyProtocol: { from: [127.0.0.0/8] }
+    rateLimits: [{ key: address, rate: 1r/m, burst: 1 }]
+`);
+    try {
+      expect(await viaBalancer(term.port, '203.0.113.7')).toBe(200);
+      expect(await viaBalancer(term.port, '203.0.113.8')).toBe(200);
+      expect(await viaBalancer(term.port, '203.0.113.7')).toBe(429);
+    } finally {
+      await close();
+    }
+  });
 });
 
 describe('rate limits across a reload', () => {
