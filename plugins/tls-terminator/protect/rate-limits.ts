@@ -2,6 +2,7 @@
 // them by, and its buckets. A request over any matching rule is refused; rules are checked in
 // config order and a refusal stops there (earlier rules have taken their token, as nginx's
 // several limit_req do).
+import { createHash } from 'node:crypto';
 import type { ConnectionInfo } from '../connection-info.ts';
 import { type Clock, TokenBuckets } from './token-buckets.ts';
 
@@ -27,6 +28,8 @@ export interface RequestView {
 }
 
 const Key = { Address: 0, Forwarded: 1, Ja4: 2, Global: 3, Header: 4 } as const;
+/** Longer keys are hashed: an IPv6 address with a zone or a JA4 (36 characters) stays as it is. */
+const MAX_KEY = 64;
 
 /** Finds buckets a previous instance kept for an unchanged rule (PluginContext.keep). */
 export type Keep = <T>(key: string, make: () => T) => T;
@@ -59,8 +62,17 @@ export class RateRuleState {
     return this.prefix === '/' || r.path.startsWith(this.prefix);
   }
 
-  /** The bucket key, or '' when the rule does not count this request (header:<name> absent). */
+  /**
+   * The bucket key, or '' when the rule does not count this request (header:<name> absent). A
+   * key longer than MAX_KEY (a header value or forwarded hop the client chose, up to the head's
+   * size) is kept as its SHA-256, so maxKeys bounds the memory and not only the count.
+   */
   keyOf(r: RequestView): string {
+    const key = this.rawKey(r);
+    return key.length > MAX_KEY ? createHash('sha256').update(key, 'latin1').digest('base64') : key;
+  }
+
+  private rawKey(r: RequestView): string {
     switch (this.kind) {
       case Key.Address:
         return r.info.clientAddress;

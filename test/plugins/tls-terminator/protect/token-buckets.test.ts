@@ -63,3 +63,23 @@ describe('token buckets', () => {
     expect(b.take('k99999')).toBeGreaterThan(0);
   });
 });
+
+describe('rate-limit keys the client chooses', () => {
+  it('are bounded in size: a long header value is kept as its hash, still one bucket per value', async () => {
+    const { RateRuleState } = await import('../../../../plugins/tls-terminator/protect/rate-limits.ts');
+    const rule = new RateRuleState(
+      { key: 'header:X-Api-Key', rate: 1, burst: 1, methods: [], pathPrefix: '/', maxKeys: 1000 },
+      0, () => 0, (_k, make) => make(), () => false,
+    );
+    const info = { clientAddress: '192.0.2.1', clientPort: 1, peerAddress: '192.0.2.1', trusted: false, ja3: '', ja4: '', sni: '', tlsVersion: '', forbidden: false };
+    const view = (value: string) => ({ method: 'GET', path: '/', raw: ['X-Api-Key', value], lower: ['x-api-key'], info });
+    const long = (i: number) => `${i}-${'k'.repeat(16 * 1024)}`;
+    expect(rule.keyOf(view('short'))).toBe('short');
+    expect(rule.keyOf(view(long(1))).length).toBeLessThanOrEqual(64);
+    expect(rule.keyOf(view(long(1)))).toBe(rule.keyOf(view(long(1))));
+    expect(rule.keyOf(view(long(1)))).not.toBe(rule.keyOf(view(long(2))));
+    // So 1,000 kept keys hold 1,000 short strings, not 16 MB of header values.
+    for (let i = 0; i < 5000; i++) rule.buckets.take(rule.keyOf(view(long(i))));
+    expect(rule.buckets.size).toBe(1000);
+  });
+});
