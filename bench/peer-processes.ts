@@ -2,7 +2,7 @@
 // finding a peer, starting it pinned to a core with its output in a file, waiting for its port,
 // stopping it, reading its RSS and CPU time from /proc, and the self-signed certificate all fronts share.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 
@@ -93,4 +93,23 @@ export function selfSignedCert(etc: string): { cert: string; key: string } {
   const key = join(etc, 'key.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost'], { stdio: 'ignore' });
   return { cert, key };
+}
+
+/** The main context every bench's nginx config starts with: one worker, pid and error log named `name` in `dir`. */
+export function nginxMain(dir: string, name: string): string {
+  return `worker_processes 1; daemon off; pid ${dir}/${name}.pid; error_log ${dir}/${name}.err; events { worker_connections 4096; }`;
+}
+
+/**
+ * The app (or egress destination) the benches proxy to: nginx, one worker on `cpu`, answering
+ * every request with a 257-byte body over keep-alive; TLS with `tls`. Resolves once it accepts.
+ */
+export async function startNginxApp(dir: string, start: Start, cpu: string, port: number, tls?: { cert: string; key: string }): Promise<ChildProcess> {
+  const name = tls ? 'dest' : 'backend';
+  const listen = tls ? `127.0.0.1:${port} ssl; ssl_certificate ${tls.cert}; ssl_certificate_key ${tls.key};` : `127.0.0.1:${port};`;
+  writeFileSync(join(dir, `${name}.conf`), `${nginxMain(dir, name)} http { access_log off; keepalive_requests 100000;
+    server { listen ${listen} location / { return 200 '${'x'.repeat(256)}\n'; } } }`);
+  const child = start(cpu, bin('nginx')!, ['-c', join(dir, `${name}.conf`), '-p', dir]);
+  await waitPort(port, child);
+  return child;
 }

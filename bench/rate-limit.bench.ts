@@ -24,7 +24,7 @@ import { Protection } from '../plugins/tls-terminator/protect/protection.ts';
 import type { RequestView } from '../plugins/tls-terminator/protect/rate-limits.ts';
 import type { Logger, PluginMetrics } from '../src/plugin-api.ts';
 import { imageAgent, sourceAgent } from './image-agent.ts';
-import { bin, cpuSeconds, has, launcher, selfSignedCert, stop, waitPort } from './peer-processes.ts';
+import { bin, cpuSeconds, has, launcher, nginxMain, selfSignedCert, startNginxApp, stop, waitPort } from './peer-processes.ts';
 import { parseWrk, type WrkRun } from './wrk-output.ts';
 
 const agent = process.argv.includes('--sources') ? sourceAgent() : imageAgent();
@@ -112,16 +112,11 @@ async function main(): Promise<void> {
   const { cert, key } = selfSignedCert(etc);
   const nginx = bin('nginx')!;
   const backendPort = await freePort();
-  const body = 'x'.repeat(256) + '\n';
-  const common = `worker_processes 1; daemon off; pid ${dir}/NAME.pid; error_log ${dir}/NAME.err; events { worker_connections 4096; }`;
-  writeFileSync(join(dir, 'backend.conf'), `${common.replaceAll('NAME', 'backend')} http { access_log off; keepalive_requests 100000;
-    server { listen 127.0.0.1:${backendPort}; location / { return 200 '${body}'; } } }`);
-  const backend = start('1', nginx, ['-c', join(dir, 'backend.conf'), '-p', dir]);
-  await waitPort(backendPort, backend);
+  await startNginxApp(dir, start, '1', backendPort);
 
   const nginxFront = async (name: string, file: string, limit: boolean): Promise<Front> => {
     const port = await freePort();
-    writeFileSync(join(dir, file), `${common.replaceAll('NAME', file)} http { access_log off;
+    writeFileSync(join(dir, file), `${nginxMain(dir, file)} http { access_log off;
       upstream app { server 127.0.0.1:${backendPort}; keepalive 64; }
       ${limit ? `limit_req_zone $binary_remote_addr zone=z:10m rate=${RATE}r/s;` : ''}
       server { listen 127.0.0.1:${port} ssl; ssl_certificate ${cert}; ssl_certificate_key ${key}; ssl_protocols TLSv1.2 TLSv1.3; keepalive_requests 100000;

@@ -4,13 +4,14 @@
 // generation takes brings the next scavenge closer, and a scavenge stalls every request in flight.
 // Run: node_modules/.bin/node bench/tls-egress-allocations.ts   (a probe, not in `npm run bench`)
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../test/helpers/free-port.ts';
 import { sourceAgent } from './image-agent.ts';
-import { bin, launcher, selfSignedCert, stop, waitPort } from './peer-processes.ts';
+import { sidekickEgressConf } from './egress-peers.ts';
+import { launcher, selfSignedCert, startNginxApp, stop, waitPort } from './peer-processes.ts';
 
 const START_MS = 5000;
 const PROBE_MS = 6000;
@@ -25,14 +26,9 @@ async function main(): Promise<void> {
   mkdirSync(etc);
   const { cert, key } = selfSignedCert(etc);
   const destPort = await freePort();
-  writeFileSync(join(dir, 'dest.conf'), `worker_processes 1; daemon off; pid ${dir}/dest.pid; error_log ${dir}/dest.err; events { worker_connections 4096; }
-    http { access_log off; keepalive_requests 100000; server { listen 127.0.0.1:${destPort} ssl; ssl_certificate ${cert}; ssl_certificate_key ${key};
-    location / { return 200 '${'x'.repeat(256)}\n'; } } }`);
-  const dest = start('1', bin('nginx')!, ['-c', join(dir, 'dest.conf'), '-p', dir]);
-  await waitPort(destPort, dest);
+  await startNginxApp(dir, start, '1', destPort, { cert, key });
   const port = await freePort();
-  const file = join(etc, 'sidekick.yaml');
-  writeFileSync(file, `admin: { listen: 127.0.0.1:0 }\ndataDir: ${join(dir, 'data')}\nplugins:\n  egress:\n    type: tls-terminator\n    direction: outbound\n    listen: 127.0.0.1:${port}\n    upstream: https://127.0.0.1:${destPort}\n    upstreamTls: { ca: ${cert}, serverName: localhost }\n    accessLog: false\n`);
+  const file = sidekickEgressConf(dir, etc, port, destPort, cert);
   const agent = sourceAgent();
   const out = join(dir, 'allocations.json');
   const probe = join(import.meta.dirname, 'allocation-probe.mjs');

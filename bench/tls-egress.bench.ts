@@ -6,13 +6,14 @@
 // after a warm-up run per forward. Access logs off on both forwards.
 // Run: node_modules/.bin/node bench/tls-egress.bench.ts [--sources]   (BENCH_SECONDS=5 by default)
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../test/helpers/free-port.ts';
 import { imageAgent, sourceAgent } from './image-agent.ts';
-import { bin, cpuSeconds, has, launcher, selfSignedCert, stop, waitPort } from './peer-processes.ts';
+import { nginxEgressConf, sidekickEgressConf } from './egress-peers.ts';
+import { bin, cpuSeconds, has, launcher, selfSignedCert, startNginxApp, stop, waitPort } from './peer-processes.ts';
 import { parseWrk, type WrkRun } from './wrk-output.ts';
 
 const agent = process.argv.includes('--sources') ? sourceAgent() : imageAgent();
@@ -47,28 +48,16 @@ async function main(): Promise<void> {
   const etc = join(dir, 'etc');
   mkdirSync(etc);
   const { cert, key } = selfSignedCert(etc);
-  const nginx = bin('nginx')!;
   const destPort = await freePort();
-  const body = 'x'.repeat(256) + '\n';
-  const common = `worker_processes 1; daemon off; pid ${dir}/NAME.pid; error_log ${dir}/NAME.err; events { worker_connections 4096; }`;
-  writeFileSync(join(dir, 'dest.conf'), `${common.replaceAll('NAME', 'dest')} http { access_log off; keepalive_requests 100000;
-    server { listen 127.0.0.1:${destPort} ssl; ssl_certificate ${cert}; ssl_certificate_key ${key}; location / { return 200 '${body}'; } } }`);
-  const dest = start('1', nginx, ['-c', join(dir, 'dest.conf'), '-p', dir]);
-  await waitPort(destPort, dest);
+  const dest = await startNginxApp(dir, start, '1', destPort, { cert, key });
 
   const rows = [];
   const p1 = await freePort();
-  writeFileSync(join(dir, 'fwd.conf'), `${common.replaceAll('NAME', 'fwd')} http { access_log off; keepalive_requests 100000;
-    upstream dest { server 127.0.0.1:${destPort}; keepalive 64; }
-    server { listen 127.0.0.1:${p1};
-      location / { proxy_pass https://dest; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host localhost;
-        proxy_ssl_verify on; proxy_ssl_trusted_certificate ${cert}; proxy_ssl_name localhost; proxy_ssl_server_name on;
-        proxy_ssl_session_reuse on; proxy_ssl_protocols TLSv1.2 TLSv1.3; } } }`);
-  rows.push(await measure('nginx 1 worker (proxy_pass https://, proxy_ssl_verify, upstream keepalive)', p1, start('0', nginx, ['-c', join(dir, 'fwd.conf'), '-p', dir])));
+  const fwdConf = nginxEgressConf(dir, p1, destPort, cert);
+  rows.push(await measure('nginx 1 worker (proxy_pass https://, proxy_ssl_verify, upstream keepalive)', p1, start('0', bin('nginx')!, ['-c', fwdConf, '-p', dir])));
 
   const p2 = await freePort();
-  const file = join(etc, 'sidekick.yaml');
-  writeFileSync(file, `admin: { listen: 127.0.0.1:0 }\ndataDir: ${join(dir, 'data')}\nplugins:\n  egress:\n    type: tls-terminator\n    direction: outbound\n    listen: 127.0.0.1:${p2}\n    upstream: https://127.0.0.1:${destPort}\n    upstreamTls: { ca: ${cert}, serverName: localhost }\n    accessLog: false\n`);
+  const file = sidekickEgressConf(dir, etc, p2, destPort, cert);
   rows.push(await measure('Sidekick tls-terminator, direction: outbound', p2, start('0', process.execPath, [...agent.args, 'run', '--config', file], agent.env)));
 
   await stop(dest);

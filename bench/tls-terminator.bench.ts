@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/helpers/free-port.ts';
 import { imageAgent, sourceAgent } from './image-agent.ts';
-import { bin, cpuSeconds, has, launcher, rssMb, selfSignedCert, stop, waitPort } from './peer-processes.ts';
+import { bin, cpuSeconds, has, launcher, nginxMain, rssMb, selfSignedCert, startNginxApp, stop, waitPort } from './peer-processes.ts';
 import { parseWrk, type WrkRun } from './wrk-output.ts';
 
 // Built on first use, so that the `--steady` load generator (a child of this same file) does not
@@ -170,16 +170,11 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, 'both.pem'), readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
   const nginx = bin('nginx')!;
   const backendPort = await freePort();
-  const body = 'x'.repeat(256) + '\n';
-  const common = `worker_processes 1; daemon off; pid ${dir}/NAME.pid; error_log ${dir}/NAME.err; events { worker_connections 4096; }`;
-  writeFileSync(join(dir, 'backend.conf'), `${common.replaceAll('NAME', 'backend')} http { access_log off; keepalive_requests 100000;
-    server { listen 127.0.0.1:${backendPort}; location / { return 200 '${body}'; } } }`);
-  const backend = start('1', nginx, ['-c', join(dir, 'backend.conf'), '-p', dir]);
-  await waitPort(backendPort, backend);
+  const backend = await startNginxApp(dir, start, '1', backendPort);
 
   const rows: Row[] = [];
   const port1 = await freePort();
-  writeFileSync(join(dir, 'front.conf'), `${common.replaceAll('NAME', 'front')} http { access_log off;
+  writeFileSync(join(dir, 'front.conf'), `${nginxMain(dir, 'front')} http { access_log off;
     upstream app { server 127.0.0.1:${backendPort}; keepalive 64; }
     server { listen 127.0.0.1:${port1} ssl; ssl_certificate ${cert}; ssl_certificate_key ${key}; keepalive_requests 100000;
       location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; } } }`);

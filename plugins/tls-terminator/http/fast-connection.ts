@@ -21,7 +21,7 @@ import { type Exchange, type ExchangeLimits, type ExchangeSink, type FailureKind
 import { type PlainRequest, scanHead } from './request-head.ts';
 import type { ResponseHead } from '../upstream/response-parser.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
-import { Admit, type Refusal } from '../protect/protection.ts';
+import { Admit, type Refusal, refusalText } from '../protect/protection.ts';
 
 /** What every fast connection of one front shares. */
 export interface FastFront {
@@ -59,9 +59,7 @@ type Phase = (typeof Phase)[keyof typeof Phase];
 
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 const SMALL_BODY = 4096; // copied into the head's string below this; larger bodies are written as they are
-const REASONS: Record<number, string> = {
-  400: 'Bad Request', 403: 'Forbidden', 408: 'Request Timeout', 429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
-};
+const REASONS: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 408: 'Request Timeout', 500: 'Internal Server Error', 502: 'Bad Gateway', 504: 'Gateway Timeout' };
 const CONN = Symbol('sidekick.tls-terminator.fast');
 type Tagged = TLSSocket & { [CONN]?: FastConnection };
 
@@ -331,10 +329,7 @@ export class FastConnection implements ExchangeSink {
     this.exchange = undefined;
     if (this.bodyLeft > 0 || this.front.draining) this.keepAlive = false;
     const conn = !this.keepAlive ? 'connection: close\r\n' : this.version === '1.0' ? 'connection: keep-alive\r\n' : '';
-    this.socket.write(
-      `HTTP/1.1 ${r.status} ${REASONS[r.status]}\r\ncontent-type: text/plain; charset=utf-8\r\nretry-after: ${r.retryAfter}\r\ncontent-length: ${r.body.length}\r\n${conn}\r\n${r.body}`,
-      'latin1',
-    );
+    this.socket.write(refusalText(r, conn), 'latin1');
     this.headWritten = true;
     if (this.phase === Phase.Body) this.phase = Phase.Busy; // body bytes are not read: the connection closes after this answer
     process.nextTick(finishRefused, this, r.rule ? `${r.reason} ${r.rule}` : r.reason);

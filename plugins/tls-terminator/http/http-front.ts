@@ -22,7 +22,7 @@ import type { TerminatorMetrics } from '../metrics.ts';
 import { type FrontContext, ProxiedRequest, proxiedRequestOf, responding } from './proxied-request.ts';
 import type { UpstreamTarget } from '../upstream/upstream-target.ts';
 import { proxyUpgrade } from './upgrade-proxy.ts';
-import { Admit, type Protection, type Refusal } from '../protect/protection.ts';
+import { Admit, type Protection, type Refusal, refusalText } from '../protect/protection.ts';
 import type { RequestView } from '../protect/rate-limits.ts';
 
 const http = loadHttp();
@@ -383,10 +383,7 @@ export class HttpFront implements FastFront {
       return endWithin(socket, this.closeLimits, where === 'version' ? simpleResponse('505 HTTP Version Not Supported', 'HTTP version not supported\n') : simpleResponse('400 Bad Request', 'bad request\n'));
     }
     const admitted = this.admit(req.method ?? '', where.path, req.rawHeaders, undefined, info, true);
-    if (typeof admitted === 'object') {
-      const r = admitted;
-      return endWithin(socket, this.closeLimits, `HTTP/1.1 429 Too Many Requests\r\ncontent-type: text/plain; charset=utf-8\r\nretry-after: ${r.retryAfter}\r\ncontent-length: ${r.body.length}\r\nconnection: close\r\n\r\n${r.body}`);
-    }
+    if (typeof admitted === 'object') return endWithin(socket, this.closeLimits, refusalText(admitted, 'connection: close\r\n'));
     proxyUpgrade(req, where.path, where.host ?? fallbackHost(info), socket, head, info, this.target, this.forwardOptions, this.log, this.errors);
   }
 

@@ -35,7 +35,7 @@ export class CircuitBreaker {
   private readonly timeout: boolean;
   private readonly any5xx: boolean;
   private readonly gateway: boolean;
-  openedTotal = 0;
+  private openedTotal = 0;
 
   constructor(o: BreakerOptions) {
     this.o = o;

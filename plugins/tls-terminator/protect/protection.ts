@@ -30,6 +30,15 @@ export interface Refusal {
 
 export { Admit };
 
+/**
+ * A refusal as HTTP/1.1 bytes, for the paths that write to the socket themselves (the fast path,
+ * upgrades). `connection`: a `connection: ...` line with its CRLF, or ''.
+ */
+export function refusalText(r: Refusal, connection: string): string {
+  const reason = r.status === 429 ? 'Too Many Requests' : 'Service Unavailable';
+  return `HTTP/1.1 ${r.status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\nretry-after: ${r.retryAfter}\r\ncontent-length: ${r.body.length}\r\n${connection}\r\n${r.body}`;
+}
+
 export class Protection {
   readonly rules: RateRuleState[];
   readonly breaker?: CircuitBreaker;

@@ -31,7 +31,7 @@ export class TokenBuckets {
   private readonly maxKeys: number;
   /** Called when a key is dropped to make room; set by the instance that uses the buckets now. */
   onEvict?: () => void;
-  readonly clock: Clock;
+  private readonly clock: Clock;
 
   constructor(o: BucketsOptions) {
     this.perMs = o.rate / 1000;

@@ -164,7 +164,7 @@ export class UpstreamPool {
   }
 }
 
-export type OverloadReason = 'queue_full' | 'queue_timeout';
+type OverloadReason = 'queue_full' | 'queue_timeout';
 
 function overloaded(reason: OverloadReason, message: string): Error & { reason: OverloadReason } {
   return Object.assign(sidekickError('ERR_SIDEKICK_TLS_OVERLOADED', message), { reason });

@@ -270,20 +270,30 @@ async function startCountingApp(): Promise<{ url: string; port: number; peak: ()
   };
 }
 
+type CountingApp = Awaited<ReturnType<typeof startCountingApp>>;
+
+/** A counting app and the agent in front of it with `keys` (indented plugin keys); `close` stops both. */
+async function countingFront(keys: string): Promise<{ app: CountingApp; term: Terminator; close(): Promise<void> }> {
+  const app = await startCountingApp();
+  const t = await tempDir();
+  const term = await startTerminator(t.path, `    upstream: ${app.url}\n${keys}`);
+  return {
+    app,
+    term,
+    close: async () => {
+      await term.agent.stop();
+      await app.close();
+      await t.cleanup();
+    },
+  };
+}
+
 describe('concurrency limit', () => {
-  let app: Awaited<ReturnType<typeof startCountingApp>>;
+  let app: CountingApp;
   let term: Terminator;
-  let t: { path: string; cleanup(): Promise<void> };
-  beforeAll(async () => {
-    app = await startCountingApp();
-    t = await tempDir();
-    term = await startTerminator(t.path, `    upstream: ${app.url}\n    concurrency: { maxRequests: 2, maxPending: 1, pendingTimeout: 500ms }\n`);
-  });
-  afterAll(async () => {
-    await term?.agent.stop();
-    await app?.close();
-    await t?.cleanup();
-  });
+  let close: () => Promise<void>;
+  beforeAll(async () => void ({ app, term, close } = await countingFront(`    concurrency: { maxRequests: 2, maxPending: 1, pendingTimeout: 500ms }\n`)));
+  afterAll(() => close?.());
 
   it('sends at most maxRequests at once; a request that waits past pendingTimeout gets 503 with Retry-After', async () => {
     const busy = Promise.all([get(term.port, '/slow?ms=3000'), get(term.port, '/slow?ms=3000')]);
@@ -300,19 +310,11 @@ describe('concurrency limit', () => {
 });
 
 describe('concurrency queue with a long wait', () => {
-  let app: Awaited<ReturnType<typeof startCountingApp>>;
+  let app: CountingApp;
   let term: Terminator;
-  let t: { path: string; cleanup(): Promise<void> };
-  beforeAll(async () => {
-    app = await startCountingApp();
-    t = await tempDir();
-    term = await startTerminator(t.path, `    upstream: ${app.url}\n    concurrency: { maxRequests: 1, maxPending: 1, pendingTimeout: 60s }\n`);
-  });
-  afterAll(async () => {
-    await term?.agent.stop();
-    await app?.close();
-    await t?.cleanup();
-  });
+  let close: () => Promise<void>;
+  beforeAll(async () => void ({ app, term, close } = await countingFront(`    concurrency: { maxRequests: 1, maxPending: 1, pendingTimeout: 60s }\n`)));
+  afterAll(() => close?.());
 
   const details = async () => (await term.status()).instances.https.details.app;
 
@@ -351,19 +353,11 @@ describe('concurrency queue with a long wait', () => {
 });
 
 describe('circuit breaker', () => {
-  let app: Awaited<ReturnType<typeof startCountingApp>>;
+  let app: CountingApp;
   let term: Terminator;
-  let t: { path: string; cleanup(): Promise<void> };
-  beforeAll(async () => {
-    app = await startCountingApp();
-    t = await tempDir();
-    term = await startTerminator(t.path, `    upstream: ${app.url}\n    circuitBreaker: { consecutiveFailures: 3, baseEjectionTime: 1s, readiness: true }\n`);
-  });
-  afterAll(async () => {
-    await term?.agent.stop();
-    await app?.close();
-    await t?.cleanup();
-  });
+  let close: () => Promise<void>;
+  beforeAll(async () => void ({ app, term, close } = await countingFront(`    circuitBreaker: { consecutiveFailures: 3, baseEjectionTime: 1s, readiness: true }\n`)));
+  afterAll(() => close?.());
 
   const breaker = async () => (await term.status()).instances.https.details.protection.circuitBreaker;
   const readyz = async () => (await fetch(`${term.agent.adminUrl}/readyz`)).status;
