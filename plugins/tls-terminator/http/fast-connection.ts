@@ -234,10 +234,8 @@ export class FastConnection implements ExchangeSink {
     // HTTP/1.0 clients cannot take chunked: their body ends with the connection.
     this.chunked = h.framing === 'chunked' && this.version === '1.1';
     if (h.framing === 'close' || (h.framing === 'chunked' && !this.chunked) || this.front.draining) this.keepAlive = false;
-    let text = `HTTP/1.1 ${h.status} ${h.reason}\r\n`;
-    const hs = h.headers;
-    for (let i = 0; i < hs.length; i += 2) text += `${hs[i]}: ${hs[i + 1]}\r\n`;
-    text += this.front.extraHeadText;
+    // The app's field lines go on as it sent them (hop-by-hop ones removed): one string, no list.
+    let text = `HTTP/1.1 ${h.status} ${h.reason}\r\n${h.fieldLines}${this.front.extraHeadText}`;
     if (this.chunked) text += 'transfer-encoding: chunked\r\n';
     if (!this.keepAlive) text += 'connection: close\r\n';
     else if (this.version === '1.0') text += 'connection: keep-alive\r\n';

@@ -14,11 +14,53 @@ const CRLF2 = Buffer.from('\r\n\r\n');
 export interface ResponseHead {
   status: number;
   reason: string;
-  /** Flat [name, value, ...], as received, hop-by-hop and Connection-nominated headers removed. */
-  headers: string[];
+  /**
+   * The field lines passed on, each `name: value\r\n` exactly as received ('' for none), with
+   * hop-by-hop and Connection-nominated fields removed: the fast path copies them as one string.
+   */
+  fieldLines: string;
+  /** fieldLines as a flat [name, value, ...] list, values without their optional whitespace. */
+  readonly headers: string[];
   keepAlive: boolean;
   /** How the body is delimited: the fast path re-frames it for its client from this. */
   framing: 'none' | 'length' | 'chunked' | 'close';
+}
+
+/**
+ * A parsed head. The header list is built only when asked for (Node's path and HTTP/2 need it,
+ * the fast path does not): most responses then cost one string of their lines, not two strings a field.
+ */
+class ParsedHead implements ResponseHead {
+  status: number;
+  reason: string;
+  fieldLines: string;
+  keepAlive: boolean;
+  framing: ResponseHead['framing'];
+  #list?: string[];
+
+  constructor(status: number, reason: string, fieldLines: string, keepAlive: boolean, framing: ResponseHead['framing']) {
+    this.status = status;
+    this.reason = reason;
+    this.fieldLines = fieldLines;
+    this.keepAlive = keepAlive;
+    this.framing = framing;
+  }
+
+  get headers(): string[] {
+    return (this.#list ??= fieldList(this.fieldLines));
+  }
+}
+
+/** `name: value\r\n` lines (already checked) as [name, value, ...]. */
+function fieldList(lines: string): string[] {
+  const out: string[] = [];
+  for (let pos = 0; pos < lines.length;) {
+    const eol = lines.indexOf('\r\n', pos);
+    const colon = lines.indexOf(':', pos);
+    out.push(lines.slice(pos, colon), trimOws(lines, colon + 1, eol));
+    pos = eol + 2;
+  }
+  return out;
 }
 
 export interface ParserEvents {
@@ -56,8 +98,10 @@ const FIELDS = /(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*[!#
 
 /** Removed before forwarding: hop-by-hop (RFC 9110 7.6.1) and the framing this parser re-does. */
 const SKIP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
-/** Lengths of the names above and content-length: any other name needs no lower-casing. */
-const FRAMING_LENGTHS = new Set([...SKIP, 'content-length'].map((n) => n.length));
+/** The names this parser acts on; a line of any other name is passed on untouched. */
+const SPECIAL = new Set([...SKIP, 'content-length']);
+/** Their lengths: a name of any other length is not even sliced. */
+const FRAMING_LENGTHS = new Set([...SPECIAL].map((n) => n.length));
 /**
  * Framing is decided by this parser: a Connection nomination never removes it (RFC 9110 7.6.1).
  * `close` and `keep-alive` are connection options, not field names (Keep-Alive is hop-by-hop anyway).
@@ -240,7 +284,6 @@ export class ResponseParser {
     const reason = eol > 13 ? text.slice(13, eol) : '';
     if (!TEXT.test(reason)) throw new ParseError('bad reason phrase');
     const http11 = text.charCodeAt(7) === 49;
-    let headers: string[] = [];
     let length: number | undefined;
     let codings: string | undefined;
     let close = false;
@@ -250,24 +293,26 @@ export class ResponseParser {
       FIELDS.lastIndex = eol + 2;
       if (!FIELDS.test(text)) fieldsError(text, eol + 2);
     }
+    // The lines passed on are runs of the head's own text between the removed ones.
+    let kept = '';
+    let run = eol + 2;
     for (let pos = eol + 2; pos < text.length; pos = eol + 2) {
       eol = text.indexOf('\r\n', pos);
       if (eol < 0) eol = text.length;
       const colon = text.indexOf(':', pos);
-      const name = text.slice(pos, colon);
+      if (!FRAMING_LENGTHS.has(colon - pos)) continue;
+      const lower = text.slice(pos, colon).toLowerCase();
+      if (!SPECIAL.has(lower)) continue;
       const value = trimOws(text, colon + 1, eol);
-      const lower = FRAMING_LENGTHS.has(name.length) ? name.toLowerCase() : '';
-      if (lower === '') {
-        headers.push(name, value);
-        continue;
-      }
       if (lower === 'content-length') {
         // llhttp refuses a second Content-Length even with the same value; so do we.
         if (length !== undefined) throw new ParseError('more than one Content-Length');
         if (!/^\d+$/.test(value)) throw new ParseError('bad Content-Length');
         length = Number(value);
         if (length > Number.MAX_SAFE_INTEGER) throw new ParseError('Content-Length too large');
-      } else if (lower === 'transfer-encoding') {
+        continue;
+      }
+      if (lower === 'transfer-encoding') {
         // llhttp takes `chunked<HTAB>` for an unknown coding (a body until close) where OWS
         // trimming makes it chunked: a desync, so a trailing HTAB makes the coding unsupported.
         const raw = /\t[ \t]*$/.test(text.slice(colon + 1, eol)) ? `${value}\t` : value;
@@ -286,10 +331,12 @@ export class ResponseParser {
           }
         }
       }
-      if (SKIP.has(lower)) continue;
-      headers.push(name, value);
+      // A hop-by-hop line: the run of kept lines before it is taken, the next run starts after it.
+      if (pos > run) kept += text.slice(run, pos);
+      run = eol + 2;
     }
-    if (nominated) headers = withoutNominated(headers, nominated);
+    if (run < text.length) kept += `${text.slice(run)}\r\n`;
+    if (nominated) kept = withoutNominated(kept, nominated);
     // Only `chunked` alone: a coding we cannot decode cannot be forwarded either once
     // Transfer-Encoding is stripped (nginx answers 502 "unknown Transfer-Encoding" too).
     const chunked = codings !== undefined;
@@ -309,7 +356,7 @@ export class ResponseParser {
     // A HEAD response without a length is not reused either (llhttp decides so before it learns
     // the request was HEAD): an app that frames nothing may well send a body anyway.
     this.keepAlive = keepAlive && framing !== 'close' && !(framing === 'none' && this.noBody && status !== 204 && status !== 304 && !chunked && length === undefined);
-    this.events.head({ status, reason, headers, keepAlive, framing });
+    this.events.head(new ParsedHead(status, reason, kept, keepAlive, framing));
     if (framing === 'none' || (framing === 'length' && length === 0)) this.mode = Mode.Done;
     else if (framing === 'chunked') this.mode = Mode.ChunkSize;
     else if (framing === 'length') {
@@ -330,8 +377,12 @@ function fieldsError(text: string, from: number): never {
   throw new ParseError('bad header line');
 }
 
-function withoutNominated(headers: string[], nominated: Set<string>): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) if (!nominated.has(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
+function withoutNominated(lines: string, nominated: Set<string>): string {
+  let out = '';
+  for (let pos = 0; pos < lines.length;) {
+    const next = lines.indexOf('\r\n', pos) + 2;
+    if (!nominated.has(lines.slice(pos, lines.indexOf(':', pos)).toLowerCase())) out += lines.slice(pos, next);
+    pos = next;
+  }
   return out;
 }

@@ -31,7 +31,10 @@ function parse(text: string, headRequest = false): Seen {
 describe('ResponseParser', () => {
   it('reads status, reason, framing and keeps end-to-end headers as received', () => {
     const r = parse('HTTP/1.1 201 Created Now\r\nServer: x\r\nCONTENT-length:  3 \r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nX-A:\tv w\t\r\n\r\nabc');
-    expect(r.head).toEqual({ status: 201, reason: 'Created Now', headers: ['Server', 'x', 'CONTENT-length', '3', 'X-A', 'v w'], keepAlive: true, framing: 'length' });
+    expect(r.head).toMatchObject({ status: 201, reason: 'Created Now', keepAlive: true, framing: 'length' });
+    expect(r.head!.headers).toEqual(['Server', 'x', 'CONTENT-length', '3', 'X-A', 'v w']);
+    // The fast path's copy: the kept lines byte for byte, whitespace included.
+    expect(r.head!.fieldLines).toBe('Server: x\r\nCONTENT-length:  3 \r\nX-A:\tv w\t\r\n');
     expect(r.body).toBe('abc');
     expect(r.ended).toBe(true);
   });
@@ -122,9 +125,18 @@ describe('ResponseParser, as strict as llhttp', () => {
     }
   });
 
+  it('passes on the lines around hop-by-hop ones, first, last and in a row', () => {
+    const r = parse('HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nA: 1\r\nTE: x\r\nTrailer: y\r\nB:2 \r\nKeep-Alive: 5\r\nContent-Length: 0\r\nUpgrade: z\r\n\r\n');
+    expect(r.head!.fieldLines).toBe('A: 1\r\nB:2 \r\nContent-Length: 0\r\n');
+    expect(r.head!.headers).toEqual(['A', '1', 'B', '2', 'Content-Length', '0']);
+    expect(parse('HTTP/1.1 204 No Content\r\n\r\n').head!.fieldLines).toBe('');
+    expect(parse('HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n').head!.fieldLines).toBe('');
+  });
+
   it('removes the headers Connection nominates (RFC 9110 7.6.1) but never the framing', () => {
     const r = parse('HTTP/1.1 200 OK\r\nX-A: 1\r\nConnection: x-a, content-length, transfer-encoding\r\nX-B: 2\r\nContent-Length: 1\r\n\r\nz');
     expect(r.head!.headers).toEqual(['X-B', '2', 'Content-Length', '1']);
+    expect(r.head!.fieldLines).toBe('X-B: 2\r\nContent-Length: 1\r\n');
     expect(r.body).toBe('z');
     expect(r.ended).toBe(true);
   });
