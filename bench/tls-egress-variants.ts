@@ -4,7 +4,8 @@
 // one pair of adjacent runs; prints per-round ratios and medians. For finding what the egress
 // gap is made of, not a product benchmark.
 // Run: node_modules/.bin/node bench/tls-egress-variants.ts [rounds] [variant,...]
-//   BENCH_SECONDS (5), BENCH_WRK_C (32): wrk connections. PROBE_TRACE_GC=1 adds --trace-gc and
+//   BENCH_SECONDS (5), BENCH_WRK_C (32): wrk connections. BENCH_BASE_ROOT: another checkout, as the
+//   last variant. PROBE_TRACE_GC=1 adds --trace-gc and
 //   counts GCs and their pause time per measured run (from the agent's log). PROBE_ELD=1 preloads a
 //   probe (--import) that reports the event loop's delay over the measured run (SIGUSR2 marks its
 //   start and end). PROBE_CPU_PROF=1 runs the agent with --cpu-prof (warm-up and measured run) and
@@ -33,7 +34,7 @@ const run = promisify(execFile);
 const image = imageAgent();
 const sources = sourceAgent();
 const { MALLOC_ARENA_MAX: _m, NODE_ENV: _n, ...plainEnv } = image.env;
-interface Variant { name: string; args: string[]; env: NodeJS.ProcessEnv }
+interface Variant { name: string; args: string[]; env: NodeJS.ProcessEnv; floor?: boolean }
 const img = (name: string, flags: string[], env = image.env): Variant => ({ name, args: [...flags, image.bin], env });
 const all: Variant[] = [
   img('image (semi 1, hgp 20)', ['--max-semi-space-size=1', '--heap-growing-percent=20']),
@@ -44,7 +45,17 @@ const all: Variant[] = [
   img('image, no flags, no image env', [], plainEnv),
   { name: 'sources (no flags)', args: sources.args, env: sources.env },
   img('image + --single-threaded-gc', ['--max-semi-space-size=1', '--heap-growing-percent=20', '--single-threaded-gc']),
+  // A young generation large enough that a 5 s run sees few scavenges: what GC adds to the tail.
+  img('image, semi 64 (few scavenges)', ['--min-semi-space-size=64', '--max-semi-space-size=64']),
+  // Node's floor (bench/egress-floor.mjs): a TLS connection per app connection, bytes copied unparsed.
+  { name: 'node floor: TLS pipe, no parsing', args: [join(import.meta.dirname, 'egress-floor.mjs')], env: { ...process.env }, floor: true },
 ];
+// BENCH_BASE_ROOT=<another checkout>: its image build as one more variant (an A/B of two commits).
+const baseRoot = process.env.BENCH_BASE_ROOT;
+if (baseRoot) {
+  const base = imageAgent(baseRoot);
+  all.push({ name: `image at ${baseRoot}`, args: base.args, env: base.env });
+}
 const pick = process.argv[3]?.split(',');
 const variants = pick ? pick.map((i) => all[Number(i)]!) : all;
 
@@ -73,6 +84,7 @@ function gcStats(log: string): Record<string, { n: number; ms: number; max: numb
 }
 
 let fwdPid = 0;
+let floorArgs: string[] = []; // the floor's destination port and CA file
 const results = new Map<string, { ratio: number; p99x: number; rps: number; p99: number; cpu: number; cpux: number; gc?: string }[]>();
 
 async function main(): Promise<void> {
@@ -89,6 +101,7 @@ async function main(): Promise<void> {
   await wrk(p1);
   const p2 = await freePort();
   const file = sidekickEgressConf(dir, etc, p2, destPort, cert);
+  floorArgs = [String(p2), String(destPort), cert];
   for (let r = 1; r <= rounds; r++) {
     for (const v of variants) {
       try {
@@ -96,7 +109,7 @@ async function main(): Promise<void> {
       } catch (e) {
         // A starved wrk run (the shared box) prints no percentiles: that pair is skipped, said so.
         console.error(`r${r} ${v.name}: skipped (${(e as Error).message})`);
-        for (const c of children) if (c.spawnargs.includes(file)) await stop(c);
+        for (const c of children) if (c.spawnargs.includes(file) || c.spawnargs.includes(floorArgs[0]!)) await stop(c);
       }
     }
   }
@@ -119,7 +132,7 @@ process.on('SIGUSR2', () => { if (on) process.stderr.write('ELD p50 ' + (h.perce
 `);
       }
       const args = [...(TRACE ? ['--trace-gc'] : []), ...(ELD ? ['--import', eld] : []), ...(PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'prof')}`] : []), ...v.args];
-      const child = start('0', process.execPath, [...args, 'run', '--config', file], v.env);
+      const child = start('0', process.execPath, [...args, ...(v.floor ? floorArgs : ['run', '--config', file])], v.env);
       await waitPort(p2, child);
       await wrk(p2);
       const log = join(dir, `node-${children.length - 1}.log`);
@@ -149,7 +162,7 @@ process.on('SIGUSR2', () => { if (on) process.stderr.write('ELD p50 ' + (h.perce
       if (PROF) topSelf(join(dir, 'prof'));
       const row = { ratio: s.rps / ref.rps, p99x: s.p99 / ref.p99, rps: s.rps, p99: s.p99, cpu, cpux: ncpu / cpu, ...(gc ? { gc } : {}) };
       (results.get(v.name) ?? results.set(v.name, []).get(v.name)!).push(row);
-      console.error(`r${r} ${v.name}: nginx ${Math.round(ref.rps)} p99 ${ref.p99.toFixed(2)} | agent ${Math.round(s.rps)} (${row.ratio.toFixed(2)}x) p99 ${s.p99.toFixed(2)} (${row.p99x.toFixed(2)}x) cpu/req ${cpu.toFixed(0)} us (nginx ${ncpu.toFixed(0)}: ${row.cpux.toFixed(2)}x capacity) err ${s.errors}${gc ? ` | ${gc}` : ''}`);
+      console.error(`r${r} ${v.name}: nginx ${Math.round(ref.rps)} p50 ${ref.p50.toFixed(2)} p99 ${ref.p99.toFixed(2)} | agent ${Math.round(s.rps)} (${row.ratio.toFixed(2)}x) p50 ${s.p50.toFixed(2)} p99 ${s.p99.toFixed(2)} (${row.p99x.toFixed(2)}x) cpu/req ${cpu.toFixed(0)} us (nginx ${ncpu.toFixed(0)}: ${row.cpux.toFixed(2)}x capacity) err ${s.errors}${gc ? ` | ${gc}` : ''}`);
     }
   }
 }
