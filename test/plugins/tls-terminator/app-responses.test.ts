@@ -25,6 +25,8 @@ const RESPONSES: Record<string, string> = {
   '/close-after': 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
   '/ws-refused': 'HTTP/1.1 400 Bad Request\r\nContent-Length: 7\r\n\r\nno ws\r\n',
   '/cookies': 'HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 0\r\n\r\n',
+  '/hop-by-hop': 'HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Drop\r\nKeep-Alive: timeout=5\r\nX-A:1\r\nX-Drop: secret\r\n'
+    + 'X-B: \xe9 v \r\nTE: trailers\r\nUpgrade: h2c\r\nContent-Length: 2\r\nTrailer: X-Sum\r\n\r\nok',
 };
 
 beforeAll(async () => {
@@ -42,7 +44,7 @@ beforeAll(async () => {
         const path = head.split(' ')[1]!;
         heads.push(head);
         const reply = RESPONSES[path] ?? 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n';
-        s.write(reply);
+        s.write(reply, 'latin1');
         if (path === '/until-close' || path === '/close-after') s.end();
       }
     });
@@ -73,6 +75,21 @@ describe('app response framing', () => {
     const hints = await request(term.port, { path: '/early-hints' });
     expect([hints.status, hints.body.toString()]).toEqual([200, 'ok']);
     expect((await request(term.port, { path: '/cookies' })).headers['set-cookie']).toEqual(['a=1', 'b=2']);
+  });
+
+  it('sends the app\'s end-to-end field lines on byte for byte, without hop-by-hop or Connection-named ones', async () => {
+    const { connect: tlsConnect } = await import('node:tls');
+    const reply = await new Promise<string>((resolve, reject) => {
+      const s = tlsConnect({ host: '127.0.0.1', port: term.port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
+        s.write('GET /hop-by-hop HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      });
+      let out = '';
+      s.setEncoding('latin1').on('data', (c) => (out += c));
+      s.on('close', () => resolve(out));
+      s.on('error', reject);
+    });
+    // The client asked to close: the one Connection line is Sidekick's own.
+    expect(reply).toBe('HTTP/1.1 200 OK\r\nX-A:1\r\nX-B: \xe9 v \r\nContent-Length: 2\r\nconnection: close\r\n\r\nok');
   });
 
   it('answers 502 when the app sends conflicting lengths or Content-Length with Transfer-Encoding', async () => {
