@@ -76,3 +76,19 @@ describe('parsePlainHead, Host', () => {
     expect(parsePlainHead('GET / HTTP/1.1\r\nHost: a\r\nHost: a')).toBe('other');
   });
 });
+
+describe('parsePlainHead, field lines', () => {
+  it('declines a malformed line wherever it is, and keeps the reason of a line before it', () => {
+    for (const bad of ['X a: 1', 'X:\x01', ': v', 'X\x7f: v', 'X: a\x00b', 'no colon']) {
+      expect(parsePlainHead(`GET / HTTP/1.1\r\nHost: a\r\n${bad}`), JSON.stringify(bad)).toBe('other');
+      expect(parsePlainHead(`GET / HTTP/1.1\r\n${bad}\r\nHost: a`), JSON.stringify(bad)).toBe('other');
+      // An unusual field first: its reason, as when each line was checked on its own.
+      expect(parsePlainHead(`GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n${bad}`), JSON.stringify(bad)).toBe('expect');
+    }
+  });
+
+  it('takes obs-text and tabs in values, and keeps them as sent', () => {
+    const r = parsePlainHead('GET / HTTP/1.1\r\nHost: a\r\nX-A: \t\xe9 v\t\r\nX-B:') as PlainRequest;
+    expect(r.raw).toEqual(['Host', 'a', 'X-A', '\xe9 v', 'X-B', '']);
+  });
+});
