@@ -154,6 +154,10 @@ const keys = v.strictObject({
       key: optionalField(nonEmpty, 'PEM private key matching `cert`'),
       insecureSkipVerify: field(v.boolean(), "Accept any certificate from the app (a self-signed one nobody distributed); logged as a warning at start", false),
       minVersion: field(v.picklist(['TLSv1.2', 'TLSv1.3']), 'Lowest TLS version accepted from the app', 'TLSv1.2'),
+      alpn: optionalField(
+        v.pipe(v.array(v.pipe(v.string(), v.regex(/^[\x21-\x7e]{1,255}$/, 'an ALPN protocol name is 1-255 visible ASCII characters'))), v.minLength(1, 'list at least one protocol')),
+        'tcp mode: ALPN protocols offered to the app, in order of preference (e.g. [h2] for gRPC or another HTTP/2 service the app speaks h2c to); http mode always offers http/1.1',
+      ),
     }),
     'TLS to an app that serves HTTPS itself ("https://" or "tls://" upstream)',
   ),
@@ -260,6 +264,7 @@ export const configSchema = v.pipe(
       problem(['circuitBreaker', 'maxEjectionTime'], 'must not be less than baseEjectionTime');
     }
     if (c.upstreamTls?.insecureSkipVerify && c.upstreamTls.ca) problem(['upstreamTls', 'ca'], 'is unused with insecureSkipVerify: true; set one or the other');
+    if (c.upstreamTls?.alpn && c.mode === 'http') problem(['upstreamTls', 'alpn'], 'is for tcp mode; in http mode Sidekick speaks HTTP/1.1 to the app and offers http/1.1 itself');
   }),
 );
 

@@ -29,7 +29,8 @@ export class UpstreamTls {
     this.target = target;
     const u = cfg.upstreamTls;
     this.cfg = u && { ...u, ...(u.ca ? { ca: resolvePath(u.ca) } : {}), ...(u.cert ? { cert: resolvePath(u.cert) } : {}), ...(u.key ? { key: resolvePath(u.key) } : {}) };
-    this.alpn = cfg.mode === 'http' ? ['http/1.1'] : undefined;
+    // http mode speaks HTTP/1.1 to the app; tcp mode does not know the protocol, so offers only what it is told.
+    this.alpn = cfg.mode === 'http' ? ['http/1.1'] : u?.alpn;
     this.log = log;
     this.files = [this.cfg?.ca, this.cfg?.cert, this.cfg?.key].filter((f): f is string => !!f);
   }

@@ -4,6 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, readFileSync } from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { type TLSSocket, createServer as createTlsServer } from 'node:tls';
@@ -256,6 +257,50 @@ describe('direction: outbound, tcp mode', () => {
     } finally {
       await t.cleanup();
       server.close();
+    }
+  });
+
+  it('offers upstreamTls.alpn: an h2c app reaches an HTTP/2-only destination over TLS; without it, refused', async () => {
+    let refused = 0;
+    const server = http2.createSecureServer({ cert: readFileSync(dest.cert), key: readFileSync(dest.key), allowHTTP1: false }, (req, res) => {
+      res.end(`${req.url} over ${req.stream.session?.alpnProtocol}`);
+    });
+    server.on('unknownProtocol', (s) => (refused++, s.destroy())); // no h2 negotiated: RFC 9113 3.2
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const target = `tls://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const h2 = await egress(target, `ca: ${pki.ca}, serverName: dest.internal, alpn: [h2]`, '    mode: tcp\n');
+    const plain = await egress(target, `ca: ${pki.ca}, serverName: dest.internal`, '    mode: tcp\n');
+    /** The app's cleartext HTTP/2 call (prior knowledge), as a gRPC client makes it. */
+    const h2c = (port: number, path: string) => new Promise<string>((resolve, reject) => {
+      const session = http2.connect(`http://127.0.0.1:${port}`);
+      session.on('error', reject);
+      session.on('close', () => reject(new Error('session closed before the response')));
+      const req = session.request({ ':path': path });
+      let body = '';
+      let status = 0;
+      req.on('response', (h) => (status = Number(h[':status'])));
+      req.setEncoding('utf8').on('data', (c) => (body += c));
+      // A stream the session's end cut short ends too, but without a response.
+      req.on('end', () => (status === 200 ? resolve(body) : reject(new Error(`no response (status ${status})`)), session.close()));
+      req.on('error', reject);
+    });
+    try {
+      expect(await h2c(h2.port, '/echo.Echo/Say')).toBe('/echo.Echo/Say over h2');
+      await expect(h2c(plain.port, '/')).rejects.toThrow();
+      expect(refused).toBe(1);
+    } finally {
+      await h2.cleanup();
+      await plain.cleanup();
+      server.close();
+    }
+  });
+
+  it('refuses upstreamTls.alpn in http mode, naming the key', async () => {
+    const d = await tempDir();
+    try {
+      await expect(startTerminator(d.path, '    direction: outbound\n    upstream: https://127.0.0.1:1\n    upstreamTls: { alpn: [h2] }\n')).rejects.toThrow(/upstreamTls\.alpn.*tcp mode/s);
+    } finally {
+      await d.cleanup();
     }
   });
 
