@@ -1,7 +1,8 @@
 // Egress TLS origination: the app calls a plain local port, the forward opens verified TLS to the
 // destination over a keep-alive pool. Sidekick (tls-terminator, direction: outbound) beside nginx
 // doing the same (proxy_pass https:// with proxy_ssl_verify, proxy_ssl_name, session reuse and
-// upstream keepalive). Destination: nginx (1 worker) serving TLS with a 257-byte body.
+// upstream keepalive), and Node's floor (bench/egress-floor.mjs: a bare TLS pipe, decision 0008).
+// Destination: nginx (1 worker) serving TLS with a 257-byte body.
 // Forward on CPU 0; destination and wrk on CPU 1. Load: wrk -t1 -c32 over plain HTTP keep-alive,
 // after a warm-up run per forward. Access logs off on both forwards.
 // Run: node_modules/.bin/node bench/tls-egress.bench.ts [--sources]   (BENCH_SECONDS=5 by default)
@@ -55,6 +56,10 @@ async function main(): Promise<void> {
   const p1 = await freePort();
   const fwdConf = nginxEgressConf(dir, p1, destPort, cert);
   rows.push(await measure('nginx 1 worker (proxy_pass https://, proxy_ssl_verify, upstream keepalive)', p1, start('0', bin('nginx')!, ['-c', fwdConf, '-p', dir])));
+
+  // Node's floor (decision 0008): a TLS connection per app connection, bytes copied, no parsing.
+  const p3 = await freePort();
+  rows.push(await measure("Node's floor: bare TLS pipe, no parsing (egress-floor.mjs)", p3, start('0', process.execPath, [join(import.meta.dirname, 'egress-floor.mjs'), String(p3), String(destPort), cert])));
 
   const p2 = await freePort();
   const file = sidekickEgressConf(dir, etc, p2, destPort, cert);
