@@ -34,8 +34,12 @@ export class FileTracker implements FileIdentity {
   state: TrackerState = 'active';
   /** New data may be waiting (a watch event, a poll tick, or the last read filled the buffer). */
   dirty = true;
-  /** The last read reached the end: before reading again, make sure the file was not truncated and refilled. */
-  atEof = false;
+  /**
+   * Before the next read, make sure the file was not truncated and refilled: the last read reached
+   * the end, or reading was held back (a full buffer) while the file could change, or nothing was
+   * read yet. Reading on regardless would ship the new content's middle as the old one's rest.
+   */
+  verifyFirst = true;
   /** The descriptor's mtime at the last poll check (NaN: not checked yet). */
   mtimeMs = Number.NaN;
   /** When the size last grew (or the file was opened); drives rotateWait. */
@@ -87,7 +91,7 @@ export class FileTracker implements FileIdentity {
       this.size = base + bytesRead;
       this.lastGrowth = now;
     }
-    this.atEof = bytesRead < buf.length;
+    this.verifyFirst = bytesRead < buf.length;
     if (bytesRead === 0) return false;
     const max = opts.maxLineSize;
     let start = 0;

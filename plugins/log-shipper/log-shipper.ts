@@ -293,7 +293,7 @@ export class LogShipper implements PluginInstance {
       for (const t of [...this.active.values(), ...this.draining]) {
         if (!t.dirty || this.stopped) continue;
         if (delivery.buffered + builder.heldBytes >= buffer) break;
-        if (t.atEof && !(await t.fingerprintHolds(this.fpScratch))) {
+        if (t.verifyFirst && !(await t.fingerprintHolds(this.fpScratch))) {
           // Truncated and written again since the last read: reading on would ship the middle of new content.
           if (t.state === 'active') await this.truncated(t);
           else await this.endReused(t);
@@ -321,6 +321,10 @@ export class LogShipper implements PluginInstance {
         // resolved at once when the held batch made it full, a loop of promises only that starved
         // the timer meant to seal that batch (found by the copytruncate-twice test: a hang).
         await Promise.race([delivery.waitForSpace(buffer - builder.heldBytes), this.sleep(pollInterval)]);
+        // A file left mid-way may have been truncated and refilled meanwhile (copytruncate while the
+        // sink was down: found by the copytruncate-twice test, 300 lines lost 1 run in 5).
+        for (const t of this.active.values()) t.verifyFirst = true;
+        for (const t of this.draining) t.verifyFirst = true;
       } else if (!more) {
         if (this.config.batch.sendWhenCaughtUp && builder.heldBytes === 0) delivery.caughtUp();
         await this.sleep(Math.max(0, nextCheck - Date.now()));

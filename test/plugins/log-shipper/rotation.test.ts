@@ -133,6 +133,24 @@ describe('log-shipper rotation', () => {
     expect(shipper.logs.filter((l) => String(l.msg).startsWith('LOG LINES LOST'))).toEqual([]);
   });
 
+  it('copytruncate while reading waits on a full buffer: the file is checked before reading on', async () => {
+    // Found by the copytruncate-twice test (1 run in 5): the reader stopped mid-file at the buffer
+    // limit, the file was copied, truncated and refilled, and the next read took the new content's
+    // middle for the old content's rest. The poll is slow here so that only the reader can notice.
+    const release = holdReceiver();
+    const a = lines('a', 20_000);
+    await writeLines(file, a);
+    shipper = await start({ buffer: '64KiB', readBufferSize: '16KiB', maxLineSize: '16KiB', pollInterval: '30s', rotateWait: '5s' });
+    await eventually(() => expect(rx.requests.length).toBeGreaterThan(0));
+    const c = lines('c', 5_000); // longer than what was read of a: a read at the old offset finds bytes
+    copyFileSync(file, `${file}.1`);
+    truncateSync(file, 0);
+    appendFileSync(file, c.map((l) => l + '\n').join(''));
+    release();
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...c]), 400);
+    expect(shipper.logs.filter((l) => String(l.msg).startsWith('LOG LINES LOST'))).toEqual([]);
+  });
+
   it('inode reuse while the rotated file is still drained: the emptied file renamed back to the live name is read from 0', async () => {
     // Found by the soak: the new app.log had the inode of app.log.1, which was still being drained,
     // so it was taken for that file renamed; its first lines were never shipped.
