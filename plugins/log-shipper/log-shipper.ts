@@ -293,18 +293,19 @@ export class LogShipper implements PluginInstance {
       for (const t of [...this.active.values(), ...this.draining]) {
         if (!t.dirty || this.stopped) continue;
         if (delivery.buffered + builder.heldBytes >= buffer) break;
-        if (t.verifyFirst && !(await t.fingerprintHolds(this.fpScratch))) {
+        now = Date.now();
+        builder.now = now;
+        const before = t.readOffset;
+        const lines = builder.lines;
+        const read = await t.readChunk(this.readBuf, this.readOpts, builder, now, this.fpScratch);
+        if (read === 'changed') {
           // Truncated and written again since the last read: reading on would ship the middle of new content.
           if (t.state === 'active') await this.truncated(t);
           else await this.endReused(t);
           more = true;
           continue;
         }
-        now = Date.now();
-        builder.now = now;
-        const before = t.readOffset;
-        const lines = builder.lines;
-        t.dirty = await t.readChunk(this.readBuf, this.readOpts, builder, now);
+        t.dirty = read;
         // The identity must cover what is read before any of it can be acknowledged: an entry
         // with an offset past its fingerprint (an empty file's, say) matches any content that
         // reuses the inode, which a restart then resumed mid-file (found by the soak).
