@@ -256,6 +256,22 @@ describe('log-shipper rotation', () => {
     await eventually(() => expectAllOnce(rx.messages(), [...a, ...b, ...c]));
   });
 
+  it('copytruncate of a file tracked while empty, before any look at its first lines: the copy is read', async () => {
+    // Found by the soak (5 lines lost): the tracker of an empty file has no identity, so after the
+    // copytruncate its new content looked like the first; only the copy held the first lines.
+    await writeFile(file, '');
+    shipper = await start({ include: [file], pollInterval: '1500ms' });
+    await eventually(() => expect(shipper!.logs.some((l) => l.msg === 'log-shipper tailing')).toBe(true));
+    const a = lines('a', 5);
+    // Synchronous: the shipper (same process) cannot look in between.
+    appendFileSync(file, a.map((l) => l + '\n').join(''));
+    copyFileSync(file, `${file}.1`);
+    truncateSync(file, 0);
+    const b = lines('b', 20);
+    appendFileSync(file, b.map((l) => l + '\n').join(''));
+    await eventually(() => expectAllOnce(rx.messages(), [...a, ...b]));
+  });
+
   it('plain truncation: restarts at 0 without re-shipping', async () => {
     shipper = await start();
     const a = lines('a', 100);
