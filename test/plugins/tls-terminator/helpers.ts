@@ -141,9 +141,15 @@ function findPort(status: any): number {
   return Number(m[1]);
 }
 
-/** The app and one agent in front of it, for a whole test file; `close` stops both and removes the temp dir. */
-export async function startFront(pluginYaml: (app: App) => string): Promise<{ app: App; term: Terminator; close(): Promise<void> }> {
-  const app = await startApp();
+/**
+ * The app (startApp's, or the one `start` makes) and one agent in front of it, for a whole test
+ * file; `close` stops both and removes the temp dir.
+ */
+export async function startFront<A extends { close(): Promise<void> } = App>(
+  pluginYaml: (app: A) => string,
+  start: () => Promise<A> = startApp as unknown as () => Promise<A>,
+): Promise<{ app: A; term: Terminator; close(): Promise<void> }> {
+  const app = await start();
   const t = await tempDir();
   const term = await startTerminator(t.path, pluginYaml(app));
   return {

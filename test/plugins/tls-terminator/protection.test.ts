@@ -12,7 +12,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentProcess, freePort, startAgent } from '../../helpers/agent-process.ts';
-import { type Terminator, eventually, request, startApp, startFront, startTerminator, tempDir } from './helpers.ts';
+import { type Terminator, eventually, request, startApp, startFront, tempDir } from './helpers.ts';
 
 type Reply = { status: number; headers: http.IncomingHttpHeaders; body: Buffer; reused: boolean };
 
@@ -273,20 +273,7 @@ async function startCountingApp(): Promise<{ url: string; port: number; peak: ()
 type CountingApp = Awaited<ReturnType<typeof startCountingApp>>;
 
 /** A counting app and the agent in front of it with `keys` (indented plugin keys); `close` stops both. */
-async function countingFront(keys: string): Promise<{ app: CountingApp; term: Terminator; close(): Promise<void> }> {
-  const app = await startCountingApp();
-  const t = await tempDir();
-  const term = await startTerminator(t.path, `    upstream: ${app.url}\n${keys}`);
-  return {
-    app,
-    term,
-    close: async () => {
-      await term.agent.stop();
-      await app.close();
-      await t.cleanup();
-    },
-  };
-}
+const countingFront = (keys: string) => startFront((app) => `    upstream: ${app.url}\n${keys}`, startCountingApp);
 
 describe('concurrency limit', () => {
   let app: CountingApp;
