@@ -23,8 +23,10 @@ const VERSION = 1;
 
 export class CheckpointStore {
   readonly file: string;
+  /** The write in flight. */
   private writing: Promise<void> | undefined;
-  private again = false;
+  /** The one write queued behind it, shared by every save() asked for meanwhile. */
+  private queued: Promise<void> | undefined;
   private readonly collect: () => Checkpoint[];
   private readonly lookedSince: () => number;
   /** When the loaded checkpoints were written (the file's mtime, ms), if there was a file. */
@@ -86,23 +88,33 @@ export class CheckpointStore {
     throw new UnreadableCheckpoints(aside);
   }
 
-  /** Schedules a write of the current positions; resolves when one that includes them is done. */
+  /**
+   * Schedules a write of the current positions; resolves when a write that includes them is done:
+   * the next one to start, never a later one. Waiting for the writes to stop instead held the
+   * tailer for as long as acknowledgements kept asking for more (seconds under load: the soak).
+   */
   save(): Promise<void> {
-    if (this.writing) {
-      this.again = true;
-      return this.writing;
-    }
-    this.writing = this.writeLoop().finally(() => (this.writing = undefined));
-    return this.writing;
+    if (this.queued) return this.queued;
+    if (!this.writing) return this.start();
+    const settled = this.writing.catch(() => {});
+    this.queued = settled.then(() => {
+      this.queued = undefined;
+      return this.start();
+    });
+    return this.queued;
   }
 
-  private async writeLoop(): Promise<void> {
-    do {
-      this.again = false;
+  private start(): Promise<void> {
+    const write = (async () => {
       // Taken before the entries: a look that ends while they are collected is not counted.
       const unseenSince = this.lookedSince();
       await this.write(this.collect(), unseenSince);
-    } while (this.again);
+    })();
+    const writing = write.finally(() => {
+      if (this.writing === writing) this.writing = undefined;
+    });
+    this.writing = writing;
+    return writing;
   }
 
   private async write(files: Checkpoint[], unseenSince: number): Promise<void> {

@@ -38,10 +38,19 @@ export interface OpenFile {
   path: string;
   fh: FileHandle;
   st: { dev: number; ino: number; size: number };
+  /**
+   * Its first bytes as they were when it was opened (up to the scratch buffer's length). A tracker
+   * takes this identity, not one read later: a file copytruncated in between would otherwise
+   * look unchanged to it, and the copy holding what it had would never be looked for (the soak).
+   */
+  fp: { len: number; hash: string };
 }
 
-/** Opens a regular file; undefined if it is gone or not a regular file (errors other than ENOENT are thrown). */
-export async function openFile(path: string): Promise<OpenFile | undefined> {
+/**
+ * Opens a regular file and reads its identity at once; undefined if it is gone or not a regular
+ * file (errors other than ENOENT are thrown). `scratch` is fingerprintSize long.
+ */
+export async function openFile(path: string, scratch: Buffer): Promise<OpenFile | undefined> {
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
@@ -55,5 +64,8 @@ export async function openFile(path: string): Promise<OpenFile | undefined> {
     await fh.close();
     return undefined;
   }
-  return { path, fh, st: { dev: st.dev, ino: st.ino, size: st.size } };
+  const len = Math.min(st.size, scratch.length);
+  // Undefined: truncated since the stat. No identity then; the tracker takes one at its first read.
+  const hash = await fingerprint(fh, len, scratch);
+  return { path, fh, st: { dev: st.dev, ino: st.ino, size: st.size }, fp: hash === undefined ? { len: 0, hash: '' } : { len, hash } };
 }

@@ -254,7 +254,7 @@ export class LogShipper implements PluginInstance {
 
   private async open(path: string): Promise<OpenFile | undefined> {
     try {
-      return await openFile(path);
+      return await openFile(path, this.fpScratch);
     } catch (err) {
       this.error(`cannot open ${path}`, err);
       return undefined;
@@ -263,6 +263,8 @@ export class LogShipper implements PluginInstance {
 
   private async track(file: OpenFile, offset: number, state: 'active' | 'draining', acked?: number, persist = true): Promise<FileTracker> {
     const t = new FileTracker(file.path, file.fh, file.st, Math.min(offset, file.st.size));
+    t.fpLen = file.fp.len;
+    t.fpHash = file.fp.hash;
     if (acked !== undefined) t.ackedOffset = acked;
     t.state = state;
     await t.updateFingerprint(this.config.fingerprintSize, this.fpScratch);
@@ -411,10 +413,10 @@ export class LogShipper implements PluginInstance {
     const tracked = new Set([...this.active.values(), ...this.draining].map((d) => `${d.dev}:${d.ino}`));
     const missed = await findMissedRotations(
       [...known, { path, dev: -1, ino: -1, fpLen: 0, fpHash: '', offset: 0, size: 0 }],
-      { since: this.lastCheck - this.config.pollInterval, skip: (p) => this.active.has(p), scratch: this.fpScratch },
+      { since: this.lastCheck - this.config.pollInterval, skip: (p) => this.active.has(p), taken: (st) => tracked.has(`${st.dev}:${st.ino}`), scratch: this.fpScratch },
     );
     for (const file of missed) {
-      if (tracked.has(`${file.st.dev}:${file.st.ino}`) || (copiedFrom && (await this.copyOfRead(file, copiedFrom)))) {
+      if (copiedFrom && (await this.copyOfRead(file, copiedFrom))) {
         await file.fh.close();
         continue;
       }
@@ -468,6 +470,7 @@ export class LogShipper implements PluginInstance {
   /** A drained file emptied and written again (its inode reused): its old content is gone, stop reading it. */
   private async endReused(t: FileTracker): Promise<void> {
     if (!this.draining.delete(t)) return;
+    this.ctx.logger.info({ file: t.path, offset: t.readOffset }, 'rotated file emptied and reused; no more to read from it');
     this.superseded.add(t);
     this.retired.add(t);
     if (t.size > t.readOffset) this.lost(t.path, t.size - t.readOffset);

@@ -26,8 +26,10 @@ export function isRotatedName(base: string, name: string): boolean {
 export interface MissedOptions {
   /** When the checkpoints were last saved (ms): only files written since are candidates. */
   since: number;
-  /** Paths already accounted for (open in the plan, or matched by the globs). */
+  /** Names never to look at (matched by the globs, or excluded by them). */
   skip: (path: string) => boolean;
+  /** Files already being read, by identity (their names may have moved on since they were opened). */
+  taken?: (st: { dev: number; ino: number }) => boolean;
   /** Paths the globs match now: their rotated siblings are looked for too. */
   matched?: string[];
   scratch: Buffer;
@@ -48,9 +50,9 @@ export async function findMissedRotations(checkpoints: Checkpoint[], opts: Misse
       if (opts.skip(path) || ![...names].some((b) => isRotatedName(b, name))) continue;
       const st = await stat(path).catch(() => undefined);
       if (!st?.isFile() || st.size === 0 || st.mtimeMs < opts.since) continue;
-      const file = await openFile(path).catch(() => undefined);
+      const file = await openFile(path, opts.scratch).catch(() => undefined);
       if (!file) continue;
-      if (await known(file, checkpoints, opts.scratch)) await file.fh.close();
+      if (opts.taken?.(file.st) || (await known(file, checkpoints, opts.scratch))) await file.fh.close();
       else found.push({ file, mtime: st.mtimeMs });
     }
   }

@@ -90,7 +90,7 @@ async function search(path: string, lost: Lost, skip: Skip, scratch: Buffer, cac
 
 /** The listed file, open and checked; MOVED if the name no longer holds the listed inode. */
 async function verified(entry: Entry, lost: Lost, scratch: Buffer, sameInode: boolean): Promise<OpenFile | undefined | typeof MOVED> {
-  const f = await openFile(entry.path).catch(() => undefined);
+  const f = await openFile(entry.path, scratch).catch(() => undefined);
   if (!f) return MOVED;
   if (f.st.dev !== entry.dev || f.st.ino !== entry.ino) {
     await f.fh.close();

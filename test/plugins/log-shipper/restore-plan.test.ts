@@ -4,9 +4,20 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../../../plugins/log-shipper/checkpoint-store.ts';
 import { fingerprint } from '../../../plugins/log-shipper/file-identity.ts';
-import { planRestore } from '../../../plugins/log-shipper/restore-plan.ts';
+import { addMissedRotations, planRestore, resumeCheckpointed } from '../../../plugins/log-shipper/restore-plan.ts';
 import { findRotated } from '../../../plugins/log-shipper/rotated-file-finder.ts';
 import { lines, tempDir, writeLines } from './helpers.ts';
+
+async function checkpointOf(path: string, offset: number): Promise<Checkpoint> {
+  const fh = await open(path, 'r');
+  try {
+    const st = await fh.stat();
+    const fpLen = Math.min(1024, st.size);
+    return { path, dev: st.dev, ino: st.ino, fpLen, fpHash: (await fingerprint(fh, fpLen, Buffer.alloc(1024)))!, offset, size: st.size };
+  } finally {
+    await fh.close();
+  }
+}
 
 describe('log-shipper restore plan', () => {
   let dir: { path: string; cleanup: () => Promise<void> };
@@ -16,17 +27,6 @@ describe('log-shipper restore plan', () => {
   afterEach(async () => {
     await dir.cleanup();
   });
-
-  async function checkpointOf(path: string, offset: number): Promise<Checkpoint> {
-    const fh = await open(path, 'r');
-    try {
-      const st = await fh.stat();
-      const fpLen = Math.min(1024, st.size);
-      return { path, dev: st.dev, ino: st.ino, fpLen, fpHash: (await fingerprint(fh, fpLen, Buffer.alloc(1024)))!, offset, size: st.size };
-    } finally {
-      await fh.close();
-    }
-  }
 
   it('a kill right after copytruncate was seen (the file and its copy both checkpointed): the copy is read once, nothing reported lost', async () => {
     const file = join(dir.path, 'app.log');
@@ -108,6 +108,67 @@ describe('log-shipper restore while the app keeps rotating', () => {
     try {
       expect(plan.missed).toEqual([`${file}.1`]);
       expect(plan.open.map((o) => [o.file.path, o.offset])).toEqual([[`${file}.1`, 0]]);
+    } finally {
+      for (const o of plan.open) await o.file.fh.close();
+    }
+  });
+
+  // The soak (1,238 lines lost): the app copytruncated twice during one restore, so the names the
+  // restore had found files under held other files by the time it looked for missed rotations.
+  it('a file moved onto a name the restore had planned for another file is still read (judged by identity)', async () => {
+    const file = join(dir.path, 'app.log');
+    await writeLines(`${file}.1`, lines('old', 50));
+    await writeLines(file, lines('live', 5));
+    const old = await checkpointOf(`${file}.1`, 1000);
+    const live = await checkpointOf(file, 0);
+    const savedAt = Date.now() - 1000;
+    const plan = await resumeCheckpointed([file], [old, live], { readFrom: 'beginning', savedAt, excluded: () => false }, Buffer.alloc(1024));
+    try {
+      expect(plan.open.map((o) => o.file.path)).toEqual([file, `${file}.1`]);
+      // logrotate runs now: the planned file moves on to .2, a file nobody has read takes its name.
+      await rename(`${file}.1`, `${file}.2`);
+      await writeLines(`${file}.1`, lines('new', 20));
+      await addMissedRotations(plan, [file], [old, live], savedAt, () => false, Buffer.alloc(1024));
+      expect(plan.missed).toEqual([`${file}.1`]);
+      expect(plan.open.map((o) => [o.file.path, o.offset])).toEqual([[file, 0], [`${file}.1`, 1000], [`${file}.1`, 0]]);
+      expect(plan.open[2]!.file.st.ino).not.toBe(plan.open[1]!.file.st.ino);
+    } finally {
+      for (const o of plan.open) await o.file.fh.close();
+    }
+  });
+
+  it('a copy made after the restore listed the directory is found, not reported lost', async () => {
+    const file = join(dir.path, 'app.log');
+    await writeLines(file, lines('a', 100));
+    const cp = await checkpointOf(file, 500);
+    const st = await stat(file);
+    // The listing the restore made before logrotate's copytruncate: only the live file.
+    const listings = new Map([[dir.path, [{ path: file, dev: st.dev, ino: st.ino, size: st.size }]]]);
+    await copyFile(file, `${file}.1`);
+    await truncate(file, 0);
+    const plan = await resumeCheckpointed([], [cp], { readFrom: 'beginning', savedAt: Date.now(), excluded: () => false }, Buffer.alloc(1024), listings);
+    try {
+      expect(plan.lost).toEqual([]);
+      expect(plan.rotated).toEqual([{ file, now: `${file}.1`, kind: 'copied', offset: 500 }]);
+    } finally {
+      for (const o of plan.open) await o.file.fh.close();
+    }
+  });
+
+  // The soak (2,117 lines lost): the live file was opened by the restore, copytruncated before the
+  // restore ended, and only then fingerprinted: the new content passed for what had been opened.
+  it('a file the restore opened keeps the identity it had then, so a copytruncate during the restore is seen', async () => {
+    const file = join(dir.path, 'app.log');
+    await writeLines(file, lines('before', 40));
+    const before = await checkpointOf(file, 0);
+    const plan = await resumeCheckpointed([file], [], { readFrom: 'beginning', savedAt: Date.now(), excluded: () => false }, Buffer.alloc(1024));
+    try {
+      await copyFile(file, `${file}.1`);
+      await truncate(file, 0);
+      await writeLines(file, lines('after', 40));
+      const [live] = plan.open;
+      expect(live!.file.fp).toEqual({ len: before.fpLen, hash: before.fpHash });
+      expect(await fingerprint(live!.file.fh, live!.file.fp.len, Buffer.alloc(1024))).not.toBe(before.fpHash);
     } finally {
       for (const o of plan.open) await o.file.fh.close();
     }
