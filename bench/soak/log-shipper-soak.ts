@@ -3,7 +3,7 @@
 // moments and restarted (files rotated while it is down too), the sink randomly down, 503, 429
 // or slow. At the end every line must have arrived; duplicates are counted against what was in
 // flight at each kill (lines acknowledged after the last checkpoint save before it).
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FaultySink, SINK_MODES, type SinkMode } from './faulty-sink.ts';
@@ -72,6 +72,7 @@ export async function runLogShipperSoak(o: LogSoakOptions): Promise<LogSoakResul
   await writeFile(
     config,
     `admin: { listen: 127.0.0.1:0 }
+log: { level: debug }
 dataDir: ${dir}/data
 shutdownTimeout: 10s
 plugins:
@@ -139,6 +140,9 @@ plugins:
       peak = Math.max(peak, peakRss(agent.pid));
       const killedAt = Date.now();
       await kill(agent);
+      writer.note(`killed (cycle ${c}), next ${writer.marks().join(' ')}`);
+      // The state the restart resumes from, for the diagnosis of a kept run.
+      if (process.env.SOAK_KEEP) await copyFile(checkpoints, join(dir, `checkpoints-at-kill-${c}.json`)).catch(() => undefined);
       // What the kill may make the agent send again: lines acknowledged after the state it will resume from.
       const savedAt = await stat(checkpoints).then((s) => s.mtimeMs, () => 0);
       const inFlight = sink.acceptedBetween(savedAt - 250, killedAt + 50);
@@ -154,6 +158,7 @@ plugins:
       }
       down = false;
       agent = startAgent(config, join(dir, 'agent.log'));
+      writer.note(`started (cycle ${c})`);
       const readyMs = await agent.ready;
       const figures: CycleFigures = { cycle: c, readyMs: Math.round(readyMs), inFlight, rotationsWhileDown };
       cycles.push(figures);
@@ -209,6 +214,9 @@ plugins:
     durationMs: Date.now() - began,
   };
   if (!process.env.SOAK_KEEP) await rm(dir, { recursive: true, force: true });
-  else log(`kept ${dir} (SOAK_KEEP)`);
+  else {
+    await writeFile(join(dir, 'trace.txt'), `${writer.trace.join('\n')}\nlost ${lostRanges.join(', ')}\n`);
+    log(`kept ${dir} (SOAK_KEEP), its trace.txt says what happened when`);
+  }
   return result;
 }

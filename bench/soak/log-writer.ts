@@ -32,6 +32,9 @@ export class LogWriter {
   /** Rotations asked for that fell back to a safe kind (content not shipped yet). */
   fallbacks = 0;
   bytesWritten = 0;
+  /** What happened when, for the diagnosis of a kept run: rotations here, kills and starts from the soak. */
+  readonly trace: string[] = [];
+  private readonly began = performance.now();
   private readonly rng: Rng;
   /** Per file, every line below it has been accepted. */
   private readonly low: number[];
@@ -136,6 +139,7 @@ export class LogWriter {
       }
     }
     this.rotations[done]++;
+    this.note(`${done}${done === kind ? '' : ` (asked ${kind})`} L${f.index} next ${f.nextSeq} rotated ${f.rotated.map(span).join(' ')}`);
     return done;
   }
 
@@ -212,6 +216,10 @@ export class LogWriter {
     });
   }
 
+  note(what: string): void {
+    this.trace.push(`${(performance.now() - this.began).toFixed(0).padStart(7)} ${new Date().toISOString().slice(11, 23)} ${what}`);
+  }
+
   marks(): number[] {
     return this.files.map((f) => f.nextSeq);
   }
@@ -220,3 +228,5 @@ export class LogWriter {
     for (const f of this.files) closeSync(f.fd);
   }
 }
+
+const span = (c: Content) => (c.seqs.length ? `${c.seqs[0]}..${c.seqs.at(-1)}` : '-');
