@@ -22,7 +22,12 @@ export async function fingerprint(fh: FileHandle, len: number, scratch: Buffer):
     if (bytesRead === 0) return undefined;
     got += bytesRead;
   }
-  return createHash('sha256').update(buf.subarray(0, len)).digest('base64url').slice(0, 22);
+  return hashHead(buf.subarray(0, len));
+}
+
+/** The identity hash of a file's first bytes (as `fingerprint` computes it from the file). */
+export function hashHead(bytes: Buffer): string {
+  return bytes.length === 0 ? '' : createHash('sha256').update(bytes).digest('base64url').slice(0, 22);
 }
 
 export function sameInode(a: { dev: number; ino: number }, b: { dev: number; ino: number }): boolean {
@@ -39,11 +44,11 @@ export interface OpenFile {
   fh: FileHandle;
   st: { dev: number; ino: number; size: number };
   /**
-   * Its first bytes as they were when it was opened (up to the scratch buffer's length). A tracker
-   * takes this identity, not one read later: a file copytruncated in between would otherwise
-   * look unchanged to it, and the copy holding what it had would never be looked for (the soak).
+   * Its first bytes as they were when it was opened (up to the scratch buffer's length). A tracker's
+   * identity is made of these and of what it reads itself, never of a later read: a file
+   * copytruncated in between would pass for unchanged, and its copy would never be looked for.
    */
-  fp: { len: number; hash: string };
+  head: Buffer;
 }
 
 /**
@@ -65,7 +70,12 @@ export async function openFile(path: string, scratch: Buffer): Promise<OpenFile 
     return undefined;
   }
   const len = Math.min(st.size, scratch.length);
-  // Undefined: truncated since the stat. No identity then; the tracker takes one at its first read.
-  const hash = await fingerprint(fh, len, scratch);
-  return { path, fh, st: { dev: st.dev, ino: st.ino, size: st.size }, fp: hash === undefined ? { len: 0, hash: '' } : { len, hash } };
+  let got = 0;
+  while (got < len) {
+    const { bytesRead } = await fh.read(scratch, got, len - got, got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  // Fewer bytes than the stat said: truncated since. The identity is what is there now.
+  return { path, fh, st: { dev: st.dev, ino: st.ino, size: st.size }, head: Buffer.from(scratch.subarray(0, got)) };
 }

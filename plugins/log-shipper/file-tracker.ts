@@ -1,7 +1,7 @@
 // One file being tailed: an open descriptor read by offset into a shared buffer, split
 // into lines. Knows its identity, what was read and what the sink acknowledged.
 import type { FileHandle } from 'node:fs/promises';
-import { type FileIdentity, fingerprint } from './file-identity.ts';
+import { type FileIdentity, fingerprint, hashHead } from './file-identity.ts';
 import { FLAG_PARTIAL, FLAG_SPLIT } from './event.ts';
 
 export type TrackerState = 'active' | 'draining' | 'closed';
@@ -49,7 +49,16 @@ export class FileTracker implements FileIdentity {
   private inSplit = false;
   closing?: Promise<void>;
 
-  constructor(path: string, fh: FileHandle, stat: { dev: number; ino: number; size: number }, offset: number) {
+  /**
+   * The file's first bytes (up to fingerprintSize), as read when it was opened and then by this
+   * tracker's own reads: fpHash hashes them. Never re-read to extend the identity: a
+   * copytruncate between a read and such a look gave the tracker the new content's identity with
+   * the old content's offset, and it skipped that much of the new content (the soak: 26 lines).
+   */
+  private head: Buffer;
+
+  /** `head`: the file's first bytes when it was opened (OpenFile.head). */
+  constructor(path: string, fh: FileHandle, stat: { dev: number; ino: number; size: number }, offset: number, head: Buffer) {
     this.path = path;
     this.fh = fh;
     this.dev = stat.dev;
@@ -57,21 +66,35 @@ export class FileTracker implements FileIdentity {
     this.size = stat.size;
     this.readOffset = offset;
     this.ackedOffset = offset;
+    this.head = head;
+    this.fpLen = head.length;
+    this.fpHash = hashHead(head);
   }
 
   get lag(): number {
     return Math.max(0, this.size - this.ackedOffset);
   }
 
-  /** (Re)compute the fingerprint while the file is smaller than fingerprintSize. */
-  async updateFingerprint(fingerprintSize: number, scratch: Buffer): Promise<void> {
-    if (this.fpLen >= fingerprintSize || this.size <= this.fpLen) return;
-    const len = Math.min(fingerprintSize, this.size);
-    const hash = await fingerprint(this.fh, len, scratch);
-    if (hash !== undefined) {
-      this.fpLen = len;
-      this.fpHash = hash;
+  /**
+   * One read of the file's first bytes (up to fingerprintSize): false when they no longer start
+   * with what this tracker knows (truncated and rewritten); otherwise its identity grows to cover
+   * them, a stronger one to find the file by, even while it cannot be read (a full buffer).
+   * Checked and grown from the same read: two reads could see new content in between.
+   */
+  async checkIdentity(fingerprintSize: number, scratch: Buffer): Promise<boolean> {
+    let got = 0;
+    while (got < fingerprintSize) {
+      const { bytesRead } = await this.fh.read(scratch, got, fingerprintSize - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
     }
+    if (got < this.fpLen || hashHead(scratch.subarray(0, this.fpLen)) !== this.fpHash) return false;
+    if (got > this.fpLen) {
+      this.head = Buffer.from(scratch.subarray(0, got));
+      this.fpLen = got;
+      this.fpHash = hashHead(this.head);
+    }
+    return true;
   }
 
   /** False when the first fpLen bytes no longer hash the same: the file was truncated and rewritten. */
@@ -86,12 +109,13 @@ export class FileTracker implements FileIdentity {
    * when `scratch` is given, verifyFirst is set and the file no longer starts as it did.
    */
   async readChunk(buf: Buffer, opts: ReadOptions, handler: LineHandler, now: number, scratch?: Buffer): Promise<boolean | 'changed'> {
-    // The check and the read run side by side (the thread pool takes both): a check before every
-    // read after a full buffer, awaited first, cost 7-10 % of backlog throughput (medians of five A/B runs).
-    const verify = scratch !== undefined && this.verifyFirst;
-    const [{ bytesRead }, holds] = await Promise.all([this.fh.read(buf, 0, buf.length, this.readOffset), verify ? this.fingerprintHolds(scratch) : true]);
-    if (!holds) return 'changed';
+    const { bytesRead } = await this.fh.read(buf, 0, buf.length, this.readOffset);
+    // Checked after the read, not beside it: a file replaced before or during the read fails the
+    // check, so nothing read from the new content passes for the old one's rest. Only reads after
+    // a short one or a pause check, so a backlog read in full buffers pays nothing for it.
+    if (scratch !== undefined && this.verifyFirst && !(await this.fingerprintHolds(scratch))) return 'changed';
     const base = this.readOffset;
+    if (this.fpLen < opts.fingerprintSize && base <= this.fpLen && base + bytesRead > this.fpLen) this.extendHead(buf, base, bytesRead, opts.fingerprintSize);
     if (base + bytesRead > this.size) {
       this.size = base + bytesRead;
       this.lastGrowth = now;
@@ -124,6 +148,14 @@ export class FileTracker implements FileIdentity {
     if (start === bytesRead) this.partialSince = 0;
     this.readOffset = base + start;
     return bytesRead === buf.length;
+  }
+
+  /** Takes the bytes of this read that follow `head` into it, up to fingerprintSize. */
+  private extendHead(buf: Buffer, base: number, bytesRead: number, fingerprintSize: number): void {
+    const end = Math.min(base + bytesRead, fingerprintSize);
+    this.head = Buffer.concat([this.head, buf.subarray(this.fpLen - base, end - base)]);
+    this.fpLen = this.head.length;
+    this.fpHash = hashHead(this.head);
   }
 
   /** Emits [start, start+max) cut back to a UTF-8 character boundary; returns the new start. */

@@ -262,12 +262,9 @@ export class LogShipper implements PluginInstance {
   }
 
   private async track(file: OpenFile, offset: number, state: 'active' | 'draining', acked?: number, persist = true): Promise<FileTracker> {
-    const t = new FileTracker(file.path, file.fh, file.st, Math.min(offset, file.st.size));
-    t.fpLen = file.fp.len;
-    t.fpHash = file.fp.hash;
+    const t = new FileTracker(file.path, file.fh, file.st, Math.min(offset, file.st.size), file.head);
     if (acked !== undefined) t.ackedOffset = acked;
     t.state = state;
-    await t.updateFingerprint(this.config.fingerprintSize, this.fpScratch);
     if (state === 'active') this.active.set(file.path, t);
     else this.draining.add(t);
     this.ctx.logger.debug({ file: file.path, offset: t.readOffset, state }, 'tracking file');
@@ -299,6 +296,7 @@ export class LogShipper implements PluginInstance {
         builder.now = now;
         const before = t.readOffset;
         const lines = builder.lines;
+        const fpLen = t.fpLen;
         const read = await t.readChunk(this.readBuf, this.readOpts, builder, now, this.fpScratch);
         if (read === 'changed') {
           // Truncated and written again since the last read: reading on would ship the middle of new content.
@@ -308,13 +306,11 @@ export class LogShipper implements PluginInstance {
           continue;
         }
         t.dirty = read;
-        // The identity must cover what is read before any of it can be acknowledged: an entry
-        // with an offset past its fingerprint (an empty file's, say) matches any content that
-        // reuses the inode, which a restart then resumed mid-file (found by the soak).
-        if (t.fpLen < t.readOffset) {
-          const fpLen = t.fpLen;
-          await t.updateFingerprint(this.config.fingerprintSize, this.fpScratch);
-          if (fpLen === 0) await this.firstContent(t);
+        // The read grew the identity (it covers what is read, so an entry's offset never passes
+        // its fingerprint): save it, a stronger one to find the file by after a crash.
+        if (t.fpLen !== fpLen) {
+          void this.persist();
+          if (fpLen === 0 && t.fpLen > 0) await this.firstContent(t);
         }
         this.metrics.readBytes.inc(t.readOffset - before);
         this.metrics.readLines.inc(builder.lines - lines);
@@ -363,7 +359,8 @@ export class LogShipper implements PluginInstance {
       // or any write moves mtime): no fingerprint read and no read, so an idle file costs two stats.
       if (!t.dirty && size === t.readOffset && size === t.size && fst.mtimeMs === t.mtimeMs) continue;
       t.mtimeMs = fst.mtimeMs;
-      if (size < t.readOffset || !(await t.fingerprintHolds(this.fpScratch))) {
+      const fpLen = t.fpLen;
+      if (size < t.readOffset || !(await t.checkIdentity(this.config.fingerprintSize, this.fpScratch))) {
         await this.truncated(t);
         continue;
       }
@@ -372,11 +369,9 @@ export class LogShipper implements PluginInstance {
         t.lastGrowth = now;
       }
       t.dirty = true;
-      const fpLen = t.fpLen;
-      await t.updateFingerprint(this.config.fingerprintSize, this.fpScratch);
       // A stronger identity to find the file by after a crash (an empty file has none yet).
       if (t.fpLen !== fpLen) void this.persist();
-      if (fpLen === 0) await this.firstContent(t);
+      if (fpLen === 0 && t.fpLen > 0) await this.firstContent(t);
     }
     for (const t of [...this.draining]) {
       const size = (await t.fh.stat()).size;
@@ -387,7 +382,6 @@ export class LogShipper implements PluginInstance {
       t.dirty = true;
       if (t.readOffset < size || now - t.lastGrowth < this.config.rotateWait) continue;
       await t.readChunk(this.readBuf, { ...this.readOpts, partialLineTimeout: 0 }, this.builder!, now);
-      if (t.fpLen < t.readOffset) await t.updateFingerprint(this.config.fingerprintSize, this.fpScratch);
       this.builder!.flushIdle(now, t);
       this.draining.delete(t);
       this.retired.add(t);
