@@ -3,7 +3,7 @@
 // moments and restarted (files rotated while it is down too), the sink randomly down, 503, 429
 // or slow. At the end every line must have arrived; duplicates are counted against what was in
 // flight at each kill (lines acknowledged after the last checkpoint save before it).
-import { copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FaultySink, SINK_MODES, type SinkMode } from './faulty-sink.ts';
@@ -213,10 +213,23 @@ plugins:
     sinkModeMs: sink.modeTime,
     durationMs: Date.now() - began,
   };
+  // A loss in CI leaves nothing to look at but the output: say what happened around it.
+  if (lost > 0) log(`lost lines; what happened (rotations, kills, starts):\n${writer.trace.join('\n')}\nthe agent on the files concerned:\n${await agentNotes(join(dir, 'agent.log'), lostRanges)}`);
   if (!process.env.SOAK_KEEP) await rm(dir, { recursive: true, force: true });
   else {
     await writeFile(join(dir, 'trace.txt'), `${writer.trace.join('\n')}\nlost ${lostRanges.join(', ')}\n`);
     log(`kept ${dir} (SOAK_KEEP), its trace.txt says what happened when`);
   }
   return result;
+}
+
+/** The agent's info and error lines (no debug, no retries) about the files lines were lost from. */
+async function agentNotes(logFile: string, lostRanges: string[]): Promise<string> {
+  const files = new Set(lostRanges.map((r) => `app${r.slice(1, r.indexOf(' '))}.log`));
+  const text = await readFile(logFile, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter((l) => !l.includes('"level":"debug"') && !l.includes('retrying') && [...files].some((f) => l.includes(`/${f}`)))
+    .slice(0, 200)
+    .join('\n');
 }
