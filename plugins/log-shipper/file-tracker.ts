@@ -97,6 +97,11 @@ export class FileTracker implements FileIdentity {
     return true;
   }
 
+  /** This file starts with the bytes `other`'s identity covers (it is a copy of them, say). */
+  startsWith(other: FileIdentity): boolean {
+    return other.fpLen > 0 && this.fpLen >= other.fpLen && hashHead(this.head.subarray(0, other.fpLen)) === other.fpHash;
+  }
+
   /** False when the first fpLen bytes no longer hash the same: the file was truncated and rewritten. */
   async fingerprintHolds(scratch: Buffer): Promise<boolean> {
     if (this.fpLen === 0) return true;

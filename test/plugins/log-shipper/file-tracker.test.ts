@@ -72,4 +72,26 @@ describe('log-shipper file tracker', () => {
       await t.close();
     }
   });
+
+  it('knows a copy by its first bytes: a file that starts with what another tracker knows', async () => {
+    const file = join(dir.path, 'app.log');
+    await writeLines(file, lines('a', 100));
+    await copyFile(file, `${file}.1`);
+    await writeLines(`${file}.2`, lines('b', 100));
+    const scratch = Buffer.alloc(1024);
+    const track = async (p: string) => {
+      const o = (await openFile(p, scratch))!;
+      return new FileTracker(p, o.fh, o.st, 0, o.head);
+    };
+    // One at a time: the scratch buffer is shared, as in the agent.
+    const live = await track(file);
+    const copy = await track(`${file}.1`);
+    const other = await track(`${file}.2`);
+    try {
+      expect(copy.startsWith(live)).toBe(true);
+      expect(other.startsWith(live)).toBe(false);
+    } finally {
+      for (const t of [live, copy, other]) await t.close();
+    }
+  });
 });
