@@ -1,7 +1,7 @@
 // The dir source under the real agent: symlinks that leave the source directory (to a file
 // such as /etc/passwd, or to an outside tree) are refused, naming the link; links that stay
 // inside it are followed.
-import { mkdir, symlink, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAgent, tempDir, type AgentProcess } from '../../helpers/agent-process.ts';
@@ -44,9 +44,11 @@ describe('config-sync dir source and symlinks', () => {
     expect((await agentDetails(agent)).lastError.message).toMatch(/b\.txt.*symlink.*leaves the source/);
     expect(await liveVersion(target)).toBeUndefined();
 
-    // A link that stays inside the source is fine.
-    await unlink(join(src, 'b.txt'));
-    await symlink('a.txt', join(src, 'b.txt'));
+    // A link that stays inside the source is fine. Replaced in one step (a new link renamed over
+    // the old): between an unlink and a symlink a poll can list a source with a.txt alone, a
+    // version of its own (CI published it as generation 1 once).
+    await symlink('a.txt', join(src, 'b.txt.new'));
+    await rename(join(src, 'b.txt.new'), join(src, 'b.txt'));
     await waitFor('published', async () => (await agentDetails(agent)).version?.generation === 1);
     expect(await liveVersion(target)).toEqual({ 'a.txt': 'A', 'b.txt': 'A' });
 
