@@ -17,6 +17,8 @@ export async function visit<T>(url: string, expression: string, timeoutMs = 60_0
   const profile = await mkdtemp(join(tmpdir(), 'sidekick-chromium-'));
   const browser = spawn(CHROMIUM, ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${profile}`, '--remote-debugging-port=0', 'about:blank'], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    // Its own process group, so that cleaning up reaches the renderer and helper processes too.
+    detached: true,
   });
   const exited = new Promise((r) => browser.once('exit', r));
   const deadline = AbortSignal.timeout(timeoutMs);
@@ -61,8 +63,14 @@ export async function visit<T>(url: string, expression: string, timeoutMs = 60_0
     ws.close();
     return { value: result.value as T, logs };
   } finally {
-    browser.kill();
+    // The whole group: a helper still writing to the profile made its removal fail (CI, ENOTEMPTY).
+    try {
+      process.kill(-browser.pid!, 'SIGKILL');
+    } catch {
+      browser.kill('SIGKILL');
+    }
     await exited;
-    await rm(profile, { recursive: true, force: true });
+    // A helper dying a moment after the main process may still be closing its files: retried.
+    await rm(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   }
 }
