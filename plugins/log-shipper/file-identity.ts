@@ -16,13 +16,19 @@ export interface FileIdentity {
 export async function fingerprint(fh: FileHandle, len: number, scratch: Buffer): Promise<string | undefined> {
   if (len === 0) return '';
   const buf = len <= scratch.length ? scratch : Buffer.allocUnsafe(len);
+  if ((await readStart(fh, len, buf)) < len) return undefined;
+  return hashHead(buf.subarray(0, len));
+}
+
+/** Reads the file's first `len` bytes into `into` (from 0); returns how many there were. */
+export async function readStart(fh: FileHandle, len: number, into: Buffer): Promise<number> {
   let got = 0;
   while (got < len) {
-    const { bytesRead } = await fh.read(buf, got, len - got, got);
-    if (bytesRead === 0) return undefined;
+    const { bytesRead } = await fh.read(into, got, len - got, got);
+    if (bytesRead === 0) break;
     got += bytesRead;
   }
-  return hashHead(buf.subarray(0, len));
+  return got;
 }
 
 /** The identity hash of a file's first bytes (as `fingerprint` computes it from the file). */
@@ -69,13 +75,7 @@ export async function openFile(path: string, scratch: Buffer): Promise<OpenFile 
     await fh.close();
     return undefined;
   }
-  const len = Math.min(st.size, scratch.length);
-  let got = 0;
-  while (got < len) {
-    const { bytesRead } = await fh.read(scratch, got, len - got, got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
+  const got = await readStart(fh, Math.min(st.size, scratch.length), scratch);
   // Fewer bytes than the stat said: truncated since. The identity is what is there now.
   return { path, fh, st: { dev: st.dev, ino: st.ino, size: st.size }, head: Buffer.from(scratch.subarray(0, got)) };
 }

@@ -1,7 +1,7 @@
 // One file being tailed: an open descriptor read by offset into a shared buffer, split
 // into lines. Knows its identity, what was read and what the sink acknowledged.
 import type { FileHandle } from 'node:fs/promises';
-import { type FileIdentity, fingerprint, hashHead } from './file-identity.ts';
+import { type FileIdentity, fingerprint, hashHead, readStart } from './file-identity.ts';
 import { FLAG_PARTIAL, FLAG_SPLIT } from './event.ts';
 
 export type TrackerState = 'active' | 'draining' | 'closed';
@@ -82,12 +82,7 @@ export class FileTracker implements FileIdentity {
    * Checked and grown from the same read: two reads could see new content in between.
    */
   async checkIdentity(fingerprintSize: number, scratch: Buffer): Promise<boolean> {
-    let got = 0;
-    while (got < fingerprintSize) {
-      const { bytesRead } = await this.fh.read(scratch, got, fingerprintSize - got, got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
+    const got = await readStart(this.fh, fingerprintSize, scratch);
     if (got < this.fpLen || hashHead(scratch.subarray(0, this.fpLen)) !== this.fpHash) return false;
     if (got > this.fpLen) {
       this.head = Buffer.from(scratch.subarray(0, got));

@@ -64,14 +64,13 @@ export async function resumeCheckpointed(paths: string[], checkpoints: Checkpoin
   }
   const unfound: Checkpoint[] = [];
   const opened = (e: { dev: number; ino: number }) => plan.open.some((o) => o.file.st.dev === e.dev && o.file.st.ino === e.ino);
-  const settle = (cp: Checkpoint, found: Found) => {
+  const settle = async (cp: Checkpoint, found: Found) => {
     plan.rotated.push({ file: cp.path, now: found.file.path, kind: found.kind, offset: cp.offset });
     const i = fresh.findIndex((f) => f.file.path === found.file.path);
-    const closing = i >= 0 ? fresh.splice(i, 1)[0]!.file.fh.close() : undefined;
     plan.open.push({ file: found.file, offset: cp.offset, state: i >= 0 ? 'active' : 'draining' });
     // The same file's other entries are read by this one, not lost.
     for (const c of checkpoints) if (c.dev === cp.dev && c.ino === cp.ino && c.fpHash === cp.fpHash) used.add(c);
-    return closing;
+    if (i >= 0) await fresh.splice(i, 1)[0]!.file.fh.close();
   };
   // Lowest offset first: a file checkpointed twice (under two names) resumes from the safe one.
   for (const cp of [...checkpoints].sort((a, b) => a.offset - b.offset)) {
